@@ -1,0 +1,101 @@
+//! The split roles of DESIGN.md section 3: a fixed test split for datasets without a
+//! test file, and the seeded, stratified weight/validation split of the training file.
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Tensor};
+
+use super::Dataset;
+use crate::error::{Error, Result};
+
+/// The fraction set aside as the test split when a dataset has no test file.
+pub const FIXED_TEST_FRACTION: f64 = 0.2;
+/// The seed of that split: fixed, so every run tests on the same samples.
+pub const FIXED_TEST_SEED: u64 = 0x7e57_5eed;
+
+/// Splits `0..n` by class so that each class contributes `round(fraction * count)`
+/// samples to the second part; both parts are shuffled by `rng`.
+pub fn stratified_split<R: Rng>(dataset: &Dataset, fraction: f64, rng: &mut R) -> (Vec<usize>, Vec<usize>) {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); dataset.classes];
+    for (i, &l) in dataset.y.iter().enumerate() {
+        by_class[l as usize].push(i);
+    }
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for mut idx in by_class {
+        idx.shuffle(rng);
+        let take = (fraction * idx.len() as f64).round() as usize;
+        second.extend_from_slice(&idx[..take]);
+        first.extend_from_slice(&idx[take..]);
+    }
+    first.shuffle(rng);
+    second.shuffle(rng);
+    (first, second)
+}
+
+/// A dataset's training file and test file.
+#[derive(Clone, Debug)]
+pub struct DataSplits {
+    /// The training file (split into weight and validation splits per run).
+    pub train: Dataset,
+    /// The test file, touched only for final reporting.
+    pub test: Dataset,
+}
+
+impl DataSplits {
+    /// A dataset without a test file: sets aside the fixed test split.
+    pub fn with_fixed_test(all: Dataset, fraction: f64) -> Result<DataSplits> {
+        let mut rng = ChaCha8Rng::seed_from_u64(FIXED_TEST_SEED);
+        let (train, test) = stratified_split(&all, fraction, &mut rng);
+        Ok(DataSplits { train: all.subset(&train), test: all.subset(&test) })
+    }
+
+    /// The weight and validation splits of the training file for a run with `seed`
+    /// (`val_fraction` of each class goes to validation).
+    pub fn weight_val(&self, val_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        if !(val_fraction > 0.0 && val_fraction < 1.0) {
+            return Err(Error::config("val_fraction", format!("{val_fraction} is out of range: allowed (0, 1)")));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(3);
+        let (w, v) = stratified_split(&self.train, val_fraction, &mut rng);
+        if w.is_empty() || v.is_empty() {
+            return Err(Error::Input(format!(
+                "the training file ({} samples) is too small for a weight and a validation split",
+                self.train.len()
+            )));
+        }
+        Ok((self.train.subset(&w), self.train.subset(&v)))
+    }
+}
+
+/// A split as tensors on a device.
+pub struct SplitTensors {
+    /// `[n, F]` float32 raw features.
+    pub x: Tensor,
+    /// `[n]` int64 labels.
+    pub y: Tensor,
+}
+
+impl SplitTensors {
+    /// Moves `dataset` to `device`.
+    pub fn new(dataset: &Dataset, device: Device) -> Result<SplitTensors> {
+        let (x, y) = dataset.tensors(device)?;
+        Ok(SplitTensors { x, y })
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> i64 {
+        self.y.size()[0]
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows at `idx`.
+    pub fn rows(&self, idx: &Tensor) -> Result<(Tensor, Tensor)> {
+        Ok((self.x.f_index_select(0, idx)?, self.y.f_index_select(0, idx)?))
+    }
+}

@@ -1,0 +1,316 @@
+//! The DAG density (DESIGN.md section 4): independent Bernoulli edges `p_ij` over the
+//! allowed edges, draws of distinct DAGs that honour the edge-count constraints exactly,
+//! and the feedback update `p <- (1 - eta) p + eta sum_b r_b M_b`, clamped.
+
+use std::collections::HashSet;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::dag::Dag;
+use crate::error::{Error, Result};
+use crate::space::Space;
+
+/// Constrained spaces up to this size are enumerated, so that distinct draws are exact
+/// (sampling without replacement) however concentrated the density is.
+const ENUMERATE_LIMIT: f64 = 65_536.0;
+
+/// Hyper-parameters of the density and its update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DensityConfig {
+    /// Initial edge probability `p0` (0.5: uniform over the space).
+    pub p0: f64,
+    /// Step size `eta` of the feedback update, in `[0, 1]`.
+    pub eta: f64,
+    /// Clamp `p` into `[p_min, 1 - p_min]` after each update; in `[0, 0.5)`.
+    pub p_min: f64,
+    /// Blocks with the best validation accuracy kept into the next phase.
+    pub elitism: usize,
+}
+
+impl Default for DensityConfig {
+    fn default() -> Self {
+        DensityConfig { p0: 0.5, eta: 0.5, p_min: 0.05, elitism: 1 }
+    }
+}
+
+impl DensityConfig {
+    /// Checks every value's range, naming the field.
+    pub fn validate(&self, blocks: usize) -> Result<()> {
+        let unit = |field: &str, v: f64, lo: f64, hi: f64, open_hi: bool| {
+            let ok = v.is_finite() && v >= lo && if open_hi { v < hi } else { v <= hi };
+            if ok {
+                Ok(())
+            } else {
+                let bracket = if open_hi { ")" } else { "]" };
+                Err(Error::config(field, format!("{v} is out of range: allowed [{lo}, {hi}{bracket}")))
+            }
+        };
+        unit("density.p0", self.p0, 0.0, 1.0, false)?;
+        unit("density.eta", self.eta, 0.0, 1.0, false)?;
+        unit("density.p_min", self.p_min, 0.0, 0.5, true)?;
+        if self.elitism >= blocks.max(1) && self.elitism > 0 {
+            return Err(Error::config(
+                "density.elitism",
+                format!("{} is out of range: allowed 0..={} (fewer than the {blocks} blocks)", self.elitism, blocks.saturating_sub(1)),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A product of independent Bernoulli edges over the allowed edges of a space, with
+/// edge-count constraints `[min_edges, max_edges]` applied to draws.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DagDensity {
+    space: Space,
+    p: Vec<f64>,
+    p_min: f64,
+}
+
+fn ln_add(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY {
+        return b;
+    }
+    if b == f64::NEG_INFINITY {
+        return a;
+    }
+    let m = a.max(b);
+    m + ((a - m).exp() + (b - m).exp()).ln()
+}
+
+fn ln_binomial(n: usize, k: usize) -> f64 {
+    (1..=k).map(|i| ((n - k + i) as f64).ln() - (i as f64).ln()).sum()
+}
+
+fn bits(p: f64) -> f64 {
+    if p <= 0.0 || p >= 1.0 {
+        0.0
+    } else {
+        -(p * p.log2() + (1.0 - p) * (1.0 - p).log2())
+    }
+}
+
+impl DagDensity {
+    /// The initial density `p_ij = p0` on every allowed edge of `space`.
+    pub fn new(space: &Space, p0: f64, p_min: f64) -> Result<DagDensity> {
+        let config = DensityConfig { p0, p_min, elitism: 0, ..DensityConfig::default() };
+        config.validate(0)?;
+        Ok(DagDensity { space: space.clone(), p: vec![p0; space.num_edges()], p_min })
+    }
+
+    /// The edge probabilities, in the space's edge order.
+    pub fn probabilities(&self) -> &[f64] {
+        &self.p
+    }
+
+    /// The entropy of the (unconstrained) density in bits: the sum of the edges'
+    /// Bernoulli entropies.
+    pub fn entropy_bits(&self) -> f64 {
+        self.p.iter().map(|&p| bits(p)).sum()
+    }
+
+    /// Number of DAGs that satisfy the edge-count constraints (as a float: it can be
+    /// `2^|A|`).
+    pub fn constrained_size(&self) -> f64 {
+        let n = self.p.len();
+        (self.space.min_edges()..=self.space.max_edges()).map(|m| ln_binomial(n, m).exp()).sum()
+    }
+
+    /// The feedback update `p <- (1 - eta) p + eta sum_b r_b M_b`, then the clamp into
+    /// `[p_min, 1 - p_min]`. `r` must be non-negative, finite, and sum to 1 (within 1e-6).
+    pub fn update(&mut self, dags: &[Dag], r: &[f64], eta: f64) -> Result<()> {
+        if dags.len() != r.len() || dags.is_empty() {
+            return Err(Error::Input(format!(
+                "density update needs one weight per DAG: {} DAGs, {} weights",
+                dags.len(),
+                r.len()
+            )));
+        }
+        if r.iter().any(|&x| !x.is_finite() || x < 0.0) || (r.iter().sum::<f64>() - 1.0).abs() > 1e-6 {
+            return Err(Error::Input(format!("density weights must be non-negative and sum to 1: {r:?}")));
+        }
+        if !(0.0..=1.0).contains(&eta) {
+            return Err(Error::config("density.eta", format!("{eta} is out of range: allowed [0, 1]")));
+        }
+        let masks = dags.iter().map(|d| d.mask(&self.space)).collect::<Result<Vec<_>>>()?;
+        for (e, p) in self.p.iter_mut().enumerate() {
+            let target: f64 = masks.iter().zip(r).filter(|(m, _)| m[e]).map(|(_, &w)| w).sum();
+            *p = ((1.0 - eta) * *p + eta * target).clamp(self.p_min, 1.0 - self.p_min);
+        }
+        Ok(())
+    }
+
+    /// Draws `k` distinct DAGs that satisfy the edge-count constraints and differ from
+    /// every DAG in `exclude`. Each is a draw from the density conditioned on the
+    /// constraints; the `k` are a sample without replacement.
+    pub fn draw<R: Rng>(&self, k: usize, exclude: &[Dag], rng: &mut R) -> Result<Vec<Dag>> {
+        let (lo, hi) = (self.space.min_edges(), self.space.max_edges());
+        let excluded: HashSet<Vec<bool>> = exclude
+            .iter()
+            .map(|d| d.mask(&self.space))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|m| (lo..=hi).contains(&m.iter().filter(|&&b| b).count()))
+            .collect();
+        let size = self.constrained_size();
+        let available = size - excluded.len() as f64;
+        if (k as f64) > available + 0.5 {
+            return Err(Error::Density(format!(
+                "asked for {k} distinct DAGs but the space with {} allowed edges and {lo}..={hi} edges per DAG holds only {} (after excluding {} kept DAGs)",
+                self.p.len(),
+                size.round(),
+                excluded.len()
+            )));
+        }
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let masks = if size <= ENUMERATE_LIMIT {
+            self.draw_enumerated(k, &excluded, rng)?
+        } else {
+            self.draw_rejecting_duplicates(k, &excluded, rng)?
+        };
+        Ok(masks.iter().map(|m| Dag::from_mask(&self.space, m)).collect())
+    }
+
+    /// Exact sampling without replacement over an enumerated constrained space
+    /// (Gumbel top-k on the log-probabilities).
+    fn draw_enumerated<R: Rng>(&self, k: usize, excluded: &HashSet<Vec<bool>>, rng: &mut R) -> Result<Vec<Vec<bool>>> {
+        let n = self.p.len();
+        let mut scored: Vec<(f64, Vec<bool>)> = Vec::new();
+        for m in self.space.min_edges()..=self.space.max_edges() {
+            let mut combo: Vec<usize> = (0..m).collect();
+            loop {
+                let mut mask = vec![false; n];
+                for &e in &combo {
+                    mask[e] = true;
+                }
+                if !excluded.contains(&mask) {
+                    let logp: f64 = mask
+                        .iter()
+                        .zip(&self.p)
+                        .map(|(&b, &p)| if b { p.ln() } else { (1.0 - p).ln() })
+                        .sum();
+                    let u: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
+                    scored.push((logp - (-u.ln()).ln(), mask));
+                }
+                // Next combination of m out of n, in lexicographic order.
+                let mut i = m;
+                while i > 0 && combo[i - 1] == n - m + i - 1 {
+                    i -= 1;
+                }
+                if i == 0 {
+                    break;
+                }
+                combo[i - 1] += 1;
+                for t in i..m {
+                    combo[t] = combo[t - 1] + 1;
+                }
+            }
+        }
+        // Impossible masks (probability 0 when p_min = 0) score -inf and must not be drawn.
+        scored.retain(|(s, _)| s.is_finite());
+        if scored.len() < k {
+            return Err(Error::Density(format!(
+                "only {} distinct DAGs have non-zero probability under the density, {k} asked for (raise p_min)",
+                scored.len()
+            )));
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        Ok(scored.into_iter().take(k).map(|(_, m)| m).collect())
+    }
+
+    /// For large spaces: draw the edge count from its conditional law, then the edges
+    /// given the count, and retry duplicates (rare at this size), with a bounded number
+    /// of attempts.
+    fn draw_rejecting_duplicates<R: Rng>(&self, k: usize, excluded: &HashSet<Vec<bool>>, rng: &mut R) -> Result<Vec<Vec<bool>>> {
+        let table = CountTable::new(&self.p, self.space.max_edges());
+        let (lo, hi) = (self.space.min_edges(), self.space.max_edges());
+        let mut seen = HashSet::new();
+        let mut out = Vec::with_capacity(k);
+        let max_attempts = 1000 + 100 * k;
+        for _ in 0..max_attempts {
+            let mask = table.draw(&self.p, lo, hi, rng)?;
+            if !excluded.contains(&mask) && seen.insert(mask.clone()) {
+                out.push(mask);
+                if out.len() == k {
+                    return Ok(out);
+                }
+            }
+        }
+        Err(Error::Density(format!(
+            "drew only {} distinct DAGs of {k} in {max_attempts} attempts: the density is too concentrated (raise density.p_min or lower the block count)",
+            out.len()
+        )))
+    }
+}
+
+/// `ln Q[e][r]`: the log-probability that edges `e..n` hold exactly `r` present edges.
+struct CountTable {
+    n: usize,
+    width: usize,
+    ln_q: Vec<f64>,
+}
+
+impl CountTable {
+    fn new(p: &[f64], max_count: usize) -> CountTable {
+        let n = p.len();
+        let width = max_count + 1;
+        let mut ln_q = vec![f64::NEG_INFINITY; (n + 1) * width];
+        ln_q[n * width] = 0.0;
+        for e in (0..n).rev() {
+            let (lp, lq) = (p[e].ln(), (1.0 - p[e]).ln());
+            for r in 0..width.min(n - e + 1) {
+                let skip = lq + ln_q[(e + 1) * width + r];
+                let take = if r > 0 { lp + ln_q[(e + 1) * width + r - 1] } else { f64::NEG_INFINITY };
+                ln_q[e * width + r] = ln_add(skip, take);
+            }
+        }
+        CountTable { n, width, ln_q }
+    }
+
+    fn at(&self, e: usize, r: usize) -> f64 {
+        self.ln_q[e * self.width + r]
+    }
+
+    fn draw<R: Rng>(&self, p: &[f64], lo: usize, hi: usize, rng: &mut R) -> Result<Vec<bool>> {
+        // The edge count, from its law restricted to [lo, hi].
+        let weights: Vec<f64> = (lo..=hi).map(|m| self.at(0, m)).collect();
+        let top = weights.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        if top == f64::NEG_INFINITY {
+            return Err(Error::Density(format!(
+                "no DAG with {lo}..={hi} edges has non-zero probability under the density (raise p_min)"
+            )));
+        }
+        let total: f64 = weights.iter().map(|w| (w - top).exp()).sum();
+        let mut u = rng.gen::<f64>() * total;
+        let mut count = hi;
+        for (m, w) in (lo..=hi).zip(&weights) {
+            u -= (w - top).exp();
+            if u < 0.0 {
+                count = m;
+                break;
+            }
+        }
+        // The edges given the count, one at a time.
+        let mut mask = vec![false; self.n];
+        let mut r = count;
+        for e in 0..self.n {
+            if r == 0 {
+                break;
+            }
+            if r == self.n - e {
+                mask[e..].iter_mut().for_each(|b| *b = true);
+                break;
+            }
+            let take = p[e].ln() + self.at(e + 1, r - 1) - self.at(e, r);
+            if rng.gen::<f64>() < take.exp() {
+                mask[e] = true;
+                r -= 1;
+            }
+        }
+        Ok(mask)
+    }
+}

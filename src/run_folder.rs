@@ -1,0 +1,84 @@
+//! Writing a search's run folder: `summary.json`, `config.json`, `best.json`,
+//! `history.jsonl` (one record per evaluated block) and `density.json`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::search::{SearchConfig, SearchOutcome};
+
+/// `config.json`: the full resolved configuration with the version and commit.
+#[derive(Serialize)]
+struct ConfigFile<'a> {
+    densenas_version: &'a str,
+    git_commit: &'a str,
+    #[serde(flatten)]
+    config: &'a SearchConfig,
+}
+
+/// `best.json`: the best DAG with its metrics and accuracies.
+#[derive(Serialize)]
+struct BestFile<'a> {
+    layers: usize,
+    edges: &'a [(usize, usize)],
+    metrics: &'a crate::dag::DagMetrics,
+    val_accuracy: f64,
+    inherited_test_accuracy: f64,
+    test_accuracy: f64,
+    params: usize,
+    flops: usize,
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+}
+
+/// Writes the run folder `dir` (created if needed) and returns the paths written.
+pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &SearchOutcome) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut written = Vec::new();
+    let summary_path = dir.join("summary.json");
+    write_json(&summary_path, &outcome.summary)?;
+    written.push(summary_path);
+
+    let config_path = dir.join("config.json");
+    write_json(
+        &config_path,
+        &ConfigFile { densenas_version: crate::VERSION, git_commit: crate::GIT_COMMIT, config },
+    )?;
+    written.push(config_path);
+
+    let s = &outcome.summary.best;
+    let best_path = dir.join("best.json");
+    write_json(
+        &best_path,
+        &BestFile {
+            layers: outcome.summary.space.layers,
+            edges: &s.edges,
+            metrics: &s.metrics,
+            val_accuracy: s.val_accuracy,
+            inherited_test_accuracy: s.inherited_test_accuracy,
+            test_accuracy: s.test_accuracy,
+            params: s.params,
+            flops: s.flops,
+        },
+    )?;
+    written.push(best_path);
+
+    let history_path = dir.join("history.jsonl");
+    let mut text = Vec::new();
+    for record in &outcome.history {
+        serde_json::to_writer(&mut text, record)?;
+        text.write_all(b"\n").map_err(|e| Error::io(&history_path, e))?;
+    }
+    std::fs::write(&history_path, text).map_err(|e| Error::io(&history_path, e))?;
+    written.push(history_path);
+
+    let density_path = dir.join("density.json");
+    write_json(&density_path, &outcome.density)?;
+    written.push(density_path);
+    Ok(written)
+}

@@ -1,0 +1,357 @@
+//! A whole search (DESIGN.md sections 3-4): `P` phases of alternating weight and
+//! architecture steps over the weight and validation splits, the density resampling
+//! between phases, then the retraining of the best DAG and of the chain baseline with
+//! the same budget, and the test accuracies.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use crate::dag::Dag;
+use crate::data::{DataSplits, Dataset, SplitTensors};
+use crate::error::{Error, Result};
+use crate::network::{Network, Normalization};
+use crate::optim::LrSchedule;
+use crate::session::{HistoryRecord, PhaseReport, Session, SessionOptions};
+use crate::space::{Activation, Aggregation, Norm, Space, SpaceConfig};
+use crate::summary::{BaselineSummary, BestSummary, DatasetSummary, PhaseSummary, SpaceSummary, Summary, Timing};
+use crate::train::{evaluate_network, train_dag, TrainConfig};
+
+/// The space options of a search (features and classes come from the data).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpaceOptions {
+    /// Hidden layers `L`.
+    pub layers: usize,
+    /// Width `D`.
+    pub width: usize,
+    /// Blocks `k`.
+    pub blocks: usize,
+    /// Longest skip `S` (default `L - 1`).
+    pub max_skip: Option<usize>,
+    /// Activation.
+    pub activation: Activation,
+    /// Aggregation.
+    pub aggregation: Aggregation,
+    /// Normalisation.
+    pub norm: Norm,
+    /// Fewest edges per drawn DAG.
+    pub min_edges: Option<usize>,
+    /// Most edges per drawn DAG.
+    pub max_edges: Option<usize>,
+}
+
+impl Default for SpaceOptions {
+    fn default() -> Self {
+        SpaceOptions {
+            layers: 4,
+            width: 128,
+            blocks: 8,
+            max_skip: None,
+            activation: Activation::Relu,
+            aggregation: Aggregation::Sum,
+            norm: Norm::None,
+            min_edges: None,
+            max_edges: None,
+        }
+    }
+}
+
+impl SpaceOptions {
+    /// The validated space for data with `features` and `classes`.
+    pub fn space(&self, features: usize, classes: usize) -> Result<Space> {
+        Space::new(SpaceConfig {
+            features,
+            classes,
+            layers: self.layers,
+            width: self.width,
+            blocks: self.blocks,
+            max_skip: self.max_skip,
+            activation: self.activation,
+            aggregation: self.aggregation,
+            norm: self.norm,
+            min_edges: self.min_edges,
+            max_edges: self.max_edges,
+        })
+    }
+}
+
+/// The full configuration of a search (`config.json` of a run folder).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// The `--data` spec.
+    pub data: String,
+    /// The space.
+    pub space: SpaceOptions,
+    /// Phases `P`.
+    pub phases: usize,
+    /// Epochs of alternating steps per phase.
+    pub epochs: usize,
+    /// Weight-only epochs at the start of each phase.
+    pub warmup_epochs: usize,
+    /// Batch size of weight and architecture steps.
+    pub batch_size: usize,
+    /// Fraction of the training file in the validation split.
+    pub val_fraction: f64,
+    /// Weight learning-rate schedule over the whole search.
+    pub schedule: LrSchedule,
+    /// The session (strategy, seed, optimisers, density, device).
+    pub session: SessionOptions,
+    /// Retraining of the best DAG and the chain baseline (`epochs` 0: none).
+    pub retrain: TrainConfig,
+    /// libtorch threads.
+    pub threads: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            data: "digits".into(),
+            space: SpaceOptions::default(),
+            phases: 4,
+            epochs: 10,
+            warmup_epochs: 0,
+            batch_size: 64,
+            val_fraction: 0.5,
+            schedule: LrSchedule::Cosine,
+            session: SessionOptions::default(),
+            retrain: TrainConfig::default(),
+            threads: 1,
+        }
+    }
+}
+
+impl SearchConfig {
+    /// Checks what the space and session do not check themselves.
+    pub fn validate(&self) -> Result<()> {
+        let range = |field: &str, v: usize, lo: usize, hi: usize| {
+            if v < lo || v > hi {
+                Err(Error::config(field, format!("{v} is out of range: allowed {lo}..={hi}")))
+            } else {
+                Ok(())
+            }
+        };
+        range("phases", self.phases, 1, 10_000)?;
+        range("epochs", self.epochs, 1, 100_000)?;
+        range("warmup_epochs", self.warmup_epochs, 0, 100_000)?;
+        range("batch_size", self.batch_size, 1, 1 << 20)?;
+        range("threads", self.threads, 1, 1024)?;
+        if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
+            return Err(Error::config("val_fraction", format!("{} is out of range: allowed (0, 1)", self.val_fraction)));
+        }
+        self.retrain.validate()
+    }
+}
+
+/// Progress of a search, for display.
+#[derive(Clone, Debug)]
+pub enum Event<'a> {
+    /// An epoch of a phase ended.
+    Epoch {
+        /// Phase (from 0).
+        phase: usize,
+        /// Epoch within the phase (warm-up included, from 0).
+        epoch: usize,
+        /// Epochs in the phase.
+        epochs: usize,
+        /// Mean weight-step loss.
+        weight_loss: f64,
+        /// Mean architecture-step loss (NaN in warm-up).
+        arch_loss: f64,
+        /// Entropy (nats) of the block weights now.
+        weight_entropy: f64,
+    },
+    /// A phase ended.
+    Phase(&'a PhaseReport),
+    /// A retraining epoch ended.
+    Retrain {
+        /// `best` or `baseline`.
+        which: &'static str,
+        /// Epoch (from 0).
+        epoch: usize,
+        /// Epochs in all.
+        epochs: usize,
+        /// Mean training loss.
+        loss: f64,
+    },
+}
+
+/// Everything a search produced.
+pub struct SearchOutcome {
+    /// The summary (DESIGN.md section 7).
+    pub summary: Summary,
+    /// Every evaluated block.
+    pub history: Vec<HistoryRecord>,
+    /// Edge probabilities of the density: the initial one, then after each phase.
+    pub density: Vec<Vec<f64>>,
+    /// The deployed network: the retrained best, or the inherited snapshot.
+    pub best_network: Network,
+    /// The chain baseline, when retrained.
+    pub baseline_network: Option<Network>,
+}
+
+fn entropy(w: &[f64]) -> f64 {
+    -w.iter().filter(|&&p| p > 0.0).map(|&p| p * p.ln()).sum::<f64>()
+}
+
+/// Runs a whole search on `data` and returns its outcome.
+pub fn run_search(config: &SearchConfig, data: &DataSplits, on_event: &mut dyn FnMut(Event<'_>)) -> Result<SearchOutcome> {
+    config.validate()?;
+    tch::set_num_threads(config.threads as i32);
+    let space = config.space.space(data.train.features, data.train.classes)?;
+    let (weight_split, val_split) = data.weight_val(config.val_fraction, config.session.seed)?;
+    let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
+    let mut session = Session::new(&space, config.session.clone(), normalization.clone())?;
+    let device = session.device();
+    let weight_t = SplitTensors::new(&weight_split, device)?;
+    let val_t = SplitTensors::new(&val_split, device)?;
+
+    let start = Instant::now();
+    let mut samples = 0usize;
+    let n_w = weight_split.len();
+    let steps_per_epoch = n_w.div_ceil(config.batch_size);
+    let epochs_per_phase = config.warmup_epochs + config.epochs;
+    let total_steps = steps_per_epoch * epochs_per_phase * config.phases;
+    let base_lr = config.session.weight_optimizer.lr;
+    let mut step = 0usize;
+    let mut density = vec![session.density().probabilities().to_vec()];
+    let mut phases = Vec::new();
+    let mut val_order: Vec<i64> = Vec::new();
+    for phase in 0..config.phases {
+        for epoch in 0..epochs_per_phase {
+            let warmup = epoch < config.warmup_epochs;
+            let order = session.shuffled(n_w);
+            let (mut wl, mut al, mut n_arch) = (0.0, 0.0, 0usize);
+            for chunk in order.chunks(config.batch_size) {
+                session.set_weight_lr(config.schedule.lr(base_lr, step, total_steps));
+                let (x, y) = weight_t.rows(&Tensor::f_from_slice(chunk)?.f_to_device(device)?)?;
+                wl += session.step_weights(&x, &y)? * chunk.len() as f64;
+                samples += chunk.len();
+                step += 1;
+                if warmup {
+                    continue;
+                }
+                if val_order.len() < config.batch_size.min(val_split.len()) {
+                    val_order = session.shuffled(val_split.len());
+                }
+                let take: Vec<i64> = val_order.drain(..config.batch_size.min(val_order.len())).collect();
+                let (xv, yv) = val_t.rows(&Tensor::f_from_slice(&take)?.f_to_device(device)?)?;
+                al += session.step_architecture(&xv, &yv)? * take.len() as f64;
+                n_arch += take.len();
+                samples += take.len();
+            }
+            on_event(Event::Epoch {
+                phase,
+                epoch,
+                epochs: epochs_per_phase,
+                weight_loss: wl / n_w as f64,
+                arch_loss: if n_arch > 0 { al / n_arch as f64 } else { f64::NAN },
+                weight_entropy: entropy(&session.block_weights()?),
+            });
+        }
+        let report = session.end_phase(&val_t.x, &val_t.y)?;
+        density.push(session.density().probabilities().to_vec());
+        let accs: Vec<f64> = report.records.iter().map(|r| r.val_accuracy).collect();
+        phases.push(PhaseSummary {
+            phase,
+            best_val_accuracy: accs.iter().cloned().fold(0.0, f64::max),
+            mean_val_accuracy: accs.iter().sum::<f64>() / accs.len() as f64,
+            density_entropy_bits: report.density_entropy_bits,
+        });
+        on_event(Event::Phase(&report));
+    }
+    let search_seconds = start.elapsed().as_secs_f64();
+    let best = session.best().ok_or_else(|| Error::State("no phase ended".into()))?;
+    let test_t = SplitTensors::new(&data.test, device)?;
+    let kind = session.kind();
+    let (inherited_test, _) = evaluate_network(&best.network, &test_t, kind)?;
+
+    // Retraining from scratch on the whole training file, best and baseline alike.
+    let retrain_start = Instant::now();
+    let (best_network, baseline_network, best_test, baseline_test) = if config.retrain.epochs > 0 {
+        let train_t = SplitTensors::new(&data.train, device)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(config.session.seed);
+        rng.set_stream(1);
+        let retrain = |dag: &Dag, which: &'static str, rng: &mut ChaCha8Rng, on_event: &mut dyn FnMut(Event<'_>)| {
+            let epochs = config.retrain.epochs;
+            train_dag(&space, dag, &normalization, &train_t, &config.retrain, kind, device, rng, &mut |epoch, loss| {
+                on_event(Event::Retrain { which, epoch, epochs, loss })
+            })
+        };
+        let net = retrain(&best.record.dag, "best", &mut rng, on_event)?;
+        let mut rng_base = ChaCha8Rng::seed_from_u64(config.session.seed);
+        rng_base.set_stream(2);
+        let base = retrain(&Dag::chain(space.layers()), "baseline", &mut rng_base, on_event)?;
+        let (bt, _) = evaluate_network(&net, &test_t, kind)?;
+        let (ct, _) = evaluate_network(&base, &test_t, kind)?;
+        (net, Some(base), bt, Some(ct))
+    } else {
+        (best.network.detached_copy()?, None, inherited_test, None)
+    };
+    let retrain_seconds = retrain_start.elapsed().as_secs_f64();
+
+    let chain = Dag::chain(space.layers());
+    let layer_norm = space.norm() == Norm::Layernorm;
+    let (f, d, c) = (space.features(), space.width(), space.classes());
+    let best_dag = &best.record.dag;
+    let summary = Summary {
+        densenas_version: crate::VERSION.to_string(),
+        git_commit: crate::GIT_COMMIT.to_string(),
+        strategy: config.session.strategy.name().to_string(),
+        seed: config.session.seed,
+        dataset: dataset_summary(&data.train, &weight_split, &val_split, &data.test, &config.data),
+        space: SpaceSummary {
+            layers: space.layers(),
+            width: d,
+            blocks: space.blocks(),
+            max_skip: space.max_skip(),
+            allowed_edges: space.num_edges(),
+            activation: space.activation(),
+            aggregation: space.aggregation(),
+            norm: space.norm(),
+        },
+        best: BestSummary {
+            edges: best_dag.edges().to_vec(),
+            depth: best.record.metrics.depth,
+            num_edges: best_dag.edges().len(),
+            params: best_dag.params(f, d, c, layer_norm),
+            flops: best_dag.flops(f, d, c),
+            phase: best.record.phase,
+            block: best.record.block,
+            val_accuracy: best.record.val_accuracy,
+            inherited_test_accuracy: inherited_test,
+            test_accuracy: best_test,
+            retrained: config.retrain.epochs > 0,
+            metrics: best.record.metrics.clone(),
+        },
+        baseline: BaselineSummary {
+            edges: chain.edges().to_vec(),
+            params: chain.params(f, d, c, layer_norm),
+            flops: chain.flops(f, d, c),
+            test_accuracy: baseline_test,
+        },
+        phases,
+        timing: Timing {
+            search_seconds,
+            retrain_seconds,
+            samples_per_second: samples as f64 / search_seconds.max(1e-9),
+        },
+    };
+    Ok(SearchOutcome { summary, history: session.history().to_vec(), density, best_network, baseline_network })
+}
+
+fn dataset_summary(train: &Dataset, weight: &Dataset, val: &Dataset, test: &Dataset, spec: &str) -> DatasetSummary {
+    DatasetSummary {
+        name: train.name.clone(),
+        spec: spec.to_string(),
+        train: weight.len(),
+        val: val.len(),
+        test: test.len(),
+        features: train.features,
+        classes: train.classes,
+    }
+}

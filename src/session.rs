@@ -1,0 +1,492 @@
+//! A search session (DESIGN.md sections 2-4): `k` blocks over shared weights, the
+//! architecture parameters `alpha`, the strategy, the DAG density, the history of every
+//! evaluated block and the best architecture with its inherited snapshot.
+//!
+//! All randomness comes from the session's own seeded RNG, so two sessions with the
+//! same seed give the same results, also when they run side by side.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::dag::{Dag, DagMetrics};
+use crate::density::{DagDensity, DensityConfig};
+use crate::device::{parse_device, Precision};
+use crate::error::{Error, Result};
+use crate::network::{Network, Normalization};
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
+use crate::space::Space;
+use crate::strategy::{cross_entropy, StepContext, StepKind, Strategy, StrategyKind};
+use crate::supernet::{BlockMasks, Supernet};
+
+/// Rows per chunk when evaluating on a whole split.
+const EVAL_CHUNK: i64 = 4096;
+
+/// A session's options (the C ABI's `options_json`; unknown keys refused).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionOptions {
+    /// The strategy (`darts`).
+    pub strategy: StrategyKind,
+    /// Seed of the session's RNG.
+    pub seed: u64,
+    /// Optimiser of the shared weights (default SGD, lr 0.05, momentum 0.9, weight
+    /// decay 3e-4).
+    pub weight_optimizer: OptimizerConfig,
+    /// Optimiser of `alpha` (default Adam, betas (0.5, 0.999), weight decay 1e-3 as in
+    /// DARTS, but lr 0.05 instead of DARTS' 3e-4: a phase here lasts tens to hundreds
+    /// of steps, not DARTS' 20,000, and `alpha` must move within it).
+    pub arch_optimizer: OptimizerConfig,
+    /// Clip the weight gradient's L2 norm to this (DARTS: 5); `None` disables.
+    pub grad_clip: Option<f64>,
+    /// The DAG density and its update.
+    pub density: DensityConfig,
+    /// Tensor precision.
+    pub precision: Precision,
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            strategy: StrategyKind::Darts,
+            seed: 0,
+            weight_optimizer: OptimizerConfig {
+                kind: OptimizerKind::Sgd,
+                lr: 0.05,
+                momentum: 0.9,
+                betas: (0.9, 0.999),
+                weight_decay: 3e-4,
+            },
+            arch_optimizer: OptimizerConfig {
+                kind: OptimizerKind::Adam,
+                lr: 0.05,
+                momentum: 0.0,
+                betas: (0.5, 0.999),
+                weight_decay: 1e-3,
+            },
+            grad_clip: Some(5.0),
+            density: DensityConfig::default(),
+            precision: Precision::Float32,
+            device: "cpu".to_string(),
+        }
+    }
+}
+
+impl SessionOptions {
+    /// Parses options from JSON (unknown keys refused; missing keys take defaults).
+    pub fn from_json(json: &str) -> Result<SessionOptions> {
+        serde_json::from_str(json).map_err(|e| Error::ConfigParse(format!("session options: {e}")))
+    }
+
+    /// Checks every value against `space`.
+    pub fn validate(&self, space: &Space) -> Result<()> {
+        self.weight_optimizer.validate("weight_optimizer")?;
+        self.arch_optimizer.validate("arch_optimizer")?;
+        if let Some(c) = self.grad_clip {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(Error::config("grad_clip", format!("{c} is out of range: allowed > 0")));
+            }
+        }
+        self.density.validate(space.blocks())?;
+        parse_device(&self.device)?;
+        Ok(())
+    }
+}
+
+/// One evaluated block: a line of the search history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRecord {
+    /// Phase (from 0).
+    pub phase: usize,
+    /// Block index within the phase.
+    pub block: usize,
+    /// The block's DAG.
+    pub dag: Dag,
+    /// Its metrics.
+    pub metrics: DagMetrics,
+    /// Its architecture parameter at the end of the phase.
+    pub alpha: f64,
+    /// Its block weight `w` at the end of the phase.
+    pub weight: f64,
+    /// Inherited accuracy on the validation split (shared weights, `w` one-hot).
+    pub val_accuracy: f64,
+    /// Inherited mean cross-entropy on the validation split.
+    pub val_loss: f64,
+}
+
+/// The best block of the whole history with its inherited snapshot.
+pub struct BestArchitecture {
+    /// Its history record.
+    pub record: HistoryRecord,
+    /// The network with the shared weights as they were when it was judged.
+    pub network: Network,
+}
+
+/// What [`Session::end_phase`] found.
+#[derive(Clone, Debug)]
+pub struct PhaseReport {
+    /// The phase that ended.
+    pub phase: usize,
+    /// Its blocks' records.
+    pub records: Vec<HistoryRecord>,
+    /// Whether a block of this phase became the best so far.
+    pub new_best: bool,
+    /// Best validation accuracy so far.
+    pub best_val_accuracy: f64,
+    /// Density entropy (bits) after the update.
+    pub density_entropy_bits: f64,
+}
+
+/// A search session.
+pub struct Session {
+    space: Space,
+    options: SessionOptions,
+    rng: ChaCha8Rng,
+    device: Device,
+    kind: Kind,
+    supernet: Supernet,
+    weights: Vec<Tensor>,
+    alpha: Tensor,
+    weight_opt: Optimizer,
+    arch_opt: Optimizer,
+    weight_lr: f64,
+    strategy: Box<dyn Strategy>,
+    density: DagDensity,
+    dags: Vec<Dag>,
+    masks: BlockMasks,
+    phase: usize,
+    history: Vec<HistoryRecord>,
+    best: Option<BestArchitecture>,
+}
+
+impl Session {
+    /// A session over `space` with fresh shared weights and `k` distinct DAGs drawn
+    /// from the initial density; `normalization` becomes part of every network.
+    pub fn new(space: &Space, options: SessionOptions, normalization: Normalization) -> Result<Session> {
+        options.validate(space)?;
+        let device = parse_device(&options.device)?;
+        let kind = options.precision.kind();
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+        let density = DagDensity::new(space, options.density.p0, options.density.p_min)?;
+        let dags = density.draw(space.blocks(), &[], &mut rng)?;
+        Self::with_dags(space, options, normalization, density, dags, rng, device, kind)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_dags(
+        space: &Space,
+        options: SessionOptions,
+        normalization: Normalization,
+        density: DagDensity,
+        dags: Vec<Dag>,
+        mut rng: ChaCha8Rng,
+        device: Device,
+        kind: Kind,
+    ) -> Result<Session> {
+        let supernet = Supernet::new(space, normalization, kind, device, &mut rng)?;
+        let weights = supernet.parameters();
+        let masks = BlockMasks::new(space, &dags, kind, device)?;
+        let alpha = Tensor::f_zeros([dags.len() as i64], (kind, device))?.set_requires_grad(true);
+        Ok(Session {
+            space: space.clone(),
+            weight_lr: options.weight_optimizer.lr,
+            weight_opt: Optimizer::new(options.weight_optimizer.clone()),
+            arch_opt: Optimizer::new(options.arch_optimizer.clone()),
+            strategy: options.strategy.build(),
+            options,
+            rng,
+            device,
+            kind,
+            supernet,
+            weights,
+            alpha,
+            density,
+            dags,
+            masks,
+            phase: 0,
+            history: Vec::new(),
+            best: None,
+        })
+    }
+
+    /// Replaces the current blocks by `dags` (distinct, `k` of them, in the space);
+    /// `alpha` restarts at 0. For the first phase's given DAGs and for tests.
+    pub fn set_blocks(&mut self, dags: Vec<Dag>) -> Result<()> {
+        if dags.len() != self.space.blocks() {
+            return Err(Error::Input(format!("{} DAGs given, the space has {} blocks", dags.len(), self.space.blocks())));
+        }
+        let masks = BlockMasks::new(&self.space, &dags, self.kind, self.device)?;
+        self.dags = dags;
+        self.masks = masks;
+        self.reset_alpha()
+    }
+
+    fn reset_alpha(&mut self) -> Result<()> {
+        self.alpha = Tensor::f_zeros([self.dags.len() as i64], (self.kind, self.device))?.set_requires_grad(true);
+        self.arch_opt.reset();
+        Ok(())
+    }
+
+    /// The space.
+    pub fn space(&self) -> &Space {
+        &self.space
+    }
+    /// The options.
+    pub fn options(&self) -> &SessionOptions {
+        &self.options
+    }
+    /// The device the tensors live on.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+    /// The tensors' kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    /// The shared weights.
+    pub fn supernet(&self) -> &Supernet {
+        &self.supernet
+    }
+    /// The current blocks' DAGs.
+    pub fn dags(&self) -> &[Dag] {
+        &self.dags
+    }
+    /// The current phase (from 0).
+    pub fn phase(&self) -> usize {
+        self.phase
+    }
+    /// The density.
+    pub fn density(&self) -> &DagDensity {
+        &self.density
+    }
+    /// Every evaluated block so far.
+    pub fn history(&self) -> &[HistoryRecord] {
+        &self.history
+    }
+    /// The best architecture so far (after at least one phase).
+    pub fn best(&self) -> Option<&BestArchitecture> {
+        self.best.as_ref()
+    }
+    /// The architecture parameters as numbers.
+    pub fn alpha(&self) -> Result<Vec<f64>> {
+        Ok(Vec::<f64>::try_from(&self.alpha.f_detach()?.f_to_kind(Kind::Double)?)?)
+    }
+    /// The alpha tensor (a leaf requiring grad).
+    pub fn alpha_tensor(&self) -> &Tensor {
+        &self.alpha
+    }
+    /// The strategy's block weights `w`.
+    pub fn block_weights(&self) -> Result<Vec<f64>> {
+        self.strategy.block_weights(&self.alpha)
+    }
+    /// The session's RNG (batch order is drawn from it).
+    pub fn rng_mut(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+    /// Sets the shared weights' learning rate for the next steps (schedules).
+    pub fn set_weight_lr(&mut self, lr: f64) {
+        self.weight_lr = lr;
+    }
+
+    /// Checks a batch: `x: [B, F]` floating, `y: [B]` int64, `B > 0`, and moves both to
+    /// the session's kind and device.
+    fn batch(&self, x: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (xs, ys) = (x.size(), y.size());
+        let f = self.space.features() as i64;
+        if xs.len() != 2 || xs[1] != f || ys.len() != 1 || ys[0] != xs[0] {
+            return Err(Error::Input(format!("expected x [B, {f}] and y [B], got x {xs:?} and y {ys:?}")));
+        }
+        if xs[0] == 0 {
+            return Err(Error::Input("batch of 0 samples".into()));
+        }
+        Ok((x.f_to_device(self.device)?, y.f_to_kind(Kind::Int64)?.f_to_device(self.device)?))
+    }
+
+    /// Checks raw row-major data (`x_len == batch * F`, finite features, labels in
+    /// `0..C`, `batch > 0`) and makes tensors of it.
+    pub fn tensors_from_raw(&self, x: &[f32], y: &[i64], batch: usize) -> Result<(Tensor, Tensor)> {
+        raw_batch(&self.space, x, y, batch)
+    }
+
+    /// One weight step on a batch of the weight split; returns the loss before the
+    /// update. A non-finite loss is an error and leaves the weights unchanged.
+    pub fn step_weights(&mut self, x: &Tensor, y: &Tensor) -> Result<f64> {
+        let (x, y) = self.batch(x, y)?;
+        let mut ctx = StepContext {
+            supernet: &self.supernet,
+            dags: &self.dags,
+            masks: &self.masks,
+            alpha: &self.alpha,
+            rng: &mut self.rng,
+        };
+        let logits = self.strategy.forward(&mut ctx, &x, StepKind::Weights)?;
+        let loss = cross_entropy(&logits, &y)?;
+        let value = loss.f_double_value(&[])?;
+        if !value.is_finite() {
+            return Err(Error::Diverged(format!("weight-step loss is {value}")));
+        }
+        let mut grads = Tensor::f_run_backward(&[&loss], &self.weights, false, false)?;
+        if let Some(max) = self.options.grad_clip {
+            clip_grad_norm(&mut grads, max)?;
+        }
+        self.weight_opt.step(&self.weights, &grads, self.weight_lr)?;
+        Ok(value)
+    }
+
+    /// One architecture step on a batch of the architecture split; returns the loss
+    /// before the update. Strategies without `alpha` report the loss and change nothing.
+    pub fn step_architecture(&mut self, x: &Tensor, y: &Tensor) -> Result<f64> {
+        let (x, y) = self.batch(x, y)?;
+        let mut ctx = StepContext {
+            supernet: &self.supernet,
+            dags: &self.dags,
+            masks: &self.masks,
+            alpha: &self.alpha,
+            rng: &mut self.rng,
+        };
+        if !self.strategy.trains_alpha() {
+            let _guard = tch::no_grad_guard();
+            let logits = self.strategy.forward(&mut ctx, &x, StepKind::Architecture)?;
+            return Ok(cross_entropy(&logits, &y)?.f_double_value(&[])?);
+        }
+        let (value, grad) = self.strategy.architecture_gradient(&mut ctx, &x, &y)?;
+        if !value.is_finite() {
+            return Err(Error::Diverged(format!("architecture-step loss is {value}")));
+        }
+        let lr = self.arch_opt.config().lr;
+        self.arch_opt.step(std::slice::from_ref(&self.alpha), &[grad], lr)?;
+        Ok(value)
+    }
+
+    /// Inherited accuracy and mean cross-entropy of `dag` with the shared weights on
+    /// `(x, y)`, computing only its edges.
+    pub fn evaluate_dag(&self, dag: &Dag, x: &Tensor, y: &Tensor) -> Result<(f64, f64)> {
+        let (x, y) = self.batch(x, y)?;
+        evaluate(|xb| self.supernet.forward_dag(xb, dag), &x, &y)
+    }
+
+    /// Ends the phase: judges every block on the validation data `(x, y)` as a
+    /// discrete network, records the history, snapshots a new best, updates the
+    /// density with the strategy's block weights, keeps the elite blocks, draws the
+    /// others anew, and restarts `alpha` at 0. On error nothing has changed.
+    pub fn end_phase(&mut self, x: &Tensor, y: &Tensor) -> Result<PhaseReport> {
+        let (x, y) = self.batch(x, y)?;
+        let alpha = self.alpha()?;
+        let weights = self.block_weights()?;
+        let mut records = Vec::with_capacity(self.dags.len());
+        for (b, dag) in self.dags.iter().enumerate() {
+            let (acc, loss) = evaluate(|xb| self.supernet.forward_dag(xb, dag), &x, &y)?;
+            records.push(HistoryRecord {
+                phase: self.phase,
+                block: b,
+                dag: dag.clone(),
+                metrics: dag.metrics(),
+                alpha: alpha[b],
+                weight: weights[b],
+                val_accuracy: acc,
+                val_loss: loss,
+            });
+        }
+        // Best of the phase: highest accuracy, then lowest loss, then lowest index.
+        let top = (0..records.len())
+            .max_by(|&a, &b| {
+                let (ra, rb) = (&records[a], &records[b]);
+                ra.val_accuracy.total_cmp(&rb.val_accuracy).then(rb.val_loss.total_cmp(&ra.val_loss)).then(b.cmp(&a))
+            })
+            .expect("at least one block");
+        let new_best = self.best.as_ref().map_or(true, |best| records[top].val_accuracy > best.record.val_accuracy);
+        let snapshot = if new_best { Some(self.supernet.snapshot(&records[top].dag)?) } else { None };
+
+        // The next phase's blocks.
+        let mut density = self.density.clone();
+        density.update(&self.dags, &weights, self.options.density.eta)?;
+        let mut order: Vec<usize> = (0..records.len()).collect();
+        order.sort_by(|&a, &b| records[b].val_accuracy.total_cmp(&records[a].val_accuracy).then(a.cmp(&b)));
+        let elites: Vec<Dag> = order.iter().take(self.options.density.elitism).map(|&b| self.dags[b].clone()).collect();
+        let mut rng = self.rng.clone();
+        let fresh = density.draw(self.dags.len() - elites.len(), &elites, &mut rng)?;
+        let mut dags = elites;
+        dags.extend(fresh);
+        let masks = BlockMasks::new(&self.space, &dags, self.kind, self.device)?;
+
+        // Commit.
+        if let Some(network) = snapshot {
+            self.best = Some(BestArchitecture { record: records[top].clone(), network });
+        }
+        self.rng = rng;
+        self.density = density;
+        self.dags = dags;
+        self.masks = masks;
+        self.history.extend(records.iter().cloned());
+        self.reset_alpha()?;
+        let report = PhaseReport {
+            phase: self.phase,
+            records,
+            new_best,
+            best_val_accuracy: self.best.as_ref().map_or(0.0, |b| b.record.val_accuracy),
+            density_entropy_bits: self.density.entropy_bits(),
+        };
+        self.phase += 1;
+        Ok(report)
+    }
+
+    /// The block with the largest weight now (before any phase has ended, the best
+    /// architecture is this one).
+    pub fn leading_block(&self) -> Result<usize> {
+        let w = self.block_weights()?;
+        Ok((0..w.len()).max_by(|&a, &b| w[a].total_cmp(&w[b]).then(b.cmp(&a))).unwrap_or(0))
+    }
+
+    /// A shuffled permutation of `0..n` from the session's RNG.
+    pub fn shuffled(&mut self, n: usize) -> Vec<i64> {
+        let mut idx: Vec<i64> = (0..n as i64).collect();
+        idx.shuffle(&mut self.rng);
+        idx
+    }
+}
+
+/// Checks raw row-major data against `space` and makes CPU tensors of it.
+pub fn raw_batch(space: &Space, x: &[f32], y: &[i64], batch: usize) -> Result<(Tensor, Tensor)> {
+    let (f, c) = (space.features(), space.classes());
+    if batch == 0 {
+        return Err(Error::Input("batch of 0 samples".into()));
+    }
+    if batch.checked_mul(f) != Some(x.len()) {
+        return Err(Error::Input(format!("x_len is {} but batch * features = {batch} * {f}", x.len())));
+    }
+    if y.len() != batch {
+        return Err(Error::Input(format!("{} labels for a batch of {batch}", y.len())));
+    }
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Input(format!("feature {} of sample {} is {} (features must be finite)", i % f, i / f, x[i])));
+    }
+    if let Some(i) = y.iter().position(|&l| l < 0 || l as u64 >= c as u64) {
+        return Err(Error::Input(format!("label of sample {i} is {}, outside 0..{c}", y[i])));
+    }
+    let xt = Tensor::f_from_slice(x)?.f_view([batch as i64, f as i64])?;
+    Ok((xt, Tensor::f_from_slice(y)?))
+}
+
+/// Accuracy and mean cross-entropy of `forward` on `(x, y)`, in chunks, without grad.
+pub fn evaluate(forward: impl Fn(&Tensor) -> Result<Tensor>, x: &Tensor, y: &Tensor) -> Result<(f64, f64)> {
+    let _guard = tch::no_grad_guard();
+    let n = x.size()[0];
+    let (mut correct, mut loss_sum) = (0i64, 0f64);
+    let mut start = 0;
+    while start < n {
+        let len = EVAL_CHUNK.min(n - start);
+        let (xb, yb) = (x.f_narrow(0, start, len)?, y.f_narrow(0, start, len)?);
+        let logits = forward(&xb)?;
+        correct += logits.f_argmax(1, false)?.f_eq_tensor(&yb)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
+        loss_sum += cross_entropy(&logits, &yb)?.f_double_value(&[])? * len as f64;
+        start += len;
+    }
+    if n == 0 {
+        return Err(Error::Input("evaluation on 0 samples".into()));
+    }
+    Ok((correct as f64 / n as f64, loss_sum / n as f64))
+}

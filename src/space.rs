@@ -1,0 +1,258 @@
+//! The search space (DESIGN.md section 1): `L` dense layers of width `D` over `F` input
+//! features and `C` classes, the allowed edges `A = {(i,j) : i < j, j - i <= S}`, and
+//! the layer options (activation, aggregation, normalisation).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Largest number of layers a space may have.
+pub const MAX_LAYERS: usize = 64;
+/// Largest layer width.
+pub const MAX_WIDTH: usize = 1 << 16;
+/// Largest number of input features.
+pub const MAX_FEATURES: usize = 1 << 24;
+/// Largest number of classes.
+pub const MAX_CLASSES: usize = 1 << 20;
+/// Largest number of blocks `k`.
+pub const MAX_BLOCKS: usize = 4096;
+/// Largest number of shared parameters a supernet may hold (about 8 GB of float32).
+pub const MAX_PARAMETERS: u128 = 2_000_000_000;
+
+/// The non-linearity applied after each layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// `max(0, x)` (the default).
+    #[default]
+    Relu,
+    /// The exact (erf) GELU.
+    Gelu,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Logistic sigmoid.
+    Sigmoid,
+}
+
+/// How a layer combines its incoming terms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// The sum of the terms (the default).
+    #[default]
+    Sum,
+    /// The average of the terms present, the input term counting as one.
+    Mean,
+}
+
+/// The normalisation applied to a layer's pre-activation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    /// No normalisation (the default).
+    #[default]
+    None,
+    /// LayerNorm over the layer's width with learned scale and bias (epsilon 1e-5).
+    Layernorm,
+}
+
+/// The JSON form of a space, as users write it (`features`, `classes`, `layers`,
+/// `width`, `blocks`, `max_skip` and optional layer options). Unknown keys are refused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpaceConfig {
+    /// Input features `F`.
+    pub features: usize,
+    /// Classes `C`.
+    pub classes: usize,
+    /// Hidden layers (vertices) `L`.
+    pub layers: usize,
+    /// Width `D` of every layer.
+    pub width: usize,
+    /// Number of blocks `k` in the supernet (default 8).
+    #[serde(default = "default_blocks")]
+    pub blocks: usize,
+    /// Longest allowed skip `S` (default `L - 1`: every forward edge allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_skip: Option<usize>,
+    /// Activation (default `relu`).
+    #[serde(default)]
+    pub activation: Activation,
+    /// Aggregation (default `sum`).
+    #[serde(default)]
+    pub aggregation: Aggregation,
+    /// Normalisation (default `none`).
+    #[serde(default)]
+    pub norm: Norm,
+    /// Fewest edges a drawn DAG may have (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_edges: Option<usize>,
+    /// Most edges a drawn DAG may have (default `|A|`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_edges: Option<usize>,
+}
+
+fn default_blocks() -> usize {
+    8
+}
+
+impl SpaceConfig {
+    /// A configuration with the given sizes and every option at its default.
+    pub fn new(features: usize, classes: usize, layers: usize, width: usize) -> Self {
+        SpaceConfig {
+            features,
+            classes,
+            layers,
+            width,
+            blocks: default_blocks(),
+            max_skip: None,
+            activation: Activation::default(),
+            aggregation: Aggregation::default(),
+            norm: Norm::default(),
+            min_edges: None,
+            max_edges: None,
+        }
+    }
+
+    /// Parses a configuration from JSON (unknown keys refused) and validates it.
+    pub fn from_json(json: &str) -> Result<Space> {
+        let config: SpaceConfig =
+            serde_json::from_str(json).map_err(|e| Error::ConfigParse(format!("space: {e}")))?;
+        Space::new(config)
+    }
+}
+
+/// A validated space with its allowed-edge list `A`.
+///
+/// Edges are indexed in the order "by target vertex `j`, then by source `i`", so the
+/// edges into one vertex are contiguous (the supernet relies on it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Space {
+    config: SpaceConfig,
+    max_skip: usize,
+    min_edges: usize,
+    max_edges: usize,
+    edges: Vec<(usize, usize)>,
+    /// `edge_index[i * L + j]` is the index of `(i, j)` in `edges`, if allowed.
+    edge_index: Vec<Option<usize>>,
+}
+
+fn check_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
+    if value < lo || value > hi {
+        return Err(Error::config(field, format!("{value} is out of range: allowed {lo}..={hi}")));
+    }
+    Ok(())
+}
+
+impl Space {
+    /// Validates `config`: every value outside its range is an error naming the field.
+    pub fn new(config: SpaceConfig) -> Result<Space> {
+        check_range("features", config.features, 1, MAX_FEATURES)?;
+        check_range("classes", config.classes, 2, MAX_CLASSES)?;
+        check_range("layers", config.layers, 1, MAX_LAYERS)?;
+        check_range("width", config.width, 1, MAX_WIDTH)?;
+        check_range("blocks", config.blocks, 1, MAX_BLOCKS)?;
+        let l = config.layers;
+        let max_skip = config.max_skip.unwrap_or(l - 1);
+        check_range("max_skip", max_skip, if l == 1 { 0 } else { 1 }, l - 1)?;
+        let mut edges = Vec::new();
+        let mut edge_index = vec![None; l * l];
+        for j in 0..l {
+            for i in j.saturating_sub(max_skip)..j {
+                edge_index[i * l + j] = Some(edges.len());
+                edges.push((i, j));
+            }
+        }
+        let n = edges.len();
+        let max_edges = config.max_edges.unwrap_or(n);
+        check_range("max_edges", max_edges, 0, n)?;
+        let min_edges = config.min_edges.unwrap_or(0);
+        check_range("min_edges", min_edges, 0, max_edges)?;
+        let (f, c, d) = (config.features as u128, config.classes as u128, config.width as u128);
+        let params = f * d * l as u128 + d * d * n as u128 + d * c * l as u128;
+        if params > MAX_PARAMETERS {
+            return Err(Error::config(
+                "width",
+                format!("the supernet would hold {params} parameters, more than the limit of {MAX_PARAMETERS}"),
+            ));
+        }
+        Ok(Space { config, max_skip, min_edges, max_edges, edges, edge_index })
+    }
+
+    /// The configuration, with `max_skip` resolved.
+    pub fn config(&self) -> SpaceConfig {
+        let mut c = self.config.clone();
+        c.max_skip = Some(self.max_skip);
+        c
+    }
+    /// Input features `F`.
+    pub fn features(&self) -> usize {
+        self.config.features
+    }
+    /// Classes `C`.
+    pub fn classes(&self) -> usize {
+        self.config.classes
+    }
+    /// Layers `L`.
+    pub fn layers(&self) -> usize {
+        self.config.layers
+    }
+    /// Width `D`.
+    pub fn width(&self) -> usize {
+        self.config.width
+    }
+    /// Blocks `k`.
+    pub fn blocks(&self) -> usize {
+        self.config.blocks
+    }
+    /// Longest allowed skip `S`.
+    pub fn max_skip(&self) -> usize {
+        self.max_skip
+    }
+    /// Activation.
+    pub fn activation(&self) -> Activation {
+        self.config.activation
+    }
+    /// Aggregation.
+    pub fn aggregation(&self) -> Aggregation {
+        self.config.aggregation
+    }
+    /// Normalisation.
+    pub fn norm(&self) -> Norm {
+        self.config.norm
+    }
+    /// Fewest edges of a drawn DAG.
+    pub fn min_edges(&self) -> usize {
+        self.min_edges
+    }
+    /// Most edges of a drawn DAG.
+    pub fn max_edges(&self) -> usize {
+        self.max_edges
+    }
+    /// The allowed edges `A`, grouped by target vertex.
+    pub fn edges(&self) -> &[(usize, usize)] {
+        &self.edges
+    }
+    /// `|A|`.
+    pub fn num_edges(&self) -> usize {
+        self.edges.len()
+    }
+    /// The index of edge `(i, j)` in [`Space::edges`], if it is allowed.
+    pub fn edge_index(&self, i: usize, j: usize) -> Option<usize> {
+        let l = self.layers();
+        if i >= l || j >= l {
+            return None;
+        }
+        self.edge_index[i * l + j]
+    }
+    /// The allowed predecessors of vertex `j`, in edge-index order.
+    pub fn predecessors(&self, j: usize) -> Vec<usize> {
+        (j.saturating_sub(self.max_skip)..j).collect()
+    }
+    /// Returns a copy with another block count (validated).
+    pub fn with_blocks(&self, blocks: usize) -> Result<Space> {
+        let mut c = self.config();
+        c.blocks = blocks;
+        Space::new(c)
+    }
+}

@@ -1,0 +1,137 @@
+//! `summary.json` of a run folder (DESIGN.md section 7).
+
+use serde::{Deserialize, Serialize};
+
+use crate::dag::DagMetrics;
+use crate::space::{Activation, Aggregation, Norm};
+
+/// The dataset and its split sizes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    /// Dataset name.
+    pub name: String,
+    /// The `--data` spec.
+    pub spec: String,
+    /// Samples in the weight split.
+    pub train: usize,
+    /// Samples in the validation split.
+    pub val: usize,
+    /// Samples in the test split.
+    pub test: usize,
+    /// Features `F`.
+    pub features: usize,
+    /// Classes `C`.
+    pub classes: usize,
+}
+
+/// The space searched.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpaceSummary {
+    /// `L`.
+    pub layers: usize,
+    /// `D`.
+    pub width: usize,
+    /// `k`.
+    pub blocks: usize,
+    /// `S`.
+    pub max_skip: usize,
+    /// `|A|`.
+    pub allowed_edges: usize,
+    /// Activation.
+    pub activation: Activation,
+    /// Aggregation.
+    pub aggregation: Aggregation,
+    /// Normalisation.
+    pub norm: Norm,
+}
+
+/// The best architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BestSummary {
+    /// Its edges.
+    pub edges: Vec<(usize, usize)>,
+    /// Vertices on its longest path.
+    pub depth: usize,
+    /// Its edge count.
+    pub num_edges: usize,
+    /// Parameters.
+    pub params: usize,
+    /// Forward FLOPs per sample.
+    pub flops: usize,
+    /// The phase it was found in.
+    pub phase: usize,
+    /// Its block index in that phase.
+    pub block: usize,
+    /// Inherited validation accuracy (what it was chosen by).
+    pub val_accuracy: f64,
+    /// Test accuracy of the inherited snapshot.
+    pub inherited_test_accuracy: f64,
+    /// Test accuracy of the retrained network, or the inherited one without retraining.
+    pub test_accuracy: f64,
+    /// Whether it was retrained.
+    pub retrained: bool,
+    /// All its metrics.
+    pub metrics: DagMetrics,
+}
+
+/// The chain baseline (a plain MLP of the same depth).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaselineSummary {
+    /// The chain's edges.
+    pub edges: Vec<(usize, usize)>,
+    /// Parameters.
+    pub params: usize,
+    /// Forward FLOPs per sample.
+    pub flops: usize,
+    /// Test accuracy after training with the best's budget (`null` without retraining).
+    pub test_accuracy: Option<f64>,
+}
+
+/// One phase's figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseSummary {
+    /// Phase (from 0).
+    pub phase: usize,
+    /// Best inherited validation accuracy among its blocks.
+    pub best_val_accuracy: f64,
+    /// Mean inherited validation accuracy of its blocks.
+    pub mean_val_accuracy: f64,
+    /// Entropy of the density after the phase's update, in bits.
+    pub density_entropy_bits: f64,
+}
+
+/// Timings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Wall-clock seconds of the search phases.
+    pub search_seconds: f64,
+    /// Wall-clock seconds of retraining (best and baseline).
+    pub retrain_seconds: f64,
+    /// Samples through weight and architecture steps per second of search.
+    pub samples_per_second: f64,
+}
+
+/// `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Crate version.
+    pub densenas_version: String,
+    /// The git commit the binary was built from.
+    pub git_commit: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Session seed.
+    pub seed: u64,
+    /// Dataset.
+    pub dataset: DatasetSummary,
+    /// Space.
+    pub space: SpaceSummary,
+    /// Best architecture.
+    pub best: BestSummary,
+    /// Chain baseline.
+    pub baseline: BaselineSummary,
+    /// Per-phase figures.
+    pub phases: Vec<PhaseSummary>,
+    /// Timings.
+    pub timing: Timing,
+}
