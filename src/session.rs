@@ -391,21 +391,19 @@ impl Session {
                 val_loss: loss,
             });
         }
-        // Best of the phase: highest accuracy, then lowest loss, then lowest index.
-        let top = (0..records.len())
-            .max_by(|&a, &b| {
-                let (ra, rb) = (&records[a], &records[b]);
-                ra.val_accuracy.total_cmp(&rb.val_accuracy).then(rb.val_loss.total_cmp(&ra.val_loss)).then(b.cmp(&a))
-            })
-            .expect("at least one block");
+        // Blocks from best to worst: highest accuracy, then lowest loss, then lowest index.
+        let mut order: Vec<usize> = (0..records.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (ra, rb) = (&records[a], &records[b]);
+            rb.val_accuracy.total_cmp(&ra.val_accuracy).then(ra.val_loss.total_cmp(&rb.val_loss)).then(a.cmp(&b))
+        });
+        let top = order[0];
         let new_best = self.best.as_ref().map_or(true, |best| records[top].val_accuracy > best.record.val_accuracy);
         let snapshot = if new_best { Some(self.supernet.snapshot(&records[top].dag)?) } else { None };
 
         // The next phase's blocks.
         let mut density = self.density.clone();
         density.update(&self.dags, &weights, self.options.density.eta)?;
-        let mut order: Vec<usize> = (0..records.len()).collect();
-        order.sort_by(|&a, &b| records[b].val_accuracy.total_cmp(&records[a].val_accuracy).then(a.cmp(&b)));
         let elites: Vec<Dag> = order.iter().take(self.options.density.elitism).map(|&b| self.dags[b].clone()).collect();
         let mut rng = self.rng.clone();
         let fresh = density.draw(self.dags.len() - elites.len(), &elites, &mut rng)?;

@@ -1,0 +1,176 @@
+//! The DAG density: the exact feedback update with its clamp, constrained draws that
+//! honour the edge counts exactly and follow the conditional law, distinct draws, and
+//! the error for a constrained space too small for `k` distinct DAGs.
+
+use std::collections::{HashMap, HashSet};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use densenas::{Dag, DagDensity, Space, SpaceConfig};
+
+fn space(layers: usize, min_edges: Option<usize>, max_edges: Option<usize>) -> Space {
+    let mut c = SpaceConfig::new(4, 2, layers, 8);
+    c.min_edges = min_edges;
+    c.max_edges = max_edges;
+    Space::new(c).unwrap()
+}
+
+#[test]
+fn one_update_gives_exactly_the_expected_probabilities_clamp_included() {
+    // L = 3: edges (0,1), (0,2), (1,2) in the space's order (by target, then source).
+    let sp = space(3, None, None);
+    assert_eq!(sp.edges(), &[(0, 1), (0, 2), (1, 2)]);
+    let mut density = DagDensity::new(&sp, 0.5, 0.3).unwrap();
+    let a = Dag::new(3, vec![(0, 1)]).unwrap();
+    let b = Dag::new(3, vec![(0, 1), (1, 2)]).unwrap();
+    density.update(&[a.clone(), b.clone()], &[0.25, 0.75], 0.5).unwrap();
+    // (0,1): 0.5*0.5 + 0.5*1 = 0.75 -> clamped to 1 - 0.3; (0,2): 0.25 -> clamped to 0.3;
+    // (1,2): 0.25 + 0.375 = 0.625.
+    assert_eq!(density.probabilities(), &[1.0 - 0.3, 0.3, 0.625]);
+    let mut loose = DagDensity::new(&sp, 0.5, 0.1).unwrap();
+    loose.update(&[a.clone(), b.clone()], &[0.25, 0.75], 0.5).unwrap();
+    assert_eq!(loose.probabilities(), &[0.75, 0.25, 0.625]);
+    // eta = 1 puts p on the weighted edges; the clamp keeps it in [0.3, 0.7].
+    density.update(&[a, b], &[1.0, 0.0], 1.0).unwrap();
+    assert_eq!(density.probabilities(), &[1.0 - 0.3, 0.3, 0.3]);
+    // Entropy: 3 Bernoulli edges of p in {0.7, 0.3}.
+    let h = -(0.7f64 * 0.7f64.log2() + 0.3 * 0.3f64.log2());
+    assert!((density.entropy_bits() - 3.0 * h).abs() < 1e-12);
+}
+
+#[test]
+fn bad_update_weights_are_refused_and_leave_the_density_intact() {
+    let sp = space(3, None, None);
+    let mut density = DagDensity::new(&sp, 0.5, 0.05).unwrap();
+    let a = Dag::new(3, vec![(0, 1)]).unwrap();
+    for r in [vec![0.5], vec![-0.5, 1.5], vec![f64::NAN, 1.0]] {
+        let dags = vec![a.clone(); r.len().max(1)];
+        let err = density.update(&dags, &r, 0.5).unwrap_err().to_string();
+        assert!(err.contains("sum to 1") || err.contains("one weight per DAG"), "{err}");
+    }
+    assert!(density.update(&[a.clone(), a], &[0.5], 0.5).is_err());
+    assert_eq!(density.probabilities(), &[0.5, 0.5, 0.5]);
+}
+
+#[test]
+fn constrained_draws_honour_the_edge_counts_and_are_distinct() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    // Enumerated path (L = 6: 15 edges, 3..=5 edges: 3,458 DAGs) and the large-space
+    // path (L = 12: 66 edges, 10..=12 edges), with a skewed density.
+    for (layers, lo, hi) in [(6, 3, 5), (12, 10, 12), (12, 0, 66)] {
+        let sp = space(layers, Some(lo), Some(hi));
+        let mut density = DagDensity::new(&sp, 0.5, 0.01).unwrap();
+        let all = Dag::full(&sp);
+        density.update(&[all], &[1.0], 0.9).unwrap(); // p = 0.95 everywhere
+        for _ in 0..20 {
+            let dags = density.draw(40, &[], &mut rng).unwrap();
+            assert_eq!(dags.len(), 40);
+            let distinct: HashSet<_> = dags.iter().collect();
+            assert_eq!(distinct.len(), 40, "draws are not distinct");
+            for d in &dags {
+                let n = d.edges().len();
+                assert!((lo..=hi).contains(&n), "a DAG with {n} edges, outside {lo}..={hi}");
+                d.mask(&sp).unwrap();
+            }
+        }
+    }
+}
+
+/// Chi-square statistic of observed counts against equal expected counts.
+fn chi_square_uniform(counts: &[usize]) -> f64 {
+    let n: usize = counts.iter().sum();
+    let e = n as f64 / counts.len() as f64;
+    counts.iter().map(|&c| (c as f64 - e).powi(2) / e).sum()
+}
+
+#[test]
+fn constrained_draws_follow_the_conditional_law() {
+    // L = 4 (6 edges), exactly 2 edges, p uniform: each of the C(6,2) = 15 DAGs has
+    // probability 1/15. 15,000 single draws; chi-square with 14 degrees of freedom:
+    // the 0.999 quantile is 36.12.
+    let sp = space(4, Some(2), Some(2));
+    let density = DagDensity::new(&sp, 0.3, 0.05).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut counts: HashMap<Dag, usize> = HashMap::new();
+    for _ in 0..15_000 {
+        *counts.entry(density.draw(1, &[], &mut rng).unwrap().remove(0)).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 15);
+    let stat = chi_square_uniform(&counts.values().copied().collect::<Vec<_>>());
+    assert!(stat < 36.12, "chi-square {stat} over 14 dof (p < 0.001)");
+
+    // Large-space path: L = 10 (45 edges), exactly 9 edges, p uniform: each edge is in
+    // a draw with probability 9/45 = 0.2. 4,000 DAGs (40 draws of 100): per-edge
+    // frequency within 5 standard errors.
+    let sp = space(10, Some(9), Some(9));
+    let density = DagDensity::new(&sp, 0.8, 0.05).unwrap();
+    let mut freq = vec![0usize; sp.num_edges()];
+    for _ in 0..40 {
+        for d in density.draw(100, &[], &mut rng).unwrap() {
+            for (e, m) in d.mask(&sp).unwrap().iter().enumerate() {
+                freq[e] += *m as usize;
+            }
+        }
+    }
+    let se = (0.2f64 * 0.8 / 4000.0).sqrt();
+    for (e, &f) in freq.iter().enumerate() {
+        let p = f as f64 / 4000.0;
+        assert!((p - 0.2).abs() < 5.0 * se, "edge {e}: frequency {p}, expected 0.2");
+    }
+}
+
+#[test]
+fn unconstrained_draws_follow_the_edge_probabilities() {
+    // L = 12, no constraints: the large-space path; each edge with its own p.
+    let sp = space(12, None, None);
+    let mut density = DagDensity::new(&sp, 0.5, 0.1).unwrap();
+    let half = Dag::from_mask(&sp, &(0..sp.num_edges()).map(|e| e % 2 == 0).collect::<Vec<_>>());
+    density.update(&[half], &[1.0], 0.6).unwrap(); // p = 0.8 on even edges, 0.2 on odd
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut freq = vec![0usize; sp.num_edges()];
+    let n = 3000;
+    for _ in 0..n / 100 {
+        for d in density.draw(100, &[], &mut rng).unwrap() {
+            for (e, m) in d.mask(&sp).unwrap().iter().enumerate() {
+                freq[e] += *m as usize;
+            }
+        }
+    }
+    for (e, &f) in freq.iter().enumerate() {
+        let p = density.probabilities()[e];
+        let se = (p * (1.0 - p) / n as f64).sqrt();
+        assert!(((f as f64 / n as f64) - p).abs() < 5.0 * se, "edge {e}");
+    }
+}
+
+#[test]
+fn too_small_constrained_space_is_a_clear_error() {
+    // L = 3, at most 1 edge: 4 DAGs.
+    let sp = space(3, None, Some(1));
+    let density = DagDensity::new(&sp, 0.5, 0.05).unwrap();
+    assert_eq!(density.constrained_size().round(), 4.0);
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let err = density.draw(5, &[], &mut rng).unwrap_err().to_string();
+    assert!(err.contains("asked for 5 distinct DAGs") && err.contains("holds only 4"), "{err}");
+    // Exactly the whole space works, and excluding one of it leaves 3.
+    let all = density.draw(4, &[], &mut rng).unwrap();
+    assert_eq!(all.iter().collect::<HashSet<_>>().len(), 4);
+    let kept = vec![Dag::new(3, vec![]).unwrap()];
+    let rest = density.draw(3, &kept, &mut rng).unwrap();
+    assert!(!rest.contains(&kept[0]));
+    assert!(density.draw(4, &kept, &mut rng).unwrap_err().to_string().contains("after excluding 1"));
+}
+
+#[test]
+fn session_refuses_more_blocks_than_the_constrained_space_holds() {
+    let mut c = SpaceConfig::new(4, 2, 3, 8);
+    c.blocks = 5;
+    c.max_edges = Some(1);
+    let sp = Space::new(c).unwrap();
+    let err = densenas::Session::new(&sp, Default::default(), densenas::Normalization::identity(4))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("holds only 4"), "{err}");
+}
