@@ -47,8 +47,8 @@ pub struct SpaceOptions {
 impl Default for SpaceOptions {
     fn default() -> Self {
         SpaceOptions {
-            layers: 4,
-            width: 128,
+            layers: 6,
+            width: 256,
             blocks: 8,
             max_skip: None,
             activation: Activation::Relu,
@@ -112,7 +112,7 @@ impl Default for SearchConfig {
         SearchConfig {
             data: "digits".into(),
             space: SpaceOptions::default(),
-            phases: 4,
+            phases: 5,
             epochs: 10,
             warmup_epochs: 0,
             batch_size: 64,

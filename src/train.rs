@@ -34,7 +34,7 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            epochs: 30,
+            epochs: 40,
             batch_size: 64,
             optimizer: OptimizerConfig {
                 kind: OptimizerKind::Sgd,

@@ -1,0 +1,3 @@
+//! The subcommands of the `densenas` binary, one file each.
+
+pub mod search;

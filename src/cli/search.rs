@@ -1,0 +1,200 @@
+//! `densenas search`: a whole search, its run folder and a summary table.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use densenas::search::{run_search, Event, SearchConfig};
+use densenas::space::{Activation, Aggregation, Norm};
+use densenas::{data, run_folder, StrategyKind};
+
+/// Options of `densenas search`. Each one left out takes its value from `--config`
+/// when given, else the default that `SearchConfig::default()` documents.
+#[derive(Args)]
+pub struct SearchArgs {
+    /// A configuration file with the keys of a run folder's config.json (for example
+    /// `--config runs/digits/config.json` repeats that run); options given here win.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Dataset: `digits` (embedded UCI 8x8 digits) [default: digits].
+    #[arg(long)]
+    data: Option<String>,
+    /// Hidden layers L [default: 6].
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Width D of every layer [default: 256].
+    #[arg(long)]
+    width: Option<usize>,
+    /// Blocks k in the supernet [default: 8].
+    #[arg(long)]
+    blocks: Option<usize>,
+    /// Longest skip S [default: L-1].
+    #[arg(long)]
+    max_skip: Option<usize>,
+    /// Fewest edges per drawn DAG [default: 0].
+    #[arg(long)]
+    min_edges: Option<usize>,
+    /// Most edges per drawn DAG [default: all allowed edges].
+    #[arg(long)]
+    max_edges: Option<usize>,
+    /// Activation: relu, gelu, tanh, sigmoid [default: relu].
+    #[arg(long, value_parser = parse_json_enum::<Activation>)]
+    activation: Option<Activation>,
+    /// Aggregation: sum, mean [default: sum].
+    #[arg(long, value_parser = parse_json_enum::<Aggregation>)]
+    aggregation: Option<Aggregation>,
+    /// Normalisation: none, layernorm [default: none].
+    #[arg(long, value_parser = parse_json_enum::<Norm>)]
+    norm: Option<Norm>,
+    /// Strategy: darts [default: darts].
+    #[arg(long)]
+    strategy: Option<StrategyKind>,
+    /// Phases P [default: 5].
+    #[arg(long)]
+    phases: Option<usize>,
+    /// Epochs of alternating weight and architecture steps per phase [default: 10].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Weight-only warm-up epochs at the start of each phase [default: 0].
+    #[arg(long)]
+    warmup_epochs: Option<usize>,
+    /// Batch size of search and retraining steps [default: 64].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Fraction of the training file in the validation split [default: 0.5].
+    #[arg(long)]
+    val_fraction: Option<f64>,
+    /// Seed of all the run's randomness [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// libtorch threads [default: 1].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Device: cpu, cuda or cuda:N [default: cpu].
+    #[arg(long)]
+    device: Option<String>,
+    /// Epochs of retraining from scratch for the best DAG and the chain baseline
+    /// (0: no retraining) [default: 40].
+    #[arg(long)]
+    retrain_epochs: Option<usize>,
+    /// Run folder to write.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_json_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
+}
+
+/// Reads a configuration file; the version and commit keys of a run folder's
+/// config.json are informative and skipped.
+fn read_config(path: &std::path::Path) -> densenas::Result<SearchConfig> {
+    let text = std::fs::read_to_string(path).map_err(|e| densenas::Error::io(path, e))?;
+    let mut value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| densenas::Error::ConfigParse(format!("{}: {e}", path.display())))?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("densenas_version");
+        map.remove("git_commit");
+    }
+    serde_json::from_value(value).map_err(|e| densenas::Error::ConfigParse(format!("{}: {e}", path.display())))
+}
+
+impl SearchArgs {
+    fn config(&self) -> densenas::Result<SearchConfig> {
+        let mut c = match &self.config {
+            Some(path) => read_config(path)?,
+            None => SearchConfig::default(),
+        };
+        fn set<T: Clone>(dst: &mut T, src: &Option<T>) {
+            if let Some(v) = src {
+                *dst = v.clone();
+            }
+        }
+        set(&mut c.data, &self.data);
+        set(&mut c.space.layers, &self.layers);
+        set(&mut c.space.width, &self.width);
+        set(&mut c.space.blocks, &self.blocks);
+        if self.max_skip.is_some() {
+            c.space.max_skip = self.max_skip;
+        }
+        if self.min_edges.is_some() {
+            c.space.min_edges = self.min_edges;
+        }
+        if self.max_edges.is_some() {
+            c.space.max_edges = self.max_edges;
+        }
+        set(&mut c.space.activation, &self.activation);
+        set(&mut c.space.aggregation, &self.aggregation);
+        set(&mut c.space.norm, &self.norm);
+        set(&mut c.phases, &self.phases);
+        set(&mut c.epochs, &self.epochs);
+        set(&mut c.warmup_epochs, &self.warmup_epochs);
+        set(&mut c.batch_size, &self.batch_size);
+        set(&mut c.retrain.batch_size, &self.batch_size);
+        set(&mut c.val_fraction, &self.val_fraction);
+        set(&mut c.threads, &self.threads);
+        set(&mut c.session.strategy, &self.strategy);
+        set(&mut c.session.seed, &self.seed);
+        set(&mut c.session.device, &self.device);
+        set(&mut c.retrain.epochs, &self.retrain_epochs);
+        Ok(c)
+    }
+}
+
+pub fn run(args: SearchArgs) -> densenas::Result<()> {
+    let config = args.config()?;
+    config.validate()?;
+    let data = data::load(&config.data)?;
+    let quiet = args.quiet;
+    let mut on_event = |event: Event<'_>| {
+        if quiet {
+            return;
+        }
+        match event {
+            Event::Epoch { phase, epoch, epochs, weight_loss, arch_loss, weight_entropy } => eprintln!(
+                "phase {} epoch {:>3}/{epochs}  weight loss {weight_loss:.4}  arch loss {arch_loss:.4}  entropy(w) {weight_entropy:.3}",
+                phase + 1,
+                epoch + 1
+            ),
+            Event::Phase(r) => {
+                let accs: Vec<String> = r.records.iter().map(|x| format!("{:.3}", x.val_accuracy)).collect();
+                eprintln!(
+                    "phase {} done: block val acc [{}]  best so far {:.4}{}  density entropy {:.2} bits",
+                    r.phase + 1,
+                    accs.join(" "),
+                    r.best_val_accuracy,
+                    if r.new_best { " (new)" } else { "" },
+                    r.density_entropy_bits
+                );
+            }
+            Event::Retrain { which, epoch, epochs, loss } => {
+                if epoch + 1 == epochs || (epoch + 1) % 10 == 0 {
+                    eprintln!("retrain {which:<8} epoch {:>3}/{epochs}  loss {loss:.4}", epoch + 1);
+                }
+            }
+        }
+    };
+    let outcome = run_search(&config, &data, &mut on_event)?;
+    run_folder::write_run_folder(&args.out, &config, &outcome)?;
+    let s = &outcome.summary;
+    let pct = |v: f64| format!("{:.2}%", 100.0 * v);
+    println!();
+    println!("densenas {} search on {} ({} weight / {} val / {} test samples), strategy {}, seed {}",
+        s.densenas_version, s.dataset.name, s.dataset.train, s.dataset.val, s.dataset.test, s.strategy, s.seed);
+    println!("space: L={} D={} k={} S={} ({} allowed edges)", s.space.layers, s.space.width, s.space.blocks, s.space.max_skip, s.space.allowed_edges);
+    println!("{:<10} {:>6} {:>6} {:>10} {:>12} {:>9} {:>14} {:>9}", "network", "edges", "depth", "params", "FLOPs", "val acc", "inherited test", "test acc");
+    let b = &s.best;
+    println!("{:<10} {:>6} {:>6} {:>10} {:>12} {:>9} {:>14} {:>9}", "best", b.num_edges, b.depth, b.params, b.flops,
+        pct(b.val_accuracy), pct(b.inherited_test_accuracy), pct(b.test_accuracy));
+    let c = &s.baseline;
+    println!("{:<10} {:>6} {:>6} {:>10} {:>12} {:>9} {:>14} {:>9}", "chain", c.edges.len(), s.space.layers, c.params, c.flops,
+        "-", "-", c.test_accuracy.map_or("-".to_string(), pct));
+    println!("best DAG edges: {:?}", b.edges);
+    println!("search {:.1} s ({:.0} samples/s), retraining {:.1} s; run folder {}",
+        s.timing.search_seconds, s.timing.samples_per_second, s.timing.retrain_seconds, args.out.display());
+    Ok(())
+}
+
