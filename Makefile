@@ -8,7 +8,13 @@ FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
 TEST_ENV := OMP_NUM_THREADS=1
 RUN_ARGS ?=
 
-.PHONY: setup build run test clean
+.PHONY: setup build run test clean header check-header c-examples
+
+CBINDGEN := .venv/tools/bin/cbindgen
+LIBDIR ?= $(CURDIR)/target/release
+C_BUILD ?= $(CURDIR)/build/c
+CFLAGS_STRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g
 
 setup:
 	@CUDA=$(CUDA) bash scripts/setup.sh
@@ -19,8 +25,23 @@ build: setup
 run: build
 	./target/release/densenas search --out runs/digits $(RUN_ARGS)
 
-test: build
+test: build check-header
 	$(TEST_ENV) cargo test --release --locked $(FEATURES)
+
+# include/densenas.h is generated from src/ffi by the pinned cbindgen and checked in.
+header: setup
+	$(CBINDGEN) --config cbindgen.toml --output include/densenas.h
+
+check-header: setup
+	@$(CBINDGEN) --config cbindgen.toml --output include/densenas.h --verify \
+	  || { echo "include/densenas.h is stale: run 'make header' and commit it" >&2; exit 1; }
+
+# The C examples against libdensenas.so (built by `make build`): plain, and with
+# AddressSanitizer and UBSan. The test suite builds and runs them.
+c-examples:
+	@mkdir -p $(C_BUILD)
+	cc $(CFLAGS_STRICT) examples/c/search_digits.c -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/search_digits
+	cc $(CFLAGS_STRICT) $(SANITIZE) examples/c/search_digits.c -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/search_digits_asan
 
 clean:
 	cargo clean

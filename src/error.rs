@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong in densenas.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A required pointer argument of the C ABI was NULL.
+    #[error("{0} is NULL")]
+    NullPointer(String),
     /// A configuration value is missing, unknown or out of its allowed range.
     #[error("invalid configuration: {field}: {message}")]
     Config {

@@ -7,13 +7,19 @@
 //! resamples blocks between phases; [`search::run_search`] for a whole search with
 //! retraining of the best DAG and of the chain baseline.
 
+pub mod bench;
 pub mod dag;
 pub mod data;
 pub mod density;
 pub mod device;
 pub mod error;
+pub mod export;
+pub mod ffi;
+pub mod json;
 pub mod network;
 pub mod optim;
+pub mod ort_runtime;
+pub mod report;
 pub mod run_folder;
 pub mod search;
 pub mod session;

@@ -1,4 +1,5 @@
-//! The `densenas` command line: `search` (more subcommands come with their issues).
+//! The `densenas` command line: `search`, `train` and `eval` (more subcommands come
+//! with their issues).
 
 mod cli;
 
@@ -18,12 +19,29 @@ enum Command {
     /// Search a space on a dataset, retrain the best DAG and the chain baseline, and
     /// write a run folder.
     Search(cli::search::SearchArgs),
+    /// Train one given DAG from scratch on a dataset and report its test accuracy,
+    /// parameters and FLOPs.
+    Train(cli::train::TrainArgs),
+    /// Run an exported ONNX model through ONNX Runtime on a dataset's test split:
+    /// accuracy, per-class accuracy and the confusion matrix.
+    Eval(cli::eval::EvalArgs),
+    /// Benchmark the strategies: samples/s and the memory a step holds, per strategy
+    /// and number of blocks k.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`densenas eval | head`), as command-line tools do.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Search(args) => cli::search::run(args),
+        Command::Train(args) => cli::train::run(args),
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,16 @@
 //! Writing a search's run folder: `summary.json`, `config.json`, `best.json`,
-//! `history.jsonl` (one record per evaluated block) and `density.json`.
+//! `history.jsonl` (one record per evaluated block), `density.json`, and `best.onnx`
+//! checked in ONNX Runtime on the test split.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::export::onnx::{self, ExportMetadata};
+use crate::export::verify::verify;
 use crate::search::{SearchConfig, SearchOutcome};
 
 /// `config.json`: the full resolved configuration with the version and commit.
@@ -36,14 +40,21 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
 }
 
-/// Writes the run folder `dir` (created if needed) and returns the paths written.
-pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &SearchOutcome) -> Result<Vec<PathBuf>> {
+/// What [`write_run_folder`] wrote.
+pub struct Written {
+    /// The files written.
+    pub paths: Vec<PathBuf>,
+    /// Why the ONNX Runtime check of `best.onnx` failed, if it did (everything else is
+    /// written all the same, and `summary.json`'s `onnx` entry is then `null`).
+    pub onnx_error: Option<Error>,
+}
+
+/// Writes the run folder `dir` (created if needed): the JSON files, then `best.onnx`,
+/// then its check in ONNX Runtime on `test`, and `summary.json` last with the check's
+/// figures in `outcome.summary.onnx`.
+pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchOutcome, test: &Dataset) -> Result<Written> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut written = Vec::new();
-    let summary_path = dir.join("summary.json");
-    write_json(&summary_path, &outcome.summary)?;
-    written.push(summary_path);
-
     let config_path = dir.join("config.json");
     write_json(
         &config_path,
@@ -80,5 +91,23 @@ pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &SearchOutco
     let density_path = dir.join("density.json");
     write_json(&density_path, &outcome.density)?;
     written.push(density_path);
-    Ok(written)
+
+    let onnx_path = dir.join("best.onnx");
+    onnx::write(&outcome.best_network, &onnx_path, &ExportMetadata::default())?;
+    written.push(onnx_path.clone());
+    let onnx_error = match verify(&outcome.best_network, &onnx_path, "best.onnx", test) {
+        Ok(summary) => {
+            outcome.summary.onnx = Some(summary);
+            None
+        }
+        Err(e) => {
+            outcome.summary.onnx = None;
+            Some(e)
+        }
+    };
+
+    let summary_path = dir.join("summary.json");
+    write_json(&summary_path, &outcome.summary)?;
+    written.push(summary_path);
+    Ok(Written { paths: written, onnx_error })
 }

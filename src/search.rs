@@ -3,6 +3,7 @@
 //! between phases, then the retraining of the best DAG and of the chain baseline with
 //! the same budget, and the test accuracies.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -126,6 +127,20 @@ impl Default for SearchConfig {
 }
 
 impl SearchConfig {
+    /// Parses a configuration in the form of a run folder's `config.json` (missing keys
+    /// take their defaults, unknown keys are refused; the informative
+    /// `densenas_version` and `git_commit` keys are skipped) and validates it.
+    pub fn from_json(text: &str) -> Result<SearchConfig> {
+        let mut value: serde_json::Value = crate::json::from_json_object(text, "search configuration")?;
+        if let Some(map) = value.as_object_mut() {
+            map.remove("densenas_version");
+            map.remove("git_commit");
+        }
+        let config: SearchConfig = serde_json::from_value(value).map_err(|e| Error::ConfigParse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks what the space and session do not check themselves.
     pub fn validate(&self) -> Result<()> {
         let range = |field: &str, v: usize, lo: usize, hi: usize| {
@@ -200,6 +215,18 @@ fn entropy(w: &[f64]) -> f64 {
 
 /// Runs a whole search on `data` and returns its outcome.
 pub fn run_search(config: &SearchConfig, data: &DataSplits, on_event: &mut dyn FnMut(Event<'_>)) -> Result<SearchOutcome> {
+    run_search_until(config, data, on_event, &AtomicBool::new(false))
+}
+
+/// Runs a whole search that stops early when `stop` becomes true: the current step
+/// finishes, the current phase ends there (its blocks are judged), retraining is
+/// skipped, and the summary is marked `interrupted`.
+pub fn run_search_until(
+    config: &SearchConfig,
+    data: &DataSplits,
+    on_event: &mut dyn FnMut(Event<'_>),
+    stop: &AtomicBool,
+) -> Result<SearchOutcome> {
     config.validate()?;
     tch::set_num_threads(config.threads as i32);
     let space = config.space.space(data.train.features, data.train.classes)?;
@@ -221,13 +248,24 @@ pub fn run_search(config: &SearchConfig, data: &DataSplits, on_event: &mut dyn F
     let mut density = vec![session.density().probabilities().to_vec()];
     let mut phases = Vec::new();
     let mut val_order: Vec<i64> = Vec::new();
+    let mut interrupted = false;
     for phase in 0..config.phases {
         for epoch in 0..epochs_per_phase {
+            if interrupted {
+                break;
+            }
             let warmup = epoch < config.warmup_epochs;
             let order = session.shuffled(n_w);
             let (mut wl, mut al, mut n_arch) = (0.0, 0.0, 0usize);
             for chunk in order.chunks(config.batch_size) {
+                if stop.load(Ordering::Relaxed) {
+                    interrupted = true;
+                    break;
+                }
                 session.set_weight_lr(config.schedule.lr(base_lr, step, total_steps));
+                // Fraction of this phase done: the strategies' temperature schedules.
+                let phase_steps = steps_per_epoch * epochs_per_phase;
+                session.set_progress((step % phase_steps) as f64 / phase_steps as f64);
                 let (x, y) = weight_t.rows(&Tensor::f_from_slice(chunk)?.f_to_device(device)?)?;
                 wl += session.step_weights(&x, &y)? * chunk.len() as f64;
                 samples += chunk.len();
@@ -263,6 +301,10 @@ pub fn run_search(config: &SearchConfig, data: &DataSplits, on_event: &mut dyn F
             density_entropy_bits: report.density_entropy_bits,
         });
         on_event(Event::Phase(&report));
+        if interrupted || stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
     }
     let search_seconds = start.elapsed().as_secs_f64();
     let best = session.best().ok_or_else(|| Error::State("no phase ended".into()))?;
@@ -272,7 +314,7 @@ pub fn run_search(config: &SearchConfig, data: &DataSplits, on_event: &mut dyn F
 
     // Retraining from scratch on the whole training file, best and baseline alike.
     let retrain_start = Instant::now();
-    let (best_network, baseline_network, best_test, baseline_test) = if config.retrain.epochs > 0 {
+    let (best_network, baseline_network, best_test, baseline_test) = if config.retrain.epochs > 0 && !interrupted {
         let train_t = SplitTensors::new(&data.train, device)?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.session.seed);
         rng.set_stream(1);
@@ -325,7 +367,7 @@ pub fn run_search(config: &SearchConfig, data: &DataSplits, on_event: &mut dyn F
             val_accuracy: best.record.val_accuracy,
             inherited_test_accuracy: inherited_test,
             test_accuracy: best_test,
-            retrained: config.retrain.epochs > 0,
+            retrained: config.retrain.epochs > 0 && !interrupted,
             metrics: best.record.metrics.clone(),
         },
         baseline: BaselineSummary {
@@ -334,6 +376,8 @@ pub fn run_search(config: &SearchConfig, data: &DataSplits, on_event: &mut dyn F
             flops: chain.flops(f, d, c),
             test_accuracy: baseline_test,
         },
+        onnx: None,
+        interrupted,
         phases,
         timing: Timing {
             search_seconds,

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::network::{Network, Normalization};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
 use crate::space::Space;
-use crate::strategy::{cross_entropy, StepContext, StepKind, Strategy, StrategyKind};
+use crate::strategy::{cross_entropy, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
 use crate::supernet::{BlockMasks, Supernet};
 
 /// Rows per chunk when evaluating on a whole split.
@@ -28,8 +28,12 @@ const EVAL_CHUNK: i64 = 4096;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionOptions {
-    /// The strategy (`darts`).
+    /// The strategy: `darts` (default), `darts2`, `snas`, `gdas`, `proxyless`, `drnas`
+    /// or `random`.
     pub strategy: StrategyKind,
+    /// The strategies' hyper-parameters (each section optional; see
+    /// [`StrategyOptions`]); only the chosen strategy's section is used.
+    pub strategy_options: StrategyOptions,
     /// Seed of the session's RNG.
     pub seed: u64,
     /// Optimiser of the shared weights (default SGD, lr 0.05, momentum 0.9, weight
@@ -53,6 +57,7 @@ impl Default for SessionOptions {
     fn default() -> Self {
         SessionOptions {
             strategy: StrategyKind::Darts,
+            strategy_options: StrategyOptions::default(),
             seed: 0,
             weight_optimizer: OptimizerConfig {
                 kind: OptimizerKind::Sgd,
@@ -86,6 +91,7 @@ impl SessionOptions {
     pub fn validate(&self, space: &Space) -> Result<()> {
         self.weight_optimizer.validate("weight_optimizer")?;
         self.arch_optimizer.validate("arch_optimizer")?;
+        self.strategy_options.validate()?;
         if let Some(c) = self.grad_clip {
             if !(c.is_finite() && c > 0.0) {
                 return Err(Error::config("grad_clip", format!("{c} is out of range: allowed > 0")));
@@ -155,6 +161,10 @@ pub struct Session {
     arch_opt: Optimizer,
     weight_lr: f64,
     strategy: Box<dyn Strategy>,
+    /// Fraction of the current phase done (temperature schedules).
+    progress: f64,
+    /// The last weight-step batch (second-order DARTS' unrolled step).
+    last_train: Option<(Tensor, Tensor)>,
     density: DagDensity,
     dags: Vec<Dag>,
     masks: BlockMasks,
@@ -196,7 +206,9 @@ impl Session {
             weight_lr: options.weight_optimizer.lr,
             weight_opt: Optimizer::new(options.weight_optimizer.clone()),
             arch_opt: Optimizer::new(options.arch_optimizer.clone()),
-            strategy: options.strategy.build(),
+            strategy: options.strategy.build_with(&options.strategy_options),
+            progress: 0.0,
+            last_train: None,
             options,
             rng,
             device,
@@ -291,6 +303,26 @@ impl Session {
     pub fn set_weight_lr(&mut self, lr: f64) {
         self.weight_lr = lr;
     }
+    /// Tells the session how far the current phase is, as a fraction in `[0, 1]`
+    /// (clamped; NaN counts as 0): the strategies' temperature schedules (`gdas`,
+    /// `snas`) follow it. A session that is never told stays at 0, the schedules'
+    /// start. [`crate::search::run_search`] sets it before every step.
+    pub fn set_progress(&mut self, fraction: f64) {
+        self.progress = if fraction.is_nan() { 0.0 } else { fraction.clamp(0.0, 1.0) };
+    }
+    /// The fraction of the current phase done, as last set.
+    pub fn progress(&self) -> f64 {
+        self.progress
+    }
+    /// The strategy's temperature now (`gdas`, `snas`), `None` for strategies without
+    /// one.
+    pub fn temperature(&self) -> Option<f64> {
+        self.strategy.temperature(self.progress)
+    }
+    /// The strategy.
+    pub fn strategy(&self) -> &dyn Strategy {
+        self.strategy.as_ref()
+    }
 
     /// Checks a batch: `x: [B, F]` floating, `y: [B]` int64, `B > 0`, and moves both to
     /// the session's kind and device.
@@ -322,6 +354,9 @@ impl Session {
             masks: &self.masks,
             alpha: &self.alpha,
             rng: &mut self.rng,
+            progress: self.progress,
+            weight_lr: self.weight_lr,
+            train_batch: None,
         };
         let logits = self.strategy.forward(&mut ctx, &x, StepKind::Weights)?;
         let loss = cross_entropy(&logits, &y)?;
@@ -329,7 +364,15 @@ impl Session {
         if !value.is_finite() {
             return Err(Error::Diverged(format!("weight-step loss is {value}")));
         }
-        let mut grads = Tensor::f_run_backward(&[&loss], &self.weights, false, false)?;
+        let grads = Tensor::f_run_backward(&[&loss], &self.weights, false, false)?;
+        drop((logits, loss));
+        // A sampled block leaves some tensors out of the graph: their gradient is 0.
+        let mut grads = grads
+            .into_iter()
+            .zip(&self.weights)
+            .map(|(g, p)| if g.defined() { Ok(g) } else { Ok(p.f_zeros_like()?) })
+            .collect::<Result<Vec<_>>>()?;
+        self.last_train = Some((x, y));
         if let Some(max) = self.options.grad_clip {
             clip_grad_norm(&mut grads, max)?;
         }
@@ -347,6 +390,9 @@ impl Session {
             masks: &self.masks,
             alpha: &self.alpha,
             rng: &mut self.rng,
+            progress: self.progress,
+            weight_lr: self.weight_lr,
+            train_batch: self.last_train.as_ref().map(|(x, y)| (x, y)),
         };
         if !self.strategy.trains_alpha() {
             let _guard = tch::no_grad_guard();
@@ -359,6 +405,7 @@ impl Session {
         }
         let lr = self.arch_opt.config().lr;
         self.arch_opt.step(std::slice::from_ref(&self.alpha), &[grad], lr)?;
+        self.strategy.after_architecture_step(&self.alpha)?;
         Ok(value)
     }
 
@@ -371,8 +418,10 @@ impl Session {
 
     /// Ends the phase: judges every block on the validation data `(x, y)` as a
     /// discrete network, records the history, snapshots a new best, updates the
-    /// density with the strategy's block weights, keeps the elite blocks, draws the
-    /// others anew, and restarts `alpha` at 0. On error nothing has changed.
+    /// density with the strategy's feedback weights (its block weights, or for
+    /// `random` rank-based weights of the validation accuracies), keeps the elite
+    /// blocks, draws the others anew, and restarts `alpha` at 0 and the phase progress
+    /// at 0. On error nothing has changed.
     pub fn end_phase(&mut self, x: &Tensor, y: &Tensor) -> Result<PhaseReport> {
         let (x, y) = self.batch(x, y)?;
         let alpha = self.alpha()?;
@@ -403,7 +452,8 @@ impl Session {
 
         // The next phase's blocks.
         let mut density = self.density.clone();
-        density.update(&self.dags, &weights, self.options.density.eta)?;
+        let feedback = self.strategy.feedback(&self.alpha, &order)?;
+        density.update(&self.dags, &feedback, self.options.density.eta)?;
         let elites: Vec<Dag> = order.iter().take(self.options.density.elitism).map(|&b| self.dags[b].clone()).collect();
         let mut rng = self.rng.clone();
         let fresh = density.draw(self.dags.len() - elites.len(), &elites, &mut rng)?;
@@ -421,6 +471,7 @@ impl Session {
         self.masks = masks;
         self.history.extend(records.iter().cloned());
         self.reset_alpha()?;
+        self.progress = 0.0;
         let report = PhaseReport {
             phase: self.phase,
             records,

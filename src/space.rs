@@ -17,7 +17,7 @@ pub const MAX_CLASSES: usize = 1 << 20;
 /// Largest number of blocks `k`.
 pub const MAX_BLOCKS: usize = 4096;
 /// Largest number of shared parameters a supernet may hold (about 8 GB of float32).
-pub const MAX_PARAMETERS: u128 = 2_000_000_000;
+pub const MAX_PARAMETERS: u64 = 2_000_000_000;
 
 /// The non-linearity applied after each layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,8 +116,7 @@ impl SpaceConfig {
 
     /// Parses a configuration from JSON (unknown keys refused) and validates it.
     pub fn from_json(json: &str) -> Result<Space> {
-        let config: SpaceConfig =
-            serde_json::from_str(json).map_err(|e| Error::ConfigParse(format!("space: {e}")))?;
+        let config: SpaceConfig = crate::json::from_json_object(json, "space")?;
         Space::new(config)
     }
 }
@@ -168,8 +167,8 @@ impl Space {
         check_range("max_edges", max_edges, 0, n)?;
         let min_edges = config.min_edges.unwrap_or(0);
         check_range("min_edges", min_edges, 0, max_edges)?;
-        let (f, c, d) = (config.features as u128, config.classes as u128, config.width as u128);
-        let params = f * d * l as u128 + d * d * n as u128 + d * c * l as u128;
+        let (f, c, d) = (config.features as u64, config.classes as u64, config.width as u64);
+        let params = f * d * l as u64 + d * d * n as u64 + d * c * l as u64;
         if params > MAX_PARAMETERS {
             return Err(Error::config(
                 "width",

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dag::DagMetrics;
+use crate::export::verify::OnnxSummary;
 use crate::space::{Activation, Aggregation, Norm};
 
 /// The dataset and its split sizes.
@@ -130,6 +131,11 @@ pub struct Summary {
     pub best: BestSummary,
     /// Chain baseline.
     pub baseline: BaselineSummary,
+    /// Whether the search was stopped early (Ctrl-C or a progress callback): the
+    /// phases done are in, the last one possibly shortened, and nothing was retrained.
+    pub interrupted: bool,
+    /// The exported `best.onnx` as ONNX Runtime runs it (`null` until exported).
+    pub onnx: Option<OnnxSummary>,
     /// Per-phase figures.
     pub phases: Vec<PhaseSummary>,
     /// Timings.

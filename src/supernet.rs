@@ -143,6 +143,42 @@ impl Supernet {
         out
     }
 
+    /// A supernet over the same space and normalisation whose parameters are
+    /// `params`, in the order of [`Supernet::parameters`] and with the same shapes (for
+    /// evaluating it at substituted weights, as second-order DARTS does). The tensors
+    /// are used as given (no copy).
+    pub fn with_parameters(&self, params: &[Tensor]) -> Result<Supernet> {
+        let own = self.parameters();
+        if params.len() != own.len() {
+            return Err(Error::Input(format!("{} parameter tensors given, the supernet has {}", params.len(), own.len())));
+        }
+        for (i, (a, b)) in params.iter().zip(&own).enumerate() {
+            if a.size() != b.size() {
+                return Err(Error::Input(format!("parameter {i}: shape {:?}, expected {:?}", a.size(), b.size())));
+            }
+        }
+        let mut it = params.iter().map(|t| t.shallow_clone());
+        let mut next = || it.next().expect("counted above");
+        let u = next();
+        let w = self.w.iter().map(|t| t.as_ref().map(|_| next())).collect();
+        let b = next();
+        let layer_norm = self.layer_norm.as_ref().map(|_| (next(), next()));
+        let v = next();
+        let c = next();
+        Ok(Supernet {
+            space: self.space.clone(),
+            normalization: self.normalization.clone(),
+            kind: self.kind,
+            device: self.device,
+            u,
+            w,
+            b,
+            layer_norm,
+            v,
+            c,
+        })
+    }
+
     /// Number of shared parameters.
     pub fn num_parameters(&self) -> usize {
         self.parameters().iter().map(|t| t.numel()).sum()

@@ -53,3 +53,106 @@ fn bad_options_get_clear_errors() {
     let (ok, _, e) = densenas(&["search", "--val-fraction", "1.5"]);
     assert!(!ok && e.contains("val_fraction"), "{e}");
 }
+
+#[test]
+fn eval_reports_what_the_search_checked_and_refuses_bad_models() {
+    let dir = std::env::temp_dir().join(format!("densenas-cli-eval-{}", std::process::id()));
+    let dir_s = dir.to_str().unwrap();
+    let (ok, stdout, stderr) = densenas(&[
+        "search", "--layers", "3", "--width", "32", "--blocks", "3", "--phases", "2", "--epochs", "2",
+        "--retrain-epochs", "5", "--quiet", "--out", dir_s,
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("ONNX Runtime on best.onnx"), "{stdout}");
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(s["onnx"]["max_abs_diff"].as_f64().unwrap() < 1e-4);
+    let model = dir.join("best.onnx");
+    let (ok, stdout, stderr) = densenas(&["eval", "--model", model.to_str().unwrap(), "--data", "digits", "--json"]);
+    assert!(ok, "{stderr}");
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(r["samples"], 359);
+    assert_eq!(r["accuracy"], s["onnx"]["test_accuracy"]);
+    let confusion = r["confusion"].as_array().unwrap();
+    assert_eq!(confusion.len(), 10);
+    let total: u64 = confusion.iter().flat_map(|row| row.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total, 359);
+    // Human-readable form.
+    let (ok, stdout, _) = densenas(&["eval", "--model", model.to_str().unwrap()]);
+    assert!(ok && stdout.contains("confusion matrix") && stdout.contains("per-class accuracy"), "{stdout}");
+    // A model whose input width does not match the data, and a file that is not ONNX.
+    let mnist = concat!("idx:", env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
+    let (ok, _, e) = densenas(&["eval", "--model", model.to_str().unwrap(), "--data", mnist]);
+    assert!(!ok && e.contains("64 input features") && e.contains("784"), "{e}");
+    let (ok, _, e) = densenas(&["eval", "--model", dir.join("summary.json").to_str().unwrap()]);
+    assert!(!ok && e.contains("not an ONNX model"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_onnx_runtime_library_is_a_clear_error() {
+    let model = std::env::temp_dir().join(format!("densenas-cli-ort-{}.onnx", std::process::id()));
+    std::fs::write(&model, b"placeholder").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_densenas"))
+        .args(["eval", "--model", model.to_str().unwrap()])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    // The file is checked first; a real model then needs the runtime.
+    assert!(!out.status.success() && e.contains("not an ONNX model"), "{e}");
+    let dir = std::env::temp_dir().join(format!("densenas-cli-ort-run-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_densenas"))
+        .args(["search", "--layers", "2", "--width", "8", "--blocks", "2", "--phases", "1", "--epochs", "1"])
+        .args(["--retrain-epochs", "0", "--quiet", "--out", dir.to_str().unwrap()])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a search whose ONNX check cannot run must not succeed");
+    assert!(e.contains("/nonexistent/libonnxruntime.so") && e.contains("ORT_DYLIB_PATH"), "{e}");
+    // Everything else is written.
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(s["onnx"].is_null());
+    assert!(dir.join("best.onnx").exists() && dir.join("history.jsonl").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_file(&model).unwrap();
+}
+
+#[test]
+fn ctrl_c_leaves_a_valid_readable_run_folder_marked_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("densenas-cli-int-{}", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_densenas"))
+        .args(["search", "--layers", "4", "--width", "64", "--blocks", "4", "--phases", "50", "--epochs", "5"])
+        .args(["--out", dir.to_str().unwrap()])
+        .env("OMP_NUM_THREADS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Wait until the second phase is under way, then press Ctrl-C.
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("phase 2 epoch   2") {
+            break;
+        }
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "an interrupted search must exit non-zero");
+    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["interrupted"], true);
+    assert_eq!(s["best"]["retrained"], false);
+    let phases = s["phases"].as_array().unwrap().len();
+    assert!((2..50).contains(&phases), "{phases} phases recorded");
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    assert_eq!(history.lines().count(), phases * 4);
+    let _: densenas::Dag = serde_json::from_str(&std::fs::read_to_string(dir.join("best.json")).unwrap()).unwrap();
+    assert!(s["onnx"]["max_abs_diff"].as_f64().unwrap() < 1e-4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

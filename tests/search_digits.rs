@@ -23,7 +23,7 @@ fn small_search_on_digits_reaches_real_accuracy_and_writes_the_run_folder() {
     let data = data::load("digits").unwrap();
     assert_eq!((data.train.len(), data.test.len()), (1438, 359));
     let mut phases_seen = 0;
-    let outcome = run_search(&config, &data, &mut |e| {
+    let mut outcome = run_search(&config, &data, &mut |e| {
         if let densenas::search::Event::Phase(_) = e {
             phases_seen += 1
         }
@@ -45,10 +45,18 @@ fn small_search_on_digits_reaches_real_accuracy_and_writes_the_run_folder() {
     assert!(s.phases[2].density_entropy_bits < s.phases[0].density_entropy_bits + 1e-9);
 
     let dir = std::env::temp_dir().join(format!("densenas-test-run-{}", std::process::id()));
-    run_folder::write_run_folder(&dir, &config, &outcome).unwrap();
+    let written = run_folder::write_run_folder(&dir, &config, &mut outcome, &data.test).unwrap();
+    assert!(written.onnx_error.is_none(), "{:?}", written.onnx_error);
+    // best.onnx is the retrained best, and ONNX Runtime agrees with the engine on it.
+    let onnx = outcome.summary.onnx.as_ref().unwrap();
+    assert_eq!(onnx.path, "best.onnx");
+    assert!(onnx.max_abs_diff < 1e-4, "{onnx:?}");
+    assert!((onnx.test_accuracy - outcome.summary.best.test_accuracy).abs() <= 2.0 / 359.0, "{onnx:?}");
+    assert!(dir.join("best.onnx").exists());
+    let s = &outcome.summary;
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
-    for key in ["densenas_version", "strategy", "seed", "dataset", "space", "best", "baseline", "timing"] {
+    for key in ["densenas_version", "strategy", "seed", "dataset", "space", "best", "baseline", "onnx", "timing"] {
         assert!(summary.get(key).is_some(), "summary.json lacks {key}");
     }
     assert_eq!(summary["best"]["edges"], serde_json::to_value(&s.best.edges).unwrap());

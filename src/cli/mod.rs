@@ -1,3 +1,6 @@
 //! The subcommands of the `densenas` binary, one file each.
 
+pub mod eval;
+pub mod bench;
 pub mod search;
+pub mod train;

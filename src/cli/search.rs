@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use densenas::search::{run_search, Event, SearchConfig};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use densenas::search::{run_search_until, Event, SearchConfig};
 use densenas::space::{Activation, Aggregation, Norm};
 use densenas::{data, run_folder, StrategyKind};
 
@@ -16,7 +18,9 @@ pub struct SearchArgs {
     /// `--config runs/digits/config.json` repeats that run); options given here win.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Dataset: `digits` (embedded UCI 8x8 digits) [default: digits].
+    /// Dataset: `digits` (embedded UCI 8x8 digits), `idx:DIR` (MNIST-layout files),
+    /// `cifar:DIR` or `cifar:FILE.bin` (CIFAR-10 binary), `images:PATH[,TEST]` (a folder
+    /// or .tar/.tar.gz of <class>/<image> files), `csv:TRAIN[,TEST]` [default: digits].
     #[arg(long)]
     data: Option<String>,
     /// Hidden layers L [default: 6].
@@ -46,7 +50,9 @@ pub struct SearchArgs {
     /// Normalisation: none, layernorm [default: none].
     #[arg(long, value_parser = parse_json_enum::<Norm>)]
     norm: Option<Norm>,
-    /// Strategy: darts [default: darts].
+    /// Strategy: darts (first order), darts2 (second order), snas, gdas, proxyless,
+    /// drnas or random; hyper-parameters under `session.strategy_options` in --config
+    /// [default: darts].
     #[arg(long)]
     strategy: Option<StrategyKind>,
     /// Phases P [default: 5].
@@ -89,17 +95,10 @@ fn parse_json_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String>
     serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
 }
 
-/// Reads a configuration file; the version and commit keys of a run folder's
-/// config.json are informative and skipped.
+/// Reads a configuration file (the keys of a run folder's config.json).
 fn read_config(path: &std::path::Path) -> densenas::Result<SearchConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| densenas::Error::io(path, e))?;
-    let mut value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| densenas::Error::ConfigParse(format!("{}: {e}", path.display())))?;
-    if let Some(map) = value.as_object_mut() {
-        map.remove("densenas_version");
-        map.remove("git_commit");
-    }
-    serde_json::from_value(value).map_err(|e| densenas::Error::ConfigParse(format!("{}: {e}", path.display())))
+    SearchConfig::from_json(&text).map_err(|e| densenas::Error::ConfigParse(format!("{}: {e}", path.display())))
 }
 
 impl SearchArgs {
@@ -177,8 +176,9 @@ pub fn run(args: SearchArgs) -> densenas::Result<()> {
             }
         }
     };
-    let outcome = run_search(&config, &data, &mut on_event)?;
-    run_folder::write_run_folder(&args.out, &config, &outcome)?;
+    install_interrupt_handler();
+    let mut outcome = run_search_until(&config, &data, &mut on_event, &STOP)?;
+    let written = run_folder::write_run_folder(&args.out, &config, &mut outcome, &data.test)?;
     let s = &outcome.summary;
     let pct = |v: f64| format!("{:.2}%", 100.0 * v);
     println!();
@@ -195,6 +195,47 @@ pub fn run(args: SearchArgs) -> densenas::Result<()> {
     println!("best DAG edges: {:?}", b.edges);
     println!("search {:.1} s ({:.0} samples/s), retraining {:.1} s; run folder {}",
         s.timing.search_seconds, s.timing.samples_per_second, s.timing.retrain_seconds, args.out.display());
+    match (&s.onnx, written.onnx_error) {
+        (Some(o), _) => {
+            println!(
+                "ONNX Runtime on {}: test accuracy {}, max |engine - ORT| logit difference {:.2e}, {} prediction mismatches",
+                o.path,
+                pct(o.test_accuracy),
+                o.max_abs_diff,
+                o.prediction_mismatches
+            );
+            Ok(())
+        }
+        (None, Some(e)) => Err(densenas::Error::State(format!(
+            "the run folder is written, but the ONNX Runtime check of best.onnx failed: {e}"
+        ))),
+        (None, None) => Ok(()),
+    }?;
+    if s.interrupted {
+        return Err(densenas::Error::State(format!(
+            "interrupted: the run folder {} holds what was done so far (summary marked interrupted, nothing retrained)",
+            args.out.display()
+        )));
+    }
     Ok(())
 }
 
+
+/// Set by the first Ctrl-C: the search finishes its current step and writes what it has.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+    // A second Ctrl-C ends the process at once.
+    // SAFETY: signal() is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+}
+
+fn install_interrupt_handler() {
+    // SAFETY: the handler only stores to an atomic and resets the disposition.
+    unsafe {
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+    }
+}

@@ -1,14 +1,24 @@
 //! Datasets (DESIGN.md sections 3 and 5): `F` float features per sample in
 //! channel-major order and an integer label in `0..C`, the loaders behind `--data`, and
 //! the split roles (test, weight and validation splits).
+//!
+//! Loaders, one file each: [`digits`] (embedded), [`idx`] (MNIST layout), [`cifar`]
+//! (CIFAR-10 binary), [`images`] (image-folder trees, directories or tar archives) and
+//! [`csv`]. Every malformed file gives an [`Error::Data`] naming the file and the fault.
 
-mod csv;
+pub mod cifar;
+pub mod csv;
 mod digits;
+mod file;
+pub mod idx;
+pub mod images;
 mod split;
 
-pub use csv::parse_csv;
+pub use csv::{parse_csv, read_csv};
 pub use digits::digits;
-pub use split::{stratified_split, DataSplits, SplitTensors};
+pub use split::{stratified_split, DataSplits, SplitTensors, FIXED_TEST_FRACTION, FIXED_TEST_SEED};
+
+use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
 
@@ -76,11 +86,59 @@ impl Dataset {
     }
 }
 
-/// Loads the dataset named by a `--data` spec. Known specs: `digits` (the embedded
-/// UCI digits).
+/// The `--data` specs, for help texts and errors.
+pub const SPECS: &str = "digits, idx:DIR, cifar:DIR, cifar:FILE.bin, images:PATH[,TEST], csv:TRAIN[,TEST]";
+
+/// Loads the dataset named by a `--data` spec:
+///
+/// - `digits`: the embedded UCI 8x8 digits (fixed test split);
+/// - `idx:DIR`: MNIST-layout IDX files, raw or `.gz` ([`idx::load_idx`]);
+/// - `cifar:DIR` (the six CIFAR-10 binary batches) or `cifar:FILE.bin` (one file, fixed
+///   test split) ([`cifar::load_cifar`]);
+/// - `images:PATH[,TEST]`: an image-folder tree, a directory or a `.tar`/`.tar.gz`
+///   archive, with `train/` and `test/` folders or a separate test tree, else a fixed
+///   test split ([`images::load_images`]);
+/// - `csv:TRAIN[,TEST]`: CSV files, raw or gzip, the label last; without a test file,
+///   a fixed test split ([`csv::load_csv`]).
 pub fn load(spec: &str) -> Result<DataSplits> {
-    match spec {
-        "digits" => DataSplits::with_fixed_test(digits()?, split::FIXED_TEST_FRACTION),
-        other => Err(Error::config("data", format!("unknown dataset spec {other:?}: known specs are: digits"))),
+    let pair = |rest: &str| -> (String, Option<String>) {
+        match rest.split_once(',') {
+            Some((a, b)) => (a.to_string(), Some(b.to_string())),
+            None => (rest.to_string(), None),
+        }
+    };
+    let splits = if spec == "digits" {
+        DataSplits::with_fixed_test(digits()?, split::FIXED_TEST_FRACTION)?
+    } else if let Some(dir) = spec.strip_prefix("idx:") {
+        idx::load_idx(Path::new(dir))?
+    } else if let Some(path) = spec.strip_prefix("cifar:") {
+        cifar::load_cifar(Path::new(path))?
+    } else if let Some(rest) = spec.strip_prefix("images:") {
+        let (train, test) = pair(rest);
+        images::load_images(Path::new(&train), test.as_deref().map(Path::new))?
+    } else if let Some(rest) = spec.strip_prefix("csv:") {
+        let (train, test) = pair(rest);
+        csv::load_csv(Path::new(&train), test.as_deref().map(Path::new))?
+    } else {
+        return Err(Error::config("data", format!("unknown dataset spec {spec:?}: known specs are {SPECS}")));
+    };
+    check_splits(spec, &splits)?;
+    Ok(splits)
+}
+
+/// What every loader guarantees: non-empty files of the same width, labels in range.
+fn check_splits(spec: &str, s: &DataSplits) -> Result<()> {
+    let bad = |m: String| Err(Error::Input(format!("dataset {spec:?}: {m}")));
+    if s.train.is_empty() || s.test.is_empty() {
+        return bad(format!("{} training and {} test samples: both must be non-empty", s.train.len(), s.test.len()));
     }
+    if s.train.features != s.test.features || s.train.classes != s.test.classes {
+        return bad("the training and test files differ in features or classes".into());
+    }
+    for d in [&s.train, &s.test] {
+        if d.x.len() != d.len() * d.features || d.y.iter().any(|&l| l < 0 || l as usize >= d.classes) {
+            return bad("inconsistent features or labels".into());
+        }
+    }
+    Ok(())
 }

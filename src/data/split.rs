@@ -33,6 +33,37 @@ pub fn stratified_split<R: Rng>(dataset: &Dataset, fraction: f64, rng: &mut R) -
     (first, second)
 }
 
+/// Reorders the rows of `x` (`[n, features]`, row-major) and `y` in place so that row
+/// `i` becomes the former row `order[i]`; `order` must be a permutation of `0..n`. It
+/// follows the permutation's cycles with one spare row, so large data is not copied.
+pub(crate) fn permute_rows(x: &mut [f32], y: &mut [i64], features: usize, order: &[usize]) {
+    let n = y.len();
+    debug_assert!(order.len() == n && x.len() == n * features);
+    let mut placed = vec![false; n];
+    let mut spare = vec![0f32; features];
+    for start in 0..n {
+        if placed[start] || order[start] == start {
+            placed[start] = true;
+            continue;
+        }
+        spare.copy_from_slice(&x[start * features..(start + 1) * features]);
+        let spare_y = y[start];
+        let mut i = start;
+        loop {
+            placed[i] = true;
+            let src = order[i];
+            if src == start {
+                x[i * features..(i + 1) * features].copy_from_slice(&spare);
+                y[i] = spare_y;
+                break;
+            }
+            x.copy_within(src * features..(src + 1) * features, i * features);
+            y[i] = y[src];
+            i = src;
+        }
+    }
+}
+
 /// A dataset's training file and test file.
 #[derive(Clone, Debug)]
 pub struct DataSplits {
@@ -43,11 +74,24 @@ pub struct DataSplits {
 }
 
 impl DataSplits {
-    /// A dataset without a test file: sets aside the fixed test split.
-    pub fn with_fixed_test(all: Dataset, fraction: f64) -> Result<DataSplits> {
+    /// A dataset without a test file: sets aside the fixed test split. The rows are
+    /// reordered in place, so the data is never held twice.
+    pub fn with_fixed_test(mut all: Dataset, fraction: f64) -> Result<DataSplits> {
         let mut rng = ChaCha8Rng::seed_from_u64(FIXED_TEST_SEED);
         let (train, test) = stratified_split(&all, fraction, &mut rng);
-        Ok(DataSplits { train: all.subset(&train), test: all.subset(&test) })
+        let n_train = train.len();
+        let order: Vec<usize> = train.into_iter().chain(test).collect();
+        permute_rows(&mut all.x, &mut all.y, all.features, &order);
+        let test = Dataset {
+            name: all.name.clone(),
+            features: all.features,
+            classes: all.classes,
+            x: all.x.split_off(n_train * all.features),
+            y: all.y.split_off(n_train),
+        };
+        all.x.shrink_to_fit();
+        all.y.shrink_to_fit();
+        Ok(DataSplits { train: all, test })
     }
 
     /// The weight and validation splits of the training file for a run with `seed`

@@ -1,5 +1,5 @@
 //! First-order DARTS (Liu et al. 2019): `w = softmax(alpha)`; every step computes all
-//! `k` blocks in the supernet's batched path.
+//! `k` blocks in the supernet's batched path. No hyper-parameters of its own.
 
 use tch::Tensor;
 
@@ -22,7 +22,7 @@ impl Strategy for Darts {
             StepKind::Architecture => ctx.alpha.shallow_clone(),
         };
         let w = alpha.f_softmax(0, alpha.kind())?;
-        mix(&w, &ctx.supernet.forward_all(x, ctx.masks)?)
+        mix(&w, &ctx.logits_all(x, step)?)
     }
 
     fn block_weights(&self, alpha: &Tensor) -> Result<Vec<f64>> {

@@ -1,13 +1,38 @@
 //! Search strategies (DESIGN.md section 3): how the block weights `w` are derived from
 //! `alpha` for a forward pass, and how the architecture gradient is computed.
 //!
+//! | name | file | forward pass | blocks computed per step |
+//! |---|---|---|---|
+//! | `darts` | [`darts`](Darts) | `softmax(alpha)`, first order | all `k` |
+//! | `darts2` | [`darts2`](Darts2) | as `darts`, gradient through one unrolled SGD step | all `k` (about 3x `darts`) |
+//! | `snas` | [`snas`](Snas) | relaxed Gumbel-softmax sample, annealed temperature | all `k` |
+//! | `gdas` | [`gdas`](Gdas) | hard Gumbel sample, straight-through gradient | one |
+//! | `proxyless` | [`proxyless`](Proxyless) | sampled binary gates, BinaryConnect gradient | one or two |
+//! | `drnas` | [`drnas`](Drnas) | Dirichlet sample, concentration `elu(alpha) + 1` | all `k` |
+//! | `random` | [`random`](RandomSampling) | uniform one-block sampling, no `alpha` | one |
+//!
 //! A strategy sees the supernet, the blocks and `alpha` through a [`StepContext`];
-//! all its randomness comes from the session's RNG in the context.
+//! all its randomness comes from the session's RNG in the context. Hyper-parameters
+//! live in [`StrategyOptions`] (the session options' `strategy_options` key).
 
 mod darts;
+mod darts2;
+mod drnas;
+mod gdas;
+mod proxyless;
+mod random;
+mod snas;
 
 pub use darts::Darts;
+pub use darts2::{Darts2, Darts2Config};
+pub use drnas::{concentration, dirichlet_sample, gamma_noise, kl_dirichlet, Drnas, DrnasConfig};
+pub use gdas::{Gdas, GdasConfig};
+pub use proxyless::{Proxyless, ProxylessConfig, ProxylessSample};
+pub use random::RandomSampling;
+pub use snas::{relaxed_sample, Snas, SnasConfig};
 
+use rand::distributions::Open01;
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
@@ -23,16 +48,46 @@ pub enum StrategyKind {
     /// First-order DARTS: `w = softmax(alpha)`, all blocks every step.
     #[default]
     Darts,
+    /// Second-order DARTS: the architecture gradient through one unrolled plain-SGD
+    /// weight step, its Hessian-vector product by finite differences.
+    Darts2,
+    /// SNAS: a relaxed Gumbel-softmax sample of `w`, temperature annealed.
+    Snas,
+    /// GDAS: a hard Gumbel-max sample (one block per step), straight-through gradient.
+    Gdas,
+    /// ProxylessNAS: sampled binary gates (one or two paths per step), BinaryConnect
+    /// gradient for `alpha`.
+    Proxyless,
+    /// DrNAS: a Dirichlet sample with concentration `elu(alpha) + 1`, reparameterised,
+    /// with a KL regulariser towards an anchor Dirichlet.
+    Drnas,
+    /// Random sampling: one uniform block per weight step, no `alpha`; blocks ranked by
+    /// validation accuracy.
+    Random,
 }
 
 impl StrategyKind {
     /// Every strategy this build implements.
-    pub const ALL: &'static [StrategyKind] = &[StrategyKind::Darts];
+    pub const ALL: &'static [StrategyKind] = &[
+        StrategyKind::Darts,
+        StrategyKind::Darts2,
+        StrategyKind::Snas,
+        StrategyKind::Gdas,
+        StrategyKind::Proxyless,
+        StrategyKind::Drnas,
+        StrategyKind::Random,
+    ];
 
     /// The CLI/API name.
     pub fn name(self) -> &'static str {
         match self {
             StrategyKind::Darts => "darts",
+            StrategyKind::Darts2 => "darts2",
+            StrategyKind::Snas => "snas",
+            StrategyKind::Gdas => "gdas",
+            StrategyKind::Proxyless => "proxyless",
+            StrategyKind::Drnas => "drnas",
+            StrategyKind::Random => "random",
         }
     }
 
@@ -44,10 +99,27 @@ impl StrategyKind {
         })
     }
 
-    /// A fresh strategy object.
+    /// Whether a step computes only the sampled block(s), so that its cost does not
+    /// grow with `k`.
+    pub fn is_sampling(self) -> bool {
+        matches!(self, StrategyKind::Gdas | StrategyKind::Proxyless | StrategyKind::Random)
+    }
+
+    /// A fresh strategy object with default hyper-parameters.
     pub fn build(self) -> Box<dyn Strategy> {
+        self.build_with(&StrategyOptions::default())
+    }
+
+    /// A fresh strategy object with the hyper-parameters of `options`.
+    pub fn build_with(self, options: &StrategyOptions) -> Box<dyn Strategy> {
         match self {
             StrategyKind::Darts => Box::new(Darts),
+            StrategyKind::Darts2 => Box::new(Darts2::new(options.darts2.clone())),
+            StrategyKind::Snas => Box::new(Snas::new(options.snas.clone())),
+            StrategyKind::Gdas => Box::new(Gdas::new(options.gdas.clone())),
+            StrategyKind::Proxyless => Box::new(Proxyless::new(options.proxyless.clone())),
+            StrategyKind::Drnas => Box::new(Drnas::new(options.drnas.clone())),
+            StrategyKind::Random => Box::new(RandomSampling::default()),
         }
     }
 }
@@ -56,6 +128,44 @@ impl std::str::FromStr for StrategyKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         StrategyKind::parse(s)
+    }
+}
+
+/// The strategies' hyper-parameters, one section per strategy that has any (`darts`
+/// and `random` have none). Every key is optional; unknown keys are refused. In the
+/// session options JSON: `"strategy_options": {"gdas": {"tau_max": 5}}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StrategyOptions {
+    /// Second-order DARTS.
+    pub darts2: Darts2Config,
+    /// SNAS.
+    pub snas: SnasConfig,
+    /// GDAS.
+    pub gdas: GdasConfig,
+    /// ProxylessNAS.
+    pub proxyless: ProxylessConfig,
+    /// DrNAS.
+    pub drnas: DrnasConfig,
+}
+
+impl StrategyOptions {
+    /// Checks every value's range, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        self.darts2.validate()?;
+        self.snas.validate()?;
+        self.gdas.validate()?;
+        self.proxyless.validate()?;
+        self.drnas.validate()
+    }
+}
+
+/// Checks that `v` is finite and in `[lo, hi]`, naming `field` otherwise.
+pub(crate) fn check_range(field: &str, v: f64, lo: f64, hi: f64) -> Result<()> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(Error::config(field, format!("{v} is out of range: allowed [{lo}, {hi}]")))
     }
 }
 
@@ -80,6 +190,59 @@ pub struct StepContext<'a> {
     pub alpha: &'a Tensor,
     /// The session's RNG.
     pub rng: &'a mut ChaCha8Rng,
+    /// Fraction of the current phase done, in `[0, 1]` (temperature schedules).
+    pub progress: f64,
+    /// The shared weights' current learning rate (`darts2`'s unrolled step).
+    pub weight_lr: f64,
+    /// The last weight-split batch `(x, y)` (`darts2`'s unrolled step), on the
+    /// session's device.
+    pub train_batch: Option<(&'a Tensor, &'a Tensor)>,
+}
+
+impl<'a> StepContext<'a> {
+    /// A context at progress 0, weight learning rate 0.05 and no training batch.
+    pub fn new(
+        supernet: &'a Supernet,
+        dags: &'a [Dag],
+        masks: &'a BlockMasks,
+        alpha: &'a Tensor,
+        rng: &'a mut ChaCha8Rng,
+    ) -> StepContext<'a> {
+        StepContext { supernet, dags, masks, alpha, rng, progress: 0.0, weight_lr: 0.05, train_batch: None }
+    }
+
+    /// Number of blocks.
+    pub fn k(&self) -> usize {
+        self.dags.len()
+    }
+
+    /// `alpha` as plain numbers.
+    pub fn alpha_values(&self) -> Result<Vec<f64>> {
+        Ok(Vec::<f64>::try_from(&self.alpha.f_detach()?.f_to_kind(Kind::Double)?)?)
+    }
+
+    /// Logits `[k, B, C]` of every block. In an architecture step only `alpha` is
+    /// differentiated, so the supernet runs without a graph (no activations kept).
+    pub fn logits_all(&self, x: &Tensor, step: StepKind) -> Result<Tensor> {
+        match step {
+            StepKind::Weights => self.supernet.forward_all(x, self.masks),
+            StepKind::Architecture => {
+                let _guard = tch::no_grad_guard();
+                self.supernet.forward_all(x, self.masks)
+            }
+        }
+    }
+
+    /// Logits `[B, C]` of block `b` alone (graph kept only in weight steps).
+    pub fn logits_block(&self, x: &Tensor, b: usize, step: StepKind) -> Result<Tensor> {
+        match step {
+            StepKind::Weights => self.supernet.forward_dag(x, &self.dags[b]),
+            StepKind::Architecture => {
+                let _guard = tch::no_grad_guard();
+                self.supernet.forward_dag(x, &self.dags[b])
+            }
+        }
+    }
 }
 
 /// A search strategy.
@@ -91,12 +254,28 @@ pub trait Strategy: Send {
     fn forward(&mut self, ctx: &mut StepContext<'_>, x: &Tensor, step: StepKind) -> Result<Tensor>;
 
     /// The block weights `w` implied by `alpha` (non-negative, summing to 1): reported
-    /// in the history and used as the density's feedback.
+    /// in the history and, unless [`Strategy::feedback`] says otherwise, used as the
+    /// density's feedback.
     fn block_weights(&self, alpha: &Tensor) -> Result<Vec<f64>>;
+
+    /// The density's feedback weights `r` at the end of a phase (non-negative, summing
+    /// to 1). `ranking` lists the blocks from best to worst validation accuracy. The
+    /// default: [`Strategy::block_weights`].
+    fn feedback(&self, alpha: &Tensor, ranking: &[usize]) -> Result<Vec<f64>> {
+        let _ = ranking;
+        self.block_weights(alpha)
+    }
 
     /// Whether architecture steps change `alpha`.
     fn trains_alpha(&self) -> bool {
         true
+    }
+
+    /// The temperature of the strategy's relaxation at `progress` (fraction of the
+    /// phase done), for strategies that have one.
+    fn temperature(&self, progress: f64) -> Option<f64> {
+        let _ = progress;
+        None
     }
 
     /// The architecture step's loss and its gradient with respect to `alpha`.
@@ -108,6 +287,14 @@ pub trait Strategy: Send {
         let value = loss.f_double_value(&[])?;
         let mut grads = Tensor::f_run_backward(&[&loss], &[ctx.alpha], false, false)?;
         Ok((value, grads.remove(0)))
+    }
+
+    /// Called after the optimiser has updated `alpha` with the architecture gradient
+    /// (ProxylessNAS rescales the sampled paths' parameters here). The default does
+    /// nothing.
+    fn after_architecture_step(&mut self, alpha: &Tensor) -> Result<()> {
+        let _ = alpha;
+        Ok(())
     }
 }
 
@@ -122,8 +309,84 @@ pub fn softmax_weights(alpha: &Tensor) -> Result<Vec<f64>> {
     Ok(Vec::<f64>::try_from(&w)?)
 }
 
+/// `softmax(v)` of plain numbers, computed stably.
+pub fn softmax_f64(v: &[f64]) -> Vec<f64> {
+    let m = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = v.iter().map(|a| (a - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|x| x / s).collect()
+}
+
+/// `log softmax(v)` of plain numbers, computed stably.
+pub fn log_softmax_f64(v: &[f64]) -> Vec<f64> {
+    let m = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let lse = m + v.iter().map(|a| (a - m).exp()).sum::<f64>().ln();
+    v.iter().map(|a| a - lse).collect()
+}
+
 /// `sum_b w_b logits_b` for `w: [k]`, `logits: [k, B, C]`.
 pub fn mix(w: &Tensor, logits: &Tensor) -> Result<Tensor> {
     let k = w.size()[0];
     Ok(logits.f_mul(&w.f_view([k, 1, 1])?)?.f_sum_dim_intlist(0, false, None::<Kind>)?)
+}
+
+/// `k` independent standard Gumbel numbers `-ln(-ln u)`, `u` uniform in `(0, 1)`,
+/// drawn from `rng`.
+pub fn gumbel_noise<R: Rng>(k: usize, rng: &mut R) -> Vec<f64> {
+    (0..k)
+        .map(|_| {
+            let u: f64 = rng.sample(Open01);
+            -(-u.ln()).ln()
+        })
+        .collect()
+}
+
+/// An index drawn from the categorical distribution `p` (non-negative, summing to
+/// about 1) with one uniform number from `rng`.
+pub fn categorical<R: Rng>(p: &[f64], rng: &mut R) -> usize {
+    let total: f64 = p.iter().sum();
+    let u: f64 = rng.gen::<f64>() * total;
+    let mut acc = 0.0;
+    for (i, &pi) in p.iter().enumerate() {
+        acc += pi;
+        if u < acc {
+            return i;
+        }
+    }
+    // Rounding: the last index with a positive probability.
+    p.iter().rposition(|&pi| pi > 0.0).unwrap_or(p.len() - 1)
+}
+
+/// The index of the largest value (the first one on ties).
+pub fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Rank-based feedback weights for blocks listed from best to worst: the weights of
+/// CMA-ES recombination, `r ∝ ln((k + 1) / 2) - ln(rank)` for the better half (ranks
+/// from 1), 0 for the others; they sum to 1. A single block gets 1.
+pub fn rank_weights(ranking: &[usize]) -> Vec<f64> {
+    let k = ranking.len();
+    let mut r = vec![0.0; k];
+    if k == 0 {
+        return r;
+    }
+    let top = ((k as f64 + 1.0) / 2.0).ln();
+    let raw: Vec<f64> = (1..=k).map(|rank| (top - (rank as f64).ln()).max(0.0)).collect();
+    let sum: f64 = raw.iter().sum();
+    for (pos, &b) in ranking.iter().enumerate() {
+        r[b] = if sum > 0.0 { raw[pos] / sum } else if pos == 0 { 1.0 } else { 0.0 };
+    }
+    r
+}
+
+/// A 1-D tensor of `values` with `like`'s kind and device.
+pub(crate) fn tensor_like(values: &[f64], like: &Tensor) -> Result<Tensor> {
+    Ok(Tensor::f_from_slice(values)?.f_to_kind(like.kind())?.f_to_device(like.device())?)
 }

@@ -1,0 +1,222 @@
+//! `densenas train`: trains one given DAG from fresh weights on a dataset's training
+//! file and reports its test accuracy, parameters and FLOPs. It runs the same code as a
+//! search's retraining (`train::train_dag`, `train::evaluate_network`), with the same
+//! random stream as the retraining of a search's best DAG: with a run's seed, epochs and
+//! batch size, `densenas train --dag RUN/best.json` repeats that run's retrained best.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use densenas::data::{self, SplitTensors};
+use densenas::device::{parse_device, Precision};
+use densenas::search::SpaceOptions;
+use densenas::space::{Activation, Aggregation, Norm};
+use densenas::train::{evaluate_network, train_dag, TrainConfig};
+use densenas::{Dag, Error, Normalization, Result};
+
+/// The random stream of the search's retraining of its best DAG (search.rs).
+const RETRAIN_BEST_STREAM: u64 = 1;
+
+/// Options of `densenas train`.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Dataset: digits, idx:DIR, cifar:DIR, cifar:FILE.bin, images:PATH[,TEST] (a
+    /// folder or .tar/.tar.gz of <class>/<image> files), csv:TRAIN[,TEST].
+    #[arg(long, default_value = "digits")]
+    data: String,
+    /// The DAG as JSON, `{"layers": L, "edges": [[i, j], ...]}` (a run folder's
+    /// best.json works).
+    #[arg(long, conflicts_with = "edges")]
+    dag: Option<PathBuf>,
+    /// The DAG's edges, `i-j` separated by commas (`0-1,1-2,0-2`), `chain` for the plain
+    /// MLP, or `none` for no edge at all; needs --layers.
+    #[arg(long, requires = "layers")]
+    edges: Option<String>,
+    /// Hidden layers L (with --dag, it must match the file's).
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Width D of every layer.
+    #[arg(long, default_value_t = 256)]
+    width: usize,
+    /// Longest skip S of the space [default: L-1].
+    #[arg(long)]
+    max_skip: Option<usize>,
+    /// Activation: relu, gelu, tanh, sigmoid [default: relu].
+    #[arg(long, value_parser = parse_json_enum::<Activation>)]
+    activation: Option<Activation>,
+    /// Aggregation: sum, mean [default: sum].
+    #[arg(long, value_parser = parse_json_enum::<Aggregation>)]
+    aggregation: Option<Aggregation>,
+    /// Normalisation: none, layernorm [default: none].
+    #[arg(long, value_parser = parse_json_enum::<Norm>)]
+    norm: Option<Norm>,
+    /// Epochs over the training file.
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    epochs: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    batch_size: usize,
+    /// Learning rate (SGD with momentum, cosine schedule).
+    #[arg(long, default_value_t = TrainConfig::default().optimizer.lr)]
+    lr: f64,
+    /// Seed of the initialisation and the batch order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// libtorch threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_json_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
+}
+
+/// Parses `--edges` (`0-1,1-2`, `chain`, `none` or empty) on `layers` vertices.
+fn parse_edges(text: &str, layers: usize) -> Result<Dag> {
+    let text = text.trim();
+    if text == "chain" {
+        return Ok(Dag::chain(layers));
+    }
+    if text.is_empty() || text == "none" {
+        return Dag::new(layers, Vec::new());
+    }
+    let mut edges = Vec::new();
+    for item in text.split(',') {
+        let pair = item
+            .split_once('-')
+            .and_then(|(i, j)| Some((i.trim().parse::<usize>().ok()?, j.trim().parse::<usize>().ok()?)));
+        match pair {
+            Some(e) => edges.push(e),
+            None => {
+                return Err(Error::config("edges", format!("{item:?} is not an edge: write i-j, for example 0-1,1-2,0-2")))
+            }
+        }
+    }
+    Dag::new(layers, edges)
+}
+
+/// Reads a DAG file (`best.json` or `{"layers", "edges"}`).
+fn read_dag(path: &Path) -> Result<Dag> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::ConfigParse(format!("{}: not a DAG ({e})", path.display())))
+}
+
+impl TrainArgs {
+    /// The DAG to train, from --dag or --edges/--layers.
+    fn dag(&self) -> Result<Dag> {
+        match (&self.dag, &self.edges, self.layers) {
+            (Some(path), _, layers) => {
+                let dag = read_dag(path)?;
+                if let Some(l) = layers.filter(|&l| l != dag.layers()) {
+                    return Err(Error::config(
+                        "layers",
+                        format!("--layers {l} disagrees with {} ({} layers)", path.display(), dag.layers()),
+                    ));
+                }
+                Ok(dag)
+            }
+            (None, Some(edges), Some(layers)) => parse_edges(edges, layers),
+            _ => Err(Error::config("dag", "give --dag FILE.json, or --edges with --layers")),
+        }
+    }
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    if !(1..=1024).contains(&args.threads) {
+        return Err(Error::config("threads", format!("{} is out of range: allowed 1..=1024", args.threads)));
+    }
+    let dag = args.dag()?;
+    let device = parse_device(&args.device)?;
+    let mut config = TrainConfig { epochs: args.epochs, batch_size: args.batch_size, ..TrainConfig::default() };
+    config.optimizer.lr = args.lr;
+    config.validate()?;
+    tch::set_num_threads(args.threads as i32);
+    let data = data::load(&args.data)?;
+    let defaults = SpaceOptions::default();
+    let space = SpaceOptions {
+        layers: dag.layers(),
+        width: args.width,
+        blocks: 1,
+        max_skip: args.max_skip,
+        activation: args.activation.unwrap_or(defaults.activation),
+        aggregation: args.aggregation.unwrap_or(defaults.aggregation),
+        norm: args.norm.unwrap_or(defaults.norm),
+        min_edges: None,
+        max_edges: None,
+    }
+    .space(data.train.features, data.train.classes)?;
+    dag.mask(&space)?;
+    let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
+    let kind = Precision::Float32.kind();
+    let train_t = SplitTensors::new(&data.train, device)?;
+    let test_t = SplitTensors::new(&data.test, device)?;
+    let (d, test) = (&data.train, &data.test);
+    if !args.quiet {
+        eprintln!(
+            "training {} edges on {} layers of width {} on {} ({} training samples, {} features, {} classes)",
+            dag.edges().len(),
+            dag.layers(),
+            args.width,
+            d.name,
+            d.len(),
+            d.features,
+            d.classes
+        );
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    rng.set_stream(RETRAIN_BEST_STREAM);
+    let start = Instant::now();
+    let quiet = args.quiet;
+    let epochs = config.epochs;
+    let net = train_dag(&space, &dag, &normalization, &train_t, &config, kind, device, &mut rng, &mut |epoch, loss| {
+        if !quiet && (epoch + 1 == epochs || (epoch + 1) % 10 == 0 || epochs <= 10) {
+            eprintln!("epoch {:>4}/{epochs}  loss {loss:.4}", epoch + 1);
+        }
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    let (train_acc, _) = evaluate_network(&net, &train_t, kind)?;
+    let (test_acc, test_loss) = evaluate_network(&net, &test_t, kind)?;
+    let metrics = dag.metrics();
+    if args.json {
+        let out = json!({
+            "densenas_version": densenas::VERSION,
+            "dataset": {"name": d.name, "spec": args.data, "train": d.len(), "test": test.len(),
+                        "features": d.features, "classes": d.classes},
+            "dag": dag,
+            "metrics": metrics,
+            "space": {"layers": space.layers(), "width": space.width(), "max_skip": space.max_skip(),
+                      "activation": space.activation(), "aggregation": space.aggregation(), "norm": space.norm()},
+            "train": {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.optimizer.lr,
+                      "seed": args.seed, "device": args.device, "threads": args.threads},
+            "params": net.params(),
+            "flops": net.flops(),
+            "train_accuracy": train_acc,
+            "test_accuracy": test_acc,
+            "test_loss": test_loss,
+            "train_seconds": seconds,
+        });
+        println!("{out}");
+    } else {
+        println!("dataset         {} ({} training / {} test samples)", d.name, d.len(), test.len());
+        println!("DAG             {:?} ({} edges, depth {}, L={}, D={})", dag.edges(), dag.edges().len(), metrics.depth, dag.layers(), space.width());
+        println!("test accuracy   {:.2}%  (test loss {test_loss:.4}; training accuracy {:.2}%)", 100.0 * test_acc, 100.0 * train_acc);
+        println!("parameters      {}", net.params());
+        println!("FLOPs           {} per sample (forward)", net.flops());
+        println!("training        {seconds:.1} s ({} epochs, batch {})", config.epochs, config.batch_size);
+    }
+    Ok(())
+}

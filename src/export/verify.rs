@@ -1,0 +1,58 @@
+//! Checking an exported model against the engine: run it through ONNX Runtime on the
+//! test split and compare with the engine's own logits.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::network::Network;
+use crate::ort_runtime::OnnxModel;
+use crate::report::ClassificationReport;
+
+/// The `onnx` entry of `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnnxSummary {
+    /// The model file, relative to the run folder.
+    pub path: String,
+    /// Test accuracy that ONNX Runtime gets from the model.
+    pub test_accuracy: f64,
+    /// Largest absolute difference between ONNX Runtime's and the engine's logits.
+    pub max_abs_diff: f64,
+    /// Test samples on which the two predict different classes.
+    pub prediction_mismatches: usize,
+}
+
+/// Rows per ONNX Runtime call.
+const CHUNK: usize = 1024;
+
+/// Runs the model at `model_path` (exported from `network`) and the engine on `test`.
+pub fn verify(network: &Network, model_path: &Path, relative_path: &str, test: &Dataset) -> Result<OnnxSummary> {
+    let model = OnnxModel::load(model_path)?;
+    let ort = model.logits_all(&test.x, CHUNK)?;
+    let classes = network.space.classes();
+    let report = ClassificationReport::from_logits(&ort, &test.y, classes)?;
+    let mut engine = Vec::with_capacity(ort.len());
+    let _guard = tch::no_grad_guard();
+    let f = test.features;
+    let kind = network.weights.output_bias.kind();
+    for part in test.x.chunks(CHUNK * f) {
+        let x = Tensor::f_from_slice(part)?.f_view([(part.len() / f) as i64, f as i64])?;
+        let logits = network.forward(&x.f_to_kind(kind)?)?.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?;
+        engine.extend(Vec::<f32>::try_from(&logits)?);
+    }
+    let max_abs_diff = engine.iter().zip(&ort).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
+    let prediction_mismatches = engine
+        .chunks(classes)
+        .zip(ort.chunks(classes))
+        .filter(|(a, b)| crate::report::argmax(a) != crate::report::argmax(b))
+        .count();
+    Ok(OnnxSummary {
+        path: relative_path.to_string(),
+        test_accuracy: report.accuracy,
+        max_abs_diff,
+        prediction_mismatches,
+    })
+}

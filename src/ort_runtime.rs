@@ -1,0 +1,168 @@
+//! ONNX Runtime, loaded at run time (`ort` with `load-dynamic`): finding the library and
+//! running exported models.
+//!
+//! The library is looked up, in order, at `ORT_DYLIB_PATH`, beside the running binary,
+//! beside `libdensenas.so` (when densenas is used as a shared library), and at the path
+//! the build knew (`.venv/libonnxruntime.so` of the checkout, made by
+//! `scripts/setup.sh`). Failure to find or load it is an error saying how to install it,
+//! never a panic.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use ort::session::Session as OrtSession;
+use ort::value::Tensor as OrtTensor;
+
+use crate::error::{Error, Result};
+
+const LIBRARY_NAME: &str = "libonnxruntime.so";
+
+/// The directory holding the shared object that contains this function (the binary,
+/// or `libdensenas.so`).
+fn own_object_dir() -> Option<PathBuf> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let addr = own_object_dir as *const libc::c_void;
+    // SAFETY: dladdr only reads the loader's tables; `info` is a valid out-pointer.
+    if unsafe { libc::dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated path owned by the loader.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    std::fs::canonicalize(path).ok()?.parent().map(Path::to_path_buf)
+}
+
+/// The places looked at, in order.
+pub fn library_candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        out.push(PathBuf::from(p));
+    }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        out.push(dir.join(LIBRARY_NAME));
+    }
+    if let Some(dir) = own_object_dir() {
+        out.push(dir.join(LIBRARY_NAME));
+    }
+    out.push(PathBuf::from(env!("DENSENAS_BUILD_ORT_PATH")));
+    out.dedup();
+    out
+}
+
+fn environment() -> Result<&'static ort::environment::Environment> {
+    static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let candidates = library_candidates();
+        let explicit = std::env::var_os("ORT_DYLIB_PATH").is_some();
+        let mut tried = Vec::new();
+        for (i, path) in candidates.iter().enumerate() {
+            // ORT_DYLIB_PATH, when set, is the only choice the user made: honour it strictly.
+            if !path.exists() && !(explicit && i == 0) {
+                tried.push(format!("{} (absent)", path.display()));
+                continue;
+            }
+            match ort::init_from(path) {
+                Ok(builder) => {
+                    return builder.with_name("densenas").build().map_err(|e| format!("ONNX Runtime: {e}"));
+                }
+                Err(e) => {
+                    tried.push(format!("{} ({e})", path.display()));
+                    if explicit && i == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(format!(
+            "ONNX Runtime library not found or not loadable; tried: {}. Install it with `scripts/setup.sh` \
+             (or `pip install onnxruntime`) and set ORT_DYLIB_PATH to its libonnxruntime.so",
+            tried.join("; ")
+        ))
+    })
+    .as_ref()
+    .map_err(|e| Error::Device(e.clone()))
+}
+
+/// The path of the ONNX Runtime library in use, loading it if needed.
+pub fn check_available() -> Result<()> {
+    environment().map(|_| ())
+}
+
+/// An exported model loaded in ONNX Runtime.
+pub struct OnnxModel {
+    session: Mutex<OrtSession>,
+    features: usize,
+    classes: usize,
+}
+
+fn ort_err(path: &Path) -> impl Fn(ort::Error) -> Error + '_ {
+    move |e| Error::data(path, format!("ONNX Runtime: {e}"))
+}
+
+impl OnnxModel {
+    /// Loads `path` (checked to be an ONNX model first), on one intra-op thread.
+    pub fn load(path: &Path) -> Result<OnnxModel> {
+        let model = crate::export::onnx::read_model(path)?;
+        let env = environment()?;
+        let session = OrtSession::builder(env)
+            .map_err(ort_err(path))?
+            .with_intra_threads(1)
+            .map_err(|e| Error::data(path, format!("ONNX Runtime: {e}")))?
+            .commit_from_file(path)
+            .map_err(ort_err(path))?;
+        let dim = |vi: Option<&crate::export::proto::ValueInfoProto>| -> Option<usize> {
+            let shape = vi?.r#type.as_ref()?.tensor_type.as_ref()?.shape.as_ref()?;
+            match shape.dim.get(1)?.value.as_ref()? {
+                crate::export::proto::DimensionValue::DimValue(v) if *v > 0 => Some(*v as usize),
+                _ => None,
+            }
+        };
+        let graph = model.graph.as_ref().expect("read_model checked the graph");
+        let features = dim(graph.input.first())
+            .ok_or_else(|| Error::data(path, "the model's input is not a [N, F] tensor with a fixed F"))?;
+        let classes = dim(graph.output.first())
+            .ok_or_else(|| Error::data(path, "the model's first output is not a [N, C] tensor with a fixed C"))?;
+        Ok(OnnxModel { session: Mutex::new(session), features, classes })
+    }
+
+    /// Input width `F`.
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// Output width `C`.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// Logits `[batch, C]` (row-major) for raw features `x: [batch, F]`.
+    pub fn logits(&self, x: &[f32], batch: usize) -> Result<Vec<f32>> {
+        if batch == 0 || batch.checked_mul(self.features) != Some(x.len()) {
+            return Err(Error::Input(format!(
+                "x has {} values, not batch * features = {batch} * {}",
+                x.len(),
+                self.features
+            )));
+        }
+        let input = OrtTensor::from_array(([batch, self.features], x.to_vec()))
+            .map_err(|e| Error::Input(format!("ONNX Runtime input: {e}")))?;
+        let mut session = self.session.lock().map_err(|_| Error::State("ONNX Runtime session poisoned".into()))?;
+        let outputs = session
+            .run(ort::inputs!["input" => input])
+            .map_err(|e| Error::Input(format!("ONNX Runtime run: {e}")))?;
+        let (_, logits) = outputs["logits"]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| Error::Input(format!("ONNX Runtime output: {e}")))?;
+        Ok(logits.to_vec())
+    }
+
+    /// Logits for a whole dataset, in batches of `chunk` rows.
+    pub fn logits_all(&self, x: &[f32], chunk: usize) -> Result<Vec<f32>> {
+        let rows = x.len() / self.features.max(1);
+        let mut out = Vec::with_capacity(rows * self.classes);
+        for part in x.chunks(chunk.max(1) * self.features) {
+            out.extend(self.logits(part, part.len() / self.features)?);
+        }
+        Ok(out)
+    }
+}
