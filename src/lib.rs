@@ -18,6 +18,7 @@ pub mod ffi;
 pub mod json;
 pub mod network;
 pub mod optim;
+pub mod plot;
 pub mod ort_runtime;
 pub mod report;
 pub mod run_folder;

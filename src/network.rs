@@ -117,23 +117,39 @@ pub struct DagWeights {
 }
 
 impl DagWeights {
-    /// Fresh weights for `dag`, PyTorch-`Linear`-style uniform initialisation
-    /// (`1/sqrt(fan_in)` bounds), drawn from `rng`; every tensor requires grad.
+    /// Fresh weights for `dag` (retraining from scratch), drawn from `rng`; every tensor
+    /// requires grad. He-style uniform initialisation that knows the DAG: a term into
+    /// vertex `j` from a layer of width `n` gets the bound `gain * sqrt(3 s / n)`, with
+    /// `s = 1 / terms_j` for sum aggregation and `s = terms_j` for mean aggregation, so
+    /// that every pre-activation starts with about unit variance whatever the vertex's
+    /// in-degree and the depth (`gain`: sqrt 2 for relu and gelu, 5/3 for tanh, 1 for
+    /// sigmoid). Biases start at 0; the output `V_j` gets `1 / sqrt(D * sinks)`.
     pub fn init<R: Rng>(space: &Space, dag: &Dag, kind: Kind, device: Device, rng: &mut R) -> Result<DagWeights> {
         let (f, d, c) = (space.features() as i64, space.width() as i64, space.classes() as i64);
-        let bf = 1.0 / (f as f64).sqrt();
-        let bd = 1.0 / (d as f64).sqrt();
+        let gain = match space.activation() {
+            Activation::Relu | Activation::Gelu => 2f64.sqrt(),
+            Activation::Tanh => 5.0 / 3.0,
+            Activation::Sigmoid => 1.0,
+        };
+        let bound = |fan_in: i64, j: usize| {
+            let terms = (dag.in_edges(j).len() + dag.is_source(j) as usize) as f64;
+            let s = match space.aggregation() {
+                Aggregation::Sum => 1.0 / terms,
+                Aggregation::Mean => terms,
+            };
+            gain * (3.0 * s / fan_in as f64).sqrt()
+        };
         let mut input = Vec::new();
         for j in dag.sources() {
-            input.push((j, uniform(rng, &[f, d], bf, kind, device)?));
+            input.push((j, uniform(rng, &[f, d], bound(f, j), kind, device)?));
         }
         let mut edges = Vec::new();
-        for &e in dag.edges() {
-            edges.push((e, uniform(rng, &[d, d], bd, kind, device)?));
+        for &(i, j) in dag.edges() {
+            edges.push(((i, j), uniform(rng, &[d, d], bound(d, j), kind, device)?));
         }
         let mut bias = Vec::new();
         for _ in 0..dag.layers() {
-            bias.push(uniform(rng, &[d], bd, kind, device)?);
+            bias.push(Tensor::f_zeros([d], (kind, device))?);
         }
         let layer_norm = match space.norm() {
             Norm::None => None,
@@ -149,10 +165,12 @@ impl DagWeights {
             ),
         };
         let mut output = Vec::new();
-        for j in dag.sinks() {
-            output.push((j, uniform(rng, &[d, c], bd, kind, device)?));
+        let sinks = dag.sinks();
+        let bv = 1.0 / ((d as usize * sinks.len()) as f64).sqrt();
+        for &j in &sinks {
+            output.push((j, uniform(rng, &[d, c], bv, kind, device)?));
         }
-        let output_bias = uniform(rng, &[c], bd, kind, device)?;
+        let output_bias = Tensor::f_zeros([c], (kind, device))?;
         let w = DagWeights { input, edges, bias, layer_norm, output, output_bias };
         for t in w.tensors() {
             let _ = t.set_requires_grad(true);

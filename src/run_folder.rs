@@ -1,6 +1,7 @@
 //! Writing a search's run folder: `summary.json`, `config.json`, `best.json`,
-//! `history.jsonl` (one record per evaluated block), `density.json`, and `best.onnx`
-//! checked in ONNX Runtime on the test split.
+//! `history.jsonl` (one record per evaluated block), `density.json`, `alpha.json`
+//! (alpha per step), the charts in `plots/`, and `best.onnx` checked in ONNX Runtime on
+//! the test split.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,11 @@ pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchO
     let density_path = dir.join("density.json");
     write_json(&density_path, &outcome.density)?;
     written.push(density_path);
+
+    let alpha_path = dir.join("alpha.json");
+    write_json(&alpha_path, &outcome.alpha_trace)?;
+    written.push(alpha_path);
+    written.extend(crate::plot::write_plots(dir, outcome, outcome.best_network.space.edges())?);
 
     let onnx_path = dir.join("best.onnx");
     onnx::write(&outcome.best_network, &onnx_path, &ExportMetadata::default())?;

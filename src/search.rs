@@ -180,6 +180,19 @@ pub enum Event<'a> {
         /// Entropy (nats) of the block weights now.
         weight_entropy: f64,
     },
+    /// A weight step (and its architecture step, after warm-up) ended.
+    Step {
+        /// Phase (from 0).
+        phase: usize,
+        /// Step within the phase (from 0).
+        step: usize,
+        /// Steps in the phase.
+        steps: usize,
+        /// The weight step's loss.
+        weight_loss: f64,
+        /// The architecture step's loss (NaN in warm-up).
+        arch_loss: f64,
+    },
     /// A phase ended.
     Phase(&'a PhaseReport),
     /// A retraining epoch ended.
@@ -207,6 +220,8 @@ pub struct SearchOutcome {
     pub best_network: Network,
     /// The chain baseline, when retrained.
     pub baseline_network: Option<Network>,
+    /// `alpha` after every step: per phase, per step, per block.
+    pub alpha_trace: Vec<Vec<Vec<f64>>>,
 }
 
 fn entropy(w: &[f64]) -> f64 {
@@ -249,7 +264,10 @@ pub fn run_search_until(
     let mut phases = Vec::new();
     let mut val_order: Vec<i64> = Vec::new();
     let mut interrupted = false;
+    let mut alpha_trace = Vec::new();
     for phase in 0..config.phases {
+        alpha_trace.push(Vec::new());
+        let mut phase_step = 0;
         for epoch in 0..epochs_per_phase {
             if interrupted {
                 break;
@@ -267,20 +285,31 @@ pub fn run_search_until(
                 let phase_steps = steps_per_epoch * epochs_per_phase;
                 session.set_progress((step % phase_steps) as f64 / phase_steps as f64);
                 let (x, y) = weight_t.rows(&Tensor::f_from_slice(chunk)?.f_to_device(device)?)?;
-                wl += session.step_weights(&x, &y)? * chunk.len() as f64;
+                let weight_loss = session.step_weights(&x, &y)?;
+                wl += weight_loss * chunk.len() as f64;
                 samples += chunk.len();
                 step += 1;
-                if warmup {
-                    continue;
+                let mut arch_loss = f64::NAN;
+                if !warmup {
+                    if val_order.len() < config.batch_size.min(val_split.len()) {
+                        val_order = session.shuffled(val_split.len());
+                    }
+                    let take: Vec<i64> = val_order.drain(..config.batch_size.min(val_order.len())).collect();
+                    let (xv, yv) = val_t.rows(&Tensor::f_from_slice(&take)?.f_to_device(device)?)?;
+                    arch_loss = session.step_architecture(&xv, &yv)?;
+                    al += arch_loss * take.len() as f64;
+                    n_arch += take.len();
+                    samples += take.len();
                 }
-                if val_order.len() < config.batch_size.min(val_split.len()) {
-                    val_order = session.shuffled(val_split.len());
-                }
-                let take: Vec<i64> = val_order.drain(..config.batch_size.min(val_order.len())).collect();
-                let (xv, yv) = val_t.rows(&Tensor::f_from_slice(&take)?.f_to_device(device)?)?;
-                al += session.step_architecture(&xv, &yv)? * take.len() as f64;
-                n_arch += take.len();
-                samples += take.len();
+                alpha_trace[phase].push(session.alpha()?);
+                on_event(Event::Step {
+                    phase,
+                    step: phase_step,
+                    steps: steps_per_epoch * epochs_per_phase,
+                    weight_loss,
+                    arch_loss,
+                });
+                phase_step += 1;
             }
             on_event(Event::Epoch {
                 phase,
@@ -385,7 +414,14 @@ pub fn run_search_until(
             samples_per_second: samples as f64 / search_seconds.max(1e-9),
         },
     };
-    Ok(SearchOutcome { summary, history: session.history().to_vec(), density, best_network, baseline_network })
+    Ok(SearchOutcome {
+        summary,
+        history: session.history().to_vec(),
+        density,
+        best_network,
+        baseline_network,
+        alpha_trace,
+    })
 }
 
 fn dataset_summary(train: &Dataset, weight: &Dataset, val: &Dataset, test: &Dataset, spec: &str) -> DatasetSummary {

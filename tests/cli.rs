@@ -13,7 +13,7 @@ fn tiny_search_writes_a_run_folder_and_a_summary_table() {
     let dir_s = dir.to_str().unwrap();
     let (ok, stdout, stderr) = densenas(&[
         "search", "--layers", "3", "--width", "32", "--blocks", "3", "--phases", "2", "--epochs", "2",
-        "--retrain-epochs", "3", "--seed", "1", "--out", dir_s,
+        "--retrain-epochs", "3", "--seed", "1", "--progress", "lines", "--out", dir_s,
     ]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("best") && stdout.contains("chain") && stdout.contains("test acc"), "{stdout}");
@@ -125,7 +125,7 @@ fn ctrl_c_leaves_a_valid_readable_run_folder_marked_interrupted() {
     let dir = std::env::temp_dir().join(format!("densenas-cli-int-{}", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_densenas"))
         .args(["search", "--layers", "4", "--width", "64", "--blocks", "4", "--phases", "50", "--epochs", "5"])
-        .args(["--out", dir.to_str().unwrap()])
+        .args(["--progress", "lines", "--out", dir.to_str().unwrap()])
         .env("OMP_NUM_THREADS", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -154,5 +154,85 @@ fn ctrl_c_leaves_a_valid_readable_run_folder_marked_interrupted() {
     assert_eq!(history.lines().count(), phases * 4);
     let _: densenas::Dag = serde_json::from_str(&std::fs::read_to_string(dir.join("best.json")).unwrap()).unwrap();
     assert!(s["onnx"]["max_abs_diff"].as_f64().unwrap() < 1e-4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// summary.json without its timings.
+fn summary_without_timing(dir: &std::path::Path) -> serde_json::Value {
+    let mut s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    s.as_object_mut().unwrap().remove("timing");
+    s
+}
+
+#[test]
+fn same_seed_same_summary_and_config_json_repeats_a_run() {
+    let base = std::env::temp_dir().join(format!("densenas-cli-repeat-{}", std::process::id()));
+    let args = |out: &std::path::Path| -> Vec<String> {
+        [
+            "search", "--layers", "3", "--width", "24", "--blocks", "4", "--phases", "3", "--epochs", "2",
+            "--retrain-epochs", "3", "--seed", "7", "--lr", "0.03", "--grad-clip", "2", "--warmup-epochs", "1",
+            "--quiet", "--out", out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _, e) = densenas(&refs);
+        assert!(ok, "{e}");
+    };
+    let (a, b, c) = (base.join("a"), base.join("b"), base.join("c"));
+    run(args(&a));
+    run(args(&b));
+    assert_eq!(summary_without_timing(&a), summary_without_timing(&b));
+    assert_eq!(std::fs::read(a.join("history.jsonl")).unwrap(), std::fs::read(b.join("history.jsonl")).unwrap());
+    // The configuration file repeats the run exactly.
+    let cfg = a.join("config.json");
+    run(vec!["search".into(), "--config".into(), cfg.to_str().unwrap().into(), "--quiet".into(), "--out".into(), c.to_str().unwrap().into()]);
+    assert_eq!(summary_without_timing(&a), summary_without_timing(&c));
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(config["session"]["weight_optimizer"]["lr"], 0.03);
+    assert_eq!(config["session"]["grad_clip"], 2.0);
+    // Another seed gives another search.
+    let d = base.join("d");
+    let mut other = args(&d);
+    let i = other.iter().position(|s| s == "7").unwrap();
+    other[i] = "8".into();
+    run(other);
+    assert_ne!(summary_without_timing(&a)["best"], summary_without_timing(&d)["best"]);
+    // A bad configuration file is refused with its name.
+    std::fs::write(base.join("bad.json"), r#"{"phases": 2, "colour": "red"}"#).unwrap();
+    let (ok, _, e) = densenas(&["search", "--config", base.join("bad.json").to_str().unwrap()]);
+    assert!(!ok && e.contains("bad.json") && e.contains("colour"), "{e}");
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn run_folder_has_the_plots() {
+    let dir = std::env::temp_dir().join(format!("densenas-cli-plots-{}", std::process::id()));
+    let (ok, _, e) = densenas(&[
+        "search", "--layers", "4", "--width", "16", "--blocks", "3", "--phases", "2", "--epochs", "2",
+        "--retrain-epochs", "0", "--quiet", "--out", dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{e}");
+    let alpha: Vec<Vec<Vec<f64>>> = serde_json::from_str(&std::fs::read_to_string(dir.join("alpha.json")).unwrap()).unwrap();
+    assert_eq!(alpha.len(), 2);
+    assert!(alpha.iter().all(|phase| !phase.is_empty() && phase.iter().all(|a| a.len() == 3)));
+    for (name, needle) in [
+        ("alpha.svg", "<polyline"),
+        ("accuracy_vs_metrics.svg", "disconnected_fraction"),
+        ("density.svg", "0→1"),
+        ("best_dag.svg", "best DAG"),
+    ] {
+        let text = std::fs::read_to_string(dir.join("plots").join(name)).unwrap();
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>") && text.contains(needle), "{name}");
+    }
+    // One polyline per block and phase in the alpha chart; one circle per history record
+    // in each of the 9 metric panels.
+    let alpha_svg = std::fs::read_to_string(dir.join("plots/alpha.svg")).unwrap();
+    assert_eq!(alpha_svg.matches("<polyline").count(), 2 * 3);
+    let scatter = std::fs::read_to_string(dir.join("plots/accuracy_vs_metrics.svg")).unwrap();
+    assert_eq!(scatter.matches("<circle").count(), 9 * 2 * 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }

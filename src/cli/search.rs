@@ -6,7 +6,10 @@ use clap::Args;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use densenas::optim::{LrSchedule, OptimizerKind};
 use densenas::search::{run_search_until, Event, SearchConfig};
+
+use super::progress::{Progress, ProgressMode};
 use densenas::space::{Activation, Aggregation, Norm};
 use densenas::{data, run_folder, StrategyKind};
 
@@ -86,9 +89,33 @@ pub struct SearchArgs {
     /// Run folder to write.
     #[arg(long, default_value = "runs/latest")]
     out: PathBuf,
-    /// No progress output.
+    /// Progress display: auto (bars on a terminal, else nothing), bar, lines, none.
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: ProgressMode,
+    /// No progress output (as `--progress none`).
     #[arg(long)]
     quiet: bool,
+    /// Optimiser of the shared weights: sgd (with momentum 0.9) or adam [default: sgd].
+    #[arg(long, value_parser = parse_json_enum::<OptimizerKind>)]
+    optimizer: Option<OptimizerKind>,
+    /// Learning rate of the shared weights, in search and retraining [default: 0.05].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Learning rate of the architecture weights alpha [default: 0.05].
+    #[arg(long)]
+    arch_lr: Option<f64>,
+    /// L2 weight decay of the shared weights, in search and retraining [default: 3e-4].
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Clip the weight gradient's norm to this; 0 disables clipping [default: 5].
+    #[arg(long)]
+    grad_clip: Option<f64>,
+    /// Learning-rate schedule of the weights: cosine or constant [default: cosine].
+    #[arg(long, value_parser = parse_json_enum::<LrSchedule>)]
+    schedule: Option<LrSchedule>,
+    /// Print the resolved configuration as JSON and exit without searching.
+    #[arg(long)]
+    print_config: bool,
 }
 
 fn parse_json_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
@@ -139,6 +166,27 @@ impl SearchArgs {
         set(&mut c.session.seed, &self.seed);
         set(&mut c.session.device, &self.device);
         set(&mut c.retrain.epochs, &self.retrain_epochs);
+        if let Some(kind) = self.optimizer {
+            c.session.weight_optimizer.kind = kind;
+            c.retrain.optimizer.kind = kind;
+            if kind == OptimizerKind::Adam && self.lr.is_none() {
+                // Adam's usual rate rather than SGD's.
+                c.session.weight_optimizer.lr = 1e-3;
+                c.retrain.optimizer.lr = 1e-3;
+            }
+        }
+        set(&mut c.session.weight_optimizer.lr, &self.lr);
+        set(&mut c.retrain.optimizer.lr, &self.lr);
+        set(&mut c.session.arch_optimizer.lr, &self.arch_lr);
+        set(&mut c.session.weight_optimizer.weight_decay, &self.weight_decay);
+        set(&mut c.retrain.optimizer.weight_decay, &self.weight_decay);
+        if let Some(clip) = self.grad_clip {
+            let clip = (clip > 0.0).then_some(clip);
+            c.session.grad_clip = clip;
+            c.retrain.grad_clip = clip;
+        }
+        set(&mut c.schedule, &self.schedule);
+        set(&mut c.retrain.schedule, &self.schedule);
         Ok(c)
     }
 }
@@ -146,38 +194,17 @@ impl SearchArgs {
 pub fn run(args: SearchArgs) -> densenas::Result<()> {
     let config = args.config()?;
     config.validate()?;
+    if args.print_config {
+        println!("{}", serde_json::to_string_pretty(&config)?);
+        return Ok(());
+    }
     let data = data::load(&config.data)?;
-    let quiet = args.quiet;
-    let mut on_event = |event: Event<'_>| {
-        if quiet {
-            return;
-        }
-        match event {
-            Event::Epoch { phase, epoch, epochs, weight_loss, arch_loss, weight_entropy } => eprintln!(
-                "phase {} epoch {:>3}/{epochs}  weight loss {weight_loss:.4}  arch loss {arch_loss:.4}  entropy(w) {weight_entropy:.3}",
-                phase + 1,
-                epoch + 1
-            ),
-            Event::Phase(r) => {
-                let accs: Vec<String> = r.records.iter().map(|x| format!("{:.3}", x.val_accuracy)).collect();
-                eprintln!(
-                    "phase {} done: block val acc [{}]  best so far {:.4}{}  density entropy {:.2} bits",
-                    r.phase + 1,
-                    accs.join(" "),
-                    r.best_val_accuracy,
-                    if r.new_best { " (new)" } else { "" },
-                    r.density_entropy_bits
-                );
-            }
-            Event::Retrain { which, epoch, epochs, loss } => {
-                if epoch + 1 == epochs || (epoch + 1) % 10 == 0 {
-                    eprintln!("retrain {which:<8} epoch {:>3}/{epochs}  loss {loss:.4}", epoch + 1);
-                }
-            }
-        }
-    };
+    let mut progress = Progress::new(if args.quiet { ProgressMode::None } else { args.progress });
+    let mut on_event = |event: Event<'_>| progress.event(event);
     install_interrupt_handler();
-    let mut outcome = run_search_until(&config, &data, &mut on_event, &STOP)?;
+    let outcome = run_search_until(&config, &data, &mut on_event, &STOP);
+    progress.finish();
+    let mut outcome = outcome?;
     let written = run_folder::write_run_folder(&args.out, &config, &mut outcome, &data.test)?;
     let s = &outcome.summary;
     let pct = |v: f64| format!("{:.2}%", 100.0 * v);

@@ -74,6 +74,7 @@ pub unsafe extern "C" fn densenas_search_run(
         let mut on_event = |event: Event<'_>| {
             let Some(cb) = callback else { return };
             let p = match event {
+                Event::Step { .. } => return,
                 Event::Epoch { phase, epoch, epochs, weight_loss, arch_loss, .. } => densenas_progress {
                     kind: densenas_progress_kind::DENSENAS_PROGRESS_EPOCH as u32,
                     phase,

@@ -1,0 +1,142 @@
+//! The charts of a run folder (SVG, so no fonts are needed): `alpha` per block over the
+//! steps of each phase, validation accuracy against each DAG metric, the density's edge
+//! probabilities per phase, and a drawing of the best DAG.
+
+mod dag;
+pub mod svg;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::search::SearchOutcome;
+use crate::session::HistoryRecord;
+pub use dag::draw_dag;
+use svg::{padded, palette, shade, Axes, Svg};
+
+/// `alpha` of every block over the steps of every phase (phases side by side).
+pub fn alpha_chart(trace: &[Vec<Vec<f64>>]) -> String {
+    let mut svg = Svg::new(900.0, 420.0);
+    let total: usize = trace.iter().map(Vec::len).sum();
+    let values = trace.iter().flatten().flatten().copied();
+    let (lo, hi) = values.fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    let ax = Axes { left: 70.0, top: 40.0, width: 800.0, height: 320.0, x: (0.0, total.max(1) as f64), y: padded(lo, hi) };
+    ax.draw(&mut svg, "alpha per block over the steps of each phase", "step (all phases)", "alpha");
+    let mut offset = 0usize;
+    for (p, steps) in trace.iter().enumerate() {
+        let k = steps.first().map_or(0, Vec::len);
+        for b in 0..k {
+            let pts: Vec<(f64, f64)> =
+                steps.iter().enumerate().map(|(s, a)| (ax.px((offset + s + 1) as f64), ax.py(a[b]))).collect();
+            svg.polyline(&pts, &palette(b, k), 1.2);
+        }
+        if p > 0 {
+            let x = ax.px(offset as f64);
+            svg.line(x, ax.top, x, ax.top + ax.height, "#999", 1.0, true);
+        }
+        svg.text(ax.px(offset as f64 + steps.len() as f64 / 2.0), ax.top + 12.0, &format!("phase {}", p + 1), 10.0, "middle");
+        offset += steps.len();
+    }
+    svg.text(870.0, 405.0, "colour: block index within the phase", 10.0, "end");
+    svg.finish()
+}
+
+/// The DAG metrics plotted against validation accuracy.
+const METRICS: [&str; 9] = [
+    "num_edges",
+    "depth",
+    "num_sources",
+    "num_sinks",
+    "mean_skip",
+    "num_paths",
+    "clustering",
+    "avg_path_length",
+    "disconnected_fraction",
+];
+
+fn metric(r: &HistoryRecord, name: &str) -> f64 {
+    let m = &r.metrics;
+    match name {
+        "num_edges" => m.num_edges as f64,
+        "depth" => m.depth as f64,
+        "num_sources" => m.num_sources as f64,
+        "num_sinks" => m.num_sinks as f64,
+        "mean_skip" => m.mean_skip,
+        "num_paths" => m.num_paths,
+        "clustering" => m.clustering,
+        "avg_path_length" => m.avg_path_length,
+        _ => m.disconnected_fraction,
+    }
+}
+
+/// A grid of scatter plots: validation accuracy against each metric, one point per
+/// evaluated block, coloured by phase.
+pub fn accuracy_vs_metrics_chart(history: &[HistoryRecord]) -> String {
+    let (cols, cell_w, cell_h) = (3, 300.0, 250.0);
+    let mut svg = Svg::new(cols as f64 * cell_w, 3.0 * cell_h + 20.0);
+    let phases = history.iter().map(|r| r.phase + 1).max().unwrap_or(1);
+    let accs = history.iter().map(|r| r.val_accuracy);
+    let (alo, ahi) = accs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    for (i, name) in METRICS.iter().enumerate() {
+        let (cx, cy) = ((i % cols) as f64 * cell_w, (i / cols) as f64 * cell_h);
+        let xs = history.iter().map(|r| metric(r, name));
+        let (xlo, xhi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let ax = Axes { left: cx + 60.0, top: cy + 30.0, width: cell_w - 80.0, height: cell_h - 80.0, x: padded(xlo, xhi), y: padded(alo, ahi) };
+        ax.draw(&mut svg, name, name, "val accuracy");
+        for r in history {
+            svg.circle(ax.px(metric(r, name)), ax.py(r.val_accuracy), 3.0, &palette(r.phase, phases), "none");
+        }
+    }
+    svg.text(cols as f64 * cell_w - 10.0, 3.0 * cell_h + 12.0, "colour: phase", 10.0, "end");
+    svg.finish()
+}
+
+/// The density's edge probabilities: one row per phase (initial, then after each
+/// phase's update), one column per allowed edge.
+pub fn density_chart(density: &[Vec<f64>], edges: &[(usize, usize)]) -> String {
+    let cols = edges.len().max(1);
+    let cell = (820.0 / cols as f64).clamp(6.0, 40.0);
+    let row_h = 22.0;
+    let (left, top) = (90.0, 50.0);
+    let width = left + cell * cols as f64 + 30.0;
+    let height = top + row_h * density.len() as f64 + 70.0;
+    let mut svg = Svg::new(width.max(400.0), height);
+    svg.text(left, 25.0, "edge probabilities p_ij of the DAG density per phase (darker = higher)", 12.0, "start");
+    for (r, p) in density.iter().enumerate() {
+        let y = top + r as f64 * row_h;
+        let label = if r == 0 { "initial".to_string() } else { format!("after {r}") };
+        svg.text(left - 6.0, y + row_h * 0.7, &label, 10.0, "end");
+        for (c, v) in p.iter().enumerate() {
+            svg.rect(left + c as f64 * cell, y, cell, row_h, &shade(*v), "#ddd");
+            if cell >= 26.0 {
+                svg.text(left + (c as f64 + 0.5) * cell, y + row_h * 0.68, &format!("{v:.2}"), 8.0, "middle");
+            }
+        }
+    }
+    let base = top + row_h * density.len() as f64;
+    for (c, (i, j)) in edges.iter().enumerate() {
+        if cell >= 14.0 || c % ((14.0 / cell).ceil() as usize) == 0 {
+            svg.vtext(left + (c as f64 + 0.5) * cell + 3.0, base + 25.0, &format!("{i}→{j}"), 9.0);
+        }
+    }
+    svg.finish()
+}
+
+/// Writes the four charts into `dir/plots/` and returns their paths.
+pub fn write_plots(dir: &Path, outcome: &SearchOutcome, edges: &[(usize, usize)]) -> Result<Vec<PathBuf>> {
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
+    let best = &outcome.best_network.dag;
+    let files = [
+        ("alpha.svg", alpha_chart(&outcome.alpha_trace)),
+        ("accuracy_vs_metrics.svg", accuracy_vs_metrics_chart(&outcome.history)),
+        ("density.svg", density_chart(&outcome.density, edges)),
+        ("best_dag.svg", draw_dag(best, &format!("best DAG: {} edges", best.edges().len()))),
+    ];
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = plots.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        written.push(path);
+    }
+    Ok(written)
+}
