@@ -15,6 +15,7 @@ pub mod device;
 pub mod error;
 pub mod export;
 pub mod ffi;
+pub mod first_dags;
 pub mod json;
 pub mod network;
 pub mod optim;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use crate::dag::Dag;
+use crate::first_dags::{resolve, DagSpec};
 use crate::data::{DataSplits, Dataset, SplitTensors};
 use crate::error::{Error, Result};
 use crate::network::{Network, Normalization};
@@ -106,6 +107,22 @@ pub struct SearchConfig {
     pub retrain: TrainConfig,
     /// libtorch threads.
     pub threads: usize,
+    /// The first phase's `k` blocks, given instead of drawn (`null`: drawn).
+    pub first_dags: Option<Vec<DagSpec>>,
+    /// The data of architecture steps: the validation split (default, as in DARTS) or
+    /// the weight split; blocks are always judged on the validation split.
+    pub arch_split: ArchSplit,
+}
+
+/// Which split architecture steps use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchSplit {
+    /// The validation split (bi-level, as in DARTS).
+    #[default]
+    Validation,
+    /// The weight split (single-level); the validation split then only judges blocks.
+    Weight,
 }
 
 impl Default for SearchConfig {
@@ -122,6 +139,8 @@ impl Default for SearchConfig {
             session: SessionOptions::default(),
             retrain: TrainConfig::default(),
             threads: 1,
+            first_dags: None,
+            arch_split: ArchSplit::Validation,
         }
     }
 }
@@ -243,14 +262,37 @@ pub fn run_search_until(
     stop: &AtomicBool,
 ) -> Result<SearchOutcome> {
     config.validate()?;
+    let (weight_split, val_split) = data.weight_val(config.val_fraction, config.session.seed)?;
+    run_search_on_splits(config, data, &weight_split, &val_split, on_event, stop)
+}
+
+/// [`run_search_until`] with the weight and validation splits given (the training file
+/// is still `data.train`, used for the normalisation and retraining).
+pub fn run_search_on_splits(
+    config: &SearchConfig,
+    data: &DataSplits,
+    weight_split: &Dataset,
+    val_split: &Dataset,
+    on_event: &mut dyn FnMut(Event<'_>),
+    stop: &AtomicBool,
+) -> Result<SearchOutcome> {
+    config.validate()?;
     tch::set_num_threads(config.threads as i32);
     let space = config.space.space(data.train.features, data.train.classes)?;
-    let (weight_split, val_split) = data.weight_val(config.val_fraction, config.session.seed)?;
     let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
     let mut session = Session::new(&space, config.session.clone(), normalization.clone())?;
+    if let Some(specs) = &config.first_dags {
+        let dags = resolve(specs, &space, session.rng_mut())?;
+        session.set_blocks(dags)?;
+    }
     let device = session.device();
-    let weight_t = SplitTensors::new(&weight_split, device)?;
-    let val_t = SplitTensors::new(&val_split, device)?;
+    let weight_t = SplitTensors::new(weight_split, device)?;
+    let val_t = SplitTensors::new(val_split, device)?;
+    // The data of architecture steps.
+    let (arch_t, n_arch_split) = match config.arch_split {
+        ArchSplit::Validation => (&val_t, val_split.len()),
+        ArchSplit::Weight => (&weight_t, weight_split.len()),
+    };
 
     let start = Instant::now();
     let mut samples = 0usize;
@@ -291,11 +333,11 @@ pub fn run_search_until(
                 step += 1;
                 let mut arch_loss = f64::NAN;
                 if !warmup {
-                    if val_order.len() < config.batch_size.min(val_split.len()) {
-                        val_order = session.shuffled(val_split.len());
+                    if val_order.len() < config.batch_size.min(n_arch_split) {
+                        val_order = session.shuffled(n_arch_split);
                     }
                     let take: Vec<i64> = val_order.drain(..config.batch_size.min(val_order.len())).collect();
-                    let (xv, yv) = val_t.rows(&Tensor::f_from_slice(&take)?.f_to_device(device)?)?;
+                    let (xv, yv) = arch_t.rows(&Tensor::f_from_slice(&take)?.f_to_device(device)?)?;
                     arch_loss = session.step_architecture(&xv, &yv)?;
                     al += arch_loss * take.len() as f64;
                     n_arch += take.len();
@@ -328,6 +370,10 @@ pub fn run_search_until(
             best_val_accuracy: accs.iter().cloned().fold(0.0, f64::max),
             mean_val_accuracy: accs.iter().sum::<f64>() / accs.len() as f64,
             density_entropy_bits: report.density_entropy_bits,
+            kendall_tau: kendall_tau(
+                &report.records.iter().map(|r| r.alpha).collect::<Vec<_>>(),
+                &accs,
+            ),
         });
         on_event(Event::Phase(&report));
         if interrupted || stop.load(Ordering::Relaxed) {
@@ -374,7 +420,7 @@ pub fn run_search_until(
         git_commit: crate::GIT_COMMIT.to_string(),
         strategy: config.session.strategy.name().to_string(),
         seed: config.session.seed,
-        dataset: dataset_summary(&data.train, &weight_split, &val_split, &data.test, &config.data),
+        dataset: dataset_summary(&data.train, weight_split, val_split, &data.test, &config.data),
         space: SpaceSummary {
             layers: space.layers(),
             width: d,
@@ -422,6 +468,31 @@ pub fn run_search_until(
         baseline_network,
         alpha_trace,
     })
+}
+
+/// Kendall's tau-b between two rankings of the same items (ties handled), or `None`
+/// when one of them is constant (for example `alpha` of a strategy without `alpha`).
+pub fn kendall_tau(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len().min(b.len());
+    let (mut concordant, mut discordant, mut ties_a, mut ties_b) = (0f64, 0f64, 0f64, 0f64);
+    for i in 0..n {
+        for j in i + 1..n {
+            let (da, db) = (a[i] - a[j], b[i] - b[j]);
+            if da == 0.0 && db == 0.0 {
+                continue;
+            } else if da == 0.0 {
+                ties_a += 1.0;
+            } else if db == 0.0 {
+                ties_b += 1.0;
+            } else if (da > 0.0) == (db > 0.0) {
+                concordant += 1.0;
+            } else {
+                discordant += 1.0;
+            }
+        }
+    }
+    let denom = ((concordant + discordant + ties_a) * (concordant + discordant + ties_b)).sqrt();
+    (denom > 0.0).then(|| (concordant - discordant) / denom)
 }
 
 fn dataset_summary(train: &Dataset, weight: &Dataset, val: &Dataset, test: &Dataset, spec: &str) -> DatasetSummary {

@@ -99,6 +99,9 @@ pub struct PhaseSummary {
     pub mean_val_accuracy: f64,
     /// Entropy of the density after the phase's update, in bits.
     pub density_entropy_bits: f64,
+    /// Kendall's tau-b between the blocks' ranks by `alpha` and by validation accuracy
+    /// (`null` when `alpha` is constant, as with `random`).
+    pub kendall_tau: Option<f64>,
 }
 
 /// Timings.

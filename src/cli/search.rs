@@ -7,7 +7,7 @@ use clap::Args;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use densenas::optim::{LrSchedule, OptimizerKind};
-use densenas::search::{run_search_until, Event, SearchConfig};
+use densenas::search::{run_search_until, ArchSplit, Event, SearchConfig};
 
 use super::progress::{Progress, ProgressMode};
 use densenas::space::{Activation, Aggregation, Norm};
@@ -113,6 +113,13 @@ pub struct SearchArgs {
     /// Learning-rate schedule of the weights: cosine or constant [default: cosine].
     #[arg(long, value_parser = parse_json_enum::<LrSchedule>)]
     schedule: Option<LrSchedule>,
+    /// The first phase's k blocks instead of drawn ones: a JSON list (inline, or a file
+    /// holding it) of edge lists `[[0,1],[1,2]]`, "chain", "full" or {"random": m}.
+    #[arg(long)]
+    first_dags: Option<String>,
+    /// Data of the architecture steps: validation (bi-level, the default) or weight.
+    #[arg(long, value_parser = parse_json_enum::<ArchSplit>)]
+    arch_split: Option<ArchSplit>,
     /// Print the resolved configuration as JSON and exit without searching.
     #[arg(long)]
     print_config: bool,
@@ -186,6 +193,17 @@ impl SearchArgs {
             c.retrain.grad_clip = clip;
         }
         set(&mut c.schedule, &self.schedule);
+        set(&mut c.arch_split, &self.arch_split);
+        if let Some(spec) = &self.first_dags {
+            let text = if spec.trim_start().starts_with('[') {
+                spec.clone()
+            } else {
+                std::fs::read_to_string(spec).map_err(|e| densenas::Error::io(spec, e))?
+            };
+            let dags = serde_json::from_str(&text)
+                .map_err(|e| densenas::Error::config("first_dags", format!("{spec}: {e}")))?;
+            c.first_dags = Some(dags);
+        }
         set(&mut c.retrain.schedule, &self.schedule);
         Ok(c)
     }
