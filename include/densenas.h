@@ -410,6 +410,14 @@ densenas_status densenas_session_best_dag_json(const struct densenas_session *s,
 densenas_status densenas_session_export_onnx(const struct densenas_session *s, const char *path);
 
 /**
+ * Tells the session how far into the current phase it is (`fraction` in [0, 1]; it
+ * restarts at 0 when a phase ends). Strategies with an annealed temperature (`gdas`,
+ * `snas`) follow it; `densenas_search_run` sets it itself, a caller stepping a session
+ * by hand sets it before each step.
+ */
+densenas_status densenas_session_set_progress(struct densenas_session *s, double fraction);
+
+/**
  * Makes a space from its JSON configuration (`features`, `classes`, `layers`,
  * `width`, `blocks`, `max_skip`, optional `activation`, `aggregation`, `norm`,
  * `min_edges`, `max_edges`; unknown keys are refused).

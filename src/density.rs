@@ -27,11 +27,26 @@ pub struct DensityConfig {
     pub p_min: f64,
     /// Blocks with the best validation accuracy kept into the next phase.
     pub elitism: usize,
+    /// The feedback weights `r` of the update.
+    pub feedback: Feedback,
+}
+
+/// Where the density update's weights `r` come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feedback {
+    /// The strategy's block weights (`softmax(alpha)` for DARTS; rank-based for
+    /// `random`, which has no `alpha`).
+    #[default]
+    Strategy,
+    /// Rank-based weights of the validation accuracies (the better half of the blocks,
+    /// weights `log((k+1)/2) - log(rank)` normalised, as CMA-ES does).
+    Rank,
 }
 
 impl Default for DensityConfig {
     fn default() -> Self {
-        DensityConfig { p0: 0.5, eta: 0.5, p_min: 0.05, elitism: 1 }
+        DensityConfig { p0: 0.5, eta: 0.5, p_min: 0.05, elitism: 1, feedback: Feedback::Strategy }
     }
 }
 

@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::dag::{Dag, DagMetrics};
-use crate::density::{DagDensity, DensityConfig};
+use crate::density::{DagDensity, DensityConfig, Feedback};
 use crate::device::{parse_device, Precision};
 use crate::error::{Error, Result};
 use crate::network::{Network, Normalization};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
 use crate::space::Space;
-use crate::strategy::{cross_entropy, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
+use crate::strategy::{cross_entropy, rank_weights, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
 use crate::supernet::{BlockMasks, Supernet};
 
 /// Rows per chunk when evaluating on a whole split.
@@ -122,6 +122,16 @@ pub struct HistoryRecord {
     pub val_accuracy: f64,
     /// Inherited mean cross-entropy on the validation split.
     pub val_loss: f64,
+    /// Its rank among the phase's blocks by `alpha` (1 = largest; equal values share
+    /// the best rank).
+    pub rank_by_alpha: usize,
+    /// Its rank among the phase's blocks by validation accuracy (1 = best; ties broken
+    /// by loss, then block index).
+    pub rank_by_accuracy: usize,
+    /// The feedback weight `r_b` it got in the density update.
+    pub feedback: f64,
+    /// Entropy in bits of the density the phase's blocks were drawn from.
+    pub density_entropy_bits: f64,
 }
 
 /// The best block of the whole history with its inherited snapshot.
@@ -418,14 +428,16 @@ impl Session {
 
     /// Ends the phase: judges every block on the validation data `(x, y)` as a
     /// discrete network, records the history, snapshots a new best, updates the
-    /// density with the strategy's feedback weights (its block weights, or for
-    /// `random` rank-based weights of the validation accuracies), keeps the elite
+    /// density with the feedback weights (by default the strategy's: its block weights,
+    /// or for `random` rank-based weights of the validation accuracies; with
+    /// `density.feedback = "rank"` rank-based weights for every strategy), keeps the elite
     /// blocks, draws the others anew, and restarts `alpha` at 0 and the phase progress
     /// at 0. On error nothing has changed.
     pub fn end_phase(&mut self, x: &Tensor, y: &Tensor) -> Result<PhaseReport> {
         let (x, y) = self.batch(x, y)?;
         let alpha = self.alpha()?;
         let weights = self.block_weights()?;
+        let entropy = self.density.entropy_bits();
         let mut records = Vec::with_capacity(self.dags.len());
         for (b, dag) in self.dags.iter().enumerate() {
             let (acc, loss) = evaluate(|xb| self.supernet.forward_dag(xb, dag), &x, &y)?;
@@ -438,6 +450,10 @@ impl Session {
                 weight: weights[b],
                 val_accuracy: acc,
                 val_loss: loss,
+                rank_by_alpha: 1 + alpha.iter().filter(|&&a| a > alpha[b]).count(),
+                rank_by_accuracy: 0,
+                feedback: 0.0,
+                density_entropy_bits: entropy,
             });
         }
         // Blocks from best to worst: highest accuracy, then lowest loss, then lowest index.
@@ -447,13 +463,22 @@ impl Session {
             rb.val_accuracy.total_cmp(&ra.val_accuracy).then(ra.val_loss.total_cmp(&rb.val_loss)).then(a.cmp(&b))
         });
         let top = order[0];
+        for (rank, &b) in order.iter().enumerate() {
+            records[b].rank_by_accuracy = rank + 1;
+        }
         let new_best = self.best.as_ref().map_or(true, |best| records[top].val_accuracy > best.record.val_accuracy);
         let snapshot = if new_best { Some(self.supernet.snapshot(&records[top].dag)?) } else { None };
 
         // The next phase's blocks.
         let mut density = self.density.clone();
-        let feedback = self.strategy.feedback(&self.alpha, &order)?;
+        let feedback = match self.options.density.feedback {
+            Feedback::Strategy => self.strategy.feedback(&self.alpha, &order)?,
+            Feedback::Rank => rank_weights(&order),
+        };
         density.update(&self.dags, &feedback, self.options.density.eta)?;
+        for (r, f) in records.iter_mut().zip(&feedback) {
+            r.feedback = *f;
+        }
         let elites: Vec<Dag> = order.iter().take(self.options.density.elitism).map(|&b| self.dags[b].clone()).collect();
         let mut rng = self.rng.clone();
         let fresh = density.draw(self.dags.len() - elites.len(), &elites, &mut rng)?;

@@ -203,6 +203,7 @@ fn null_pointers_are_refused_everywhere() {
             (densenas_session_predict(null(), x, 64, 1, &mut f, 10), "session"),
             (densenas_session_predict(s, null(), 64, 1, &mut f, 10), "x"),
             (densenas_session_predict(s, x, 64, 1, null_mut(), 10), "logits_out"),
+            (densenas_session_set_progress(null_mut(), 0.5), "session"),
             (densenas_session_blocks(null(), &mut n), "session"),
             (densenas_session_blocks(s, null_mut()), "out"),
             (densenas_session_alpha(null(), &mut g, 3), "session"),
@@ -287,6 +288,8 @@ fn bad_batches_leave_outputs_and_the_session_untouched() {
     fails(unsafe { densenas_session_predict(s, x, 64 * b - 1, b, logits.as_mut_ptr(), b * 10) }, DENSENAS_STATUS_INVALID_INPUT, "x_len");
     let mut alpha = [-3f64; 4];
     fails(unsafe { densenas_session_alpha(s, alpha.as_mut_ptr(), 4) }, DENSENAS_STATUS_INVALID_INPUT, "3 blocks");
+    fails(unsafe { densenas_session_set_progress(s, 1.5) }, DENSENAS_STATUS_INVALID_INPUT, "outside [0, 1]");
+    fails(unsafe { densenas_session_set_progress(s, f64::NAN) }, DENSENAS_STATUS_INVALID_INPUT, "outside [0, 1]");
     fails(
         unsafe { densenas_session_export_onnx(s, c("/nonexistent-dir/x.onnx").as_ptr()) },
         DENSENAS_STATUS_IO,

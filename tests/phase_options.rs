@@ -91,3 +91,51 @@ fn kendall_tau_b_on_known_rankings() {
     assert!((kendall_tau(&[1.0, 1.0, 2.0, 3.0], &[1.0, 2.0, 2.0, 3.0]).unwrap() - 0.8).abs() < 1e-12);
     assert_eq!(kendall_tau(&[0.0, 0.0, 0.0], &[1.0, 2.0, 3.0]), None);
 }
+
+#[test]
+fn a_rank_weighted_update_gives_exactly_the_expected_probabilities() {
+    use densenas::density::Feedback;
+    use densenas::{Normalization, Session, SessionOptions, Space, SpaceConfig};
+    use tch::Tensor;
+    let data = data::load("digits").unwrap();
+    let (w, v) = data.weight_val(0.5, 0).unwrap();
+    let (wt, vt) = (data::SplitTensors::new(&w, tch::Device::Cpu).unwrap(), data::SplitTensors::new(&v, tch::Device::Cpu).unwrap());
+    let mut c = SpaceConfig::new(64, 10, 4, 16);
+    c.blocks = 4;
+    let space = Space::new(c).unwrap();
+    let mut options = SessionOptions::default();
+    options.density.feedback = Feedback::Rank;
+    options.density.eta = 0.75;
+    options.density.p_min = 0.01;
+    let mut s = Session::new(&space, options, Normalization::from_data(&data.train.x, 64).unwrap()).unwrap();
+    let dags = vec![Dag::chain(4), Dag::full(&space), Dag::new(4, vec![(0, 3)]).unwrap(), Dag::new(4, vec![(0, 1), (0, 2)]).unwrap()];
+    s.set_blocks(dags.clone()).unwrap();
+    for i in 0..10 {
+        let idx = Tensor::from_slice(&(i * 64..(i + 1) * 64).collect::<Vec<i64>>());
+        let (x, y) = wt.rows(&idx).unwrap();
+        s.step_weights(&x, &y).unwrap();
+        s.step_architecture(&x, &y).unwrap();
+    }
+    let report = s.end_phase(&vt.x, &vt.y).unwrap();
+    // Rank weights by hand: k = 4, raw_r = max(0, ln(2.5) - ln(r)) for ranks 1..4.
+    let raw = [2.5f64.ln(), 2.5f64.ln() - 2f64.ln(), 0.0, 0.0];
+    let sum: f64 = raw.iter().sum();
+    let mut r = [0.0; 4];
+    for rec in &report.records {
+        r[rec.block] = raw[rec.rank_by_accuracy - 1] / sum;
+        assert!((rec.feedback - r[rec.block]).abs() < 1e-15);
+    }
+    let ranks: Vec<usize> = report.records.iter().map(|x| x.rank_by_accuracy).collect();
+    let mut sorted = ranks.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![1, 2, 3, 4]);
+    for (e, p) in s.density().probabilities().iter().enumerate() {
+        let target: f64 = dags.iter().zip(&r).filter(|(d, _)| d.mask(&space).unwrap()[e]).map(|(_, w)| w).sum();
+        let expected = (0.25 * 0.5 + 0.75 * target).clamp(0.01, 0.99);
+        assert!((p - expected).abs() < 1e-12, "edge {e}: {p} vs {expected}");
+    }
+    // The records carry the entropy of the density they were drawn from (uniform: 6 bits).
+    assert!(report.records.iter().all(|x| (x.density_entropy_bits - 6.0).abs() < 1e-12));
+    let alpha_ranks: Vec<usize> = report.records.iter().map(|x| x.rank_by_alpha).collect();
+    assert!(alpha_ranks.contains(&1) && alpha_ranks.iter().all(|&k| (1..=4).contains(&k)));
+}

@@ -91,7 +91,7 @@ fn gdas_and_proxyless_weight_steps_give_unsampled_edges_exactly_zero_gradient() 
     let mut seen = [[false; 4]; 2];
     for step in 0..40 {
         let (x, y) = batch(step);
-        for which in 0..2 {
+        for (which, seen_by) in seen.iter_mut().enumerate() {
             let (grads, s) = if which == 0 {
                 let g = weight_grads(&mut gdas, &t, &alpha, &mut rng, &x, &y);
                 (g, gdas.last_sample().unwrap())
@@ -99,7 +99,7 @@ fn gdas_and_proxyless_weight_steps_give_unsampled_edges_exactly_zero_gradient() 
                 let g = weight_grads(&mut proxyless, &t, &alpha, &mut rng, &x, &y);
                 (g, proxyless.last_weight_sample().unwrap())
             };
-            seen[which][s] = true;
+            seen_by[s] = true;
             let mut expected = t.dags[s].edges().to_vec();
             expected.sort();
             let mut got = edges_with_gradient(&t, &grads);

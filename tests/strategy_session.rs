@@ -159,7 +159,8 @@ fn every_strategy_learns_on_the_digits() {
         steps(&mut s, &w, &v, 80);
         let report = s.end_phase(&v.x, &v.y).unwrap();
         let best = report.best_val_accuracy;
-        assert!(best >= 0.85, "{}: best inherited validation accuracy {best}", kind.name());
+        eprintln!("{}: best inherited validation accuracy after 80 step pairs {best:.4}", kind.name());
+        assert!(best >= 0.9, "{}: best inherited validation accuracy {best}", kind.name());
         let sum: f64 = report.records.iter().map(|r| r.weight).sum();
         assert!((sum - 1.0).abs() < 1e-9, "{}: block weights sum to {sum}", kind.name());
     }

@@ -6,6 +6,7 @@ use clap::Args;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use densenas::density::Feedback;
 use densenas::optim::{LrSchedule, OptimizerKind};
 use densenas::search::{run_search_until, ArchSplit, Event, SearchConfig};
 
@@ -117,6 +118,10 @@ pub struct SearchArgs {
     /// holding it) of edge lists `[[0,1],[1,2]]`, "chain", "full" or {"random": m}.
     #[arg(long)]
     first_dags: Option<String>,
+    /// Weights of the density update: strategy (its block weights, the default) or rank
+    /// (rank-based weights of the blocks' validation accuracies).
+    #[arg(long, value_parser = parse_json_enum::<Feedback>)]
+    feedback: Option<Feedback>,
     /// Data of the architecture steps: validation (bi-level, the default) or weight.
     #[arg(long, value_parser = parse_json_enum::<ArchSplit>)]
     arch_split: Option<ArchSplit>,
@@ -194,6 +199,7 @@ impl SearchArgs {
         }
         set(&mut c.schedule, &self.schedule);
         set(&mut c.arch_split, &self.arch_split);
+        set(&mut c.session.density.feedback, &self.feedback);
         if let Some(spec) = &self.first_dags {
             let text = if spec.trim_start().starts_with('[') {
                 spec.clone()

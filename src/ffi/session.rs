@@ -350,3 +350,19 @@ pub unsafe extern "C" fn densenas_session_export_onnx(s: *const densenas_session
         onnx::write(&net, Path::new(path), &ExportMetadata::default())
     })
 }
+
+/// Tells the session how far into the current phase it is (`fraction` in [0, 1]; it
+/// restarts at 0 when a phase ends). Strategies with an annealed temperature (`gdas`,
+/// `snas`) follow it; `densenas_search_run` sets it itself, a caller stepping a session
+/// by hand sets it before each step.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_session_set_progress(s: *mut densenas_session, fraction: f64) -> densenas_status {
+    ffi_boundary!({
+        let handle = unsafe { session(s) }?;
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(Error::Input(format!("fraction is {fraction}, outside [0, 1]")));
+        }
+        handle.lock()?.set_progress(fraction);
+        Ok(())
+    })
+}
