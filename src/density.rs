@@ -25,7 +25,8 @@ pub struct DensityConfig {
     pub eta: f64,
     /// Clamp `p` into `[p_min, 1 - p_min]` after each update; in `[0, 0.5)`.
     pub p_min: f64,
-    /// Blocks with the best validation accuracy kept into the next phase.
+    /// Blocks with the best validation accuracy kept into the next phase (at most
+    /// `k - 1`; with a single block none is kept).
     pub elitism: usize,
     /// The feedback weights `r` of the update.
     pub feedback: Feedback,
@@ -65,10 +66,11 @@ impl DensityConfig {
         unit("density.p0", self.p0, 0.0, 1.0, false)?;
         unit("density.eta", self.eta, 0.0, 1.0, false)?;
         unit("density.p_min", self.p_min, 0.0, 0.5, true)?;
-        if self.elitism >= blocks.max(1) && self.elitism > 0 {
+        // With one block nothing can be kept (the next phase must draw a new DAG).
+        if blocks > 1 && self.elitism >= blocks {
             return Err(Error::config(
                 "density.elitism",
-                format!("{} is out of range: allowed 0..={} (fewer than the {blocks} blocks)", self.elitism, blocks.saturating_sub(1)),
+                format!("{} is out of range: allowed 0..={} (fewer than the {blocks} blocks)", self.elitism, blocks - 1),
             ));
         }
         Ok(())

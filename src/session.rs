@@ -479,7 +479,8 @@ impl Session {
         for (r, f) in records.iter_mut().zip(&feedback) {
             r.feedback = *f;
         }
-        let elites: Vec<Dag> = order.iter().take(self.options.density.elitism).map(|&b| self.dags[b].clone()).collect();
+        let keep = self.options.density.elitism.min(self.dags.len() - 1);
+        let elites: Vec<Dag> = order.iter().take(keep).map(|&b| self.dags[b].clone()).collect();
         let mut rng = self.rng.clone();
         let fresh = density.draw(self.dags.len() - elites.len(), &elites, &mut rng)?;
         let mut dags = elites;

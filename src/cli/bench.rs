@@ -1,13 +1,34 @@
-//! `densenas bench`: samples/s and the memory a step holds, per strategy and `k`.
+//! `densenas bench`: the supernet's throughput and GFLOP/s beside the machine's matrix
+//! multiply rate, and per strategy and `k` the samples/s and the memory a step holds.
 
 use clap::Args;
 
-use densenas::bench::{run_bench, BenchConfig, BenchRow};
+use densenas::bench::{run_bench, run_supernet_bench, BenchConfig, BenchRow, SupernetBenchConfig, SupernetRow};
 use densenas::{data, StrategyKind};
+
+/// Which benchmarks to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    /// The supernet (DARTS weight steps) for k in --supernet-blocks and D in --widths.
+    Supernet,
+    /// Every strategy for k in --blocks.
+    Strategies,
+    /// Both.
+    All,
+}
 
 /// Options of `densenas bench`.
 #[derive(Args)]
 pub struct BenchArgs {
+    /// Which benchmark: supernet, strategies or all.
+    #[arg(long, value_enum, default_value = "all")]
+    suite: Suite,
+    /// Supernet benchmark: numbers of blocks k, comma-separated [default: 1,8,32].
+    #[arg(long, value_delimiter = ',')]
+    supernet_blocks: Vec<usize>,
+    /// Supernet benchmark: widths D, comma-separated [default: 128,512].
+    #[arg(long, value_delimiter = ',')]
+    widths: Vec<usize>,
     /// Strategies, comma-separated [default: all].
     #[arg(long, value_delimiter = ',')]
     strategies: Vec<StrategyKind>,
@@ -47,20 +68,63 @@ fn mib(bytes: Option<u64>) -> String {
     bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / (1024.0 * 1024.0)))
 }
 
+/// Runs the supernet benchmark and prints its table.
+fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Result<()> {
+    let defaults = SupernetBenchConfig::default();
+    let config = SupernetBenchConfig {
+        blocks: if args.supernet_blocks.is_empty() { defaults.blocks } else { args.supernet_blocks.clone() },
+        widths: if args.widths.is_empty() { defaults.widths } else { args.widths.clone() },
+        layers: args.layers,
+        batch_size: args.batch_size,
+        steps: args.steps,
+        threads: args.threads,
+        seed: args.seed,
+    };
+    let json = args.json;
+    if !json {
+        println!(
+            "densenas {} supernet bench: DARTS weight steps, L={} batch {} ({} timed steps per row, {} thread(s), cpu)",
+            densenas::VERSION, config.layers, config.batch_size, config.steps, config.threads
+        );
+        println!("{:>4} {:>6} {:>10} {:>11} {:>10} {:>13} {:>9}", "k", "D", "step ms", "samples/s", "GFLOP/s", "matmul GFLOP/s", "fraction");
+    }
+    let mut print = |r: &SupernetRow| {
+        if json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            println!(
+                "{:>4} {:>6} {:>10.2} {:>11.0} {:>10.1} {:>13.1} {:>9.2}",
+                r.blocks, r.width, 1e3 * r.step_seconds, r.samples_per_second, r.gflops, r.matmul_gflops, r.fraction_of_matmul
+            );
+        }
+    };
+    run_supernet_bench(&config, data, &mut print)?;
+    Ok(())
+}
+
 pub fn run(args: BenchArgs) -> densenas::Result<()> {
+    let data = data::load(&args.data)?;
+    if matches!(args.suite, Suite::Supernet | Suite::All) {
+        supernet(&args, &data)?;
+        if args.suite == Suite::All && !args.json {
+            println!();
+        }
+    }
+    if args.suite == Suite::Supernet {
+        return Ok(());
+    }
     let defaults = BenchConfig::default();
     let config = BenchConfig {
-        strategies: if args.strategies.is_empty() { defaults.strategies } else { args.strategies },
-        blocks: if args.blocks.is_empty() { defaults.blocks } else { args.blocks },
+        strategies: if args.strategies.is_empty() { defaults.strategies } else { args.strategies.clone() },
+        blocks: if args.blocks.is_empty() { defaults.blocks } else { args.blocks.clone() },
         layers: args.layers,
         width: args.width,
         batch_size: args.batch_size,
         steps: args.steps,
         seed: args.seed,
         threads: args.threads,
-        device: args.device,
+        device: args.device.clone(),
     };
-    let data = data::load(&args.data)?;
     let json = args.json;
     if !json {
         println!(

@@ -1,0 +1,136 @@
+//! The supernet benchmark: DARTS weight steps (all `k` blocks in the batched path) for
+//! several `k` and widths `D`, their samples/s and achieved GFLOP/s, beside the float32
+//! matrix-multiply rate libtorch reaches on this machine in the same run.
+//!
+//! The FLOPs counted are those the batched path executes (the masked-off edges of a
+//! block are multiplied too, by design): forward `2 B (F L D) + 2 k B (|A| D^2 + L D C)`
+//! (the input products are shared by all blocks), three times that with the backward
+//! pass. Elementwise work (activations, masks, the mixing) is not counted.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::data::{DataSplits, SplitTensors};
+use crate::error::{Error, Result};
+use crate::network::Normalization;
+use crate::session::{Session, SessionOptions};
+use crate::space::{Space, SpaceConfig};
+
+/// What to benchmark.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupernetBenchConfig {
+    /// Numbers of blocks `k` (default 1, 8, 32).
+    pub blocks: Vec<usize>,
+    /// Widths `D` (default 128, 512).
+    pub widths: Vec<usize>,
+    /// Hidden layers `L` (default 6: 15 allowed edges).
+    pub layers: usize,
+    /// Batch size (default 64).
+    pub batch_size: usize,
+    /// Timed weight steps per row, after one untimed warm-up step (default 5).
+    pub steps: usize,
+    /// libtorch threads (default 1).
+    pub threads: usize,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for SupernetBenchConfig {
+    fn default() -> Self {
+        SupernetBenchConfig { blocks: vec![1, 8, 32], widths: vec![128, 512], layers: 6, batch_size: 64, steps: 5, threads: 1, seed: 0 }
+    }
+}
+
+/// One measured (`k`, `D`) pair.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SupernetRow {
+    /// Blocks.
+    pub blocks: usize,
+    /// Width.
+    pub width: usize,
+    /// Mean seconds per weight step.
+    pub step_seconds: f64,
+    /// Samples per second of weight steps.
+    pub samples_per_second: f64,
+    /// FLOPs a weight step executes (forward and backward).
+    pub flops_per_step: f64,
+    /// Achieved GFLOP/s.
+    pub gflops: f64,
+    /// The float32 matrix-multiply rate measured in the same run, GFLOP/s.
+    pub matmul_gflops: f64,
+    /// `gflops / matmul_gflops`.
+    pub fraction_of_matmul: f64,
+}
+
+/// The float32 matrix-multiply rate (GFLOP/s) of `[n, n] x [n, n]` products on the CPU
+/// with the current libtorch thread count: the best of `reps` timed products.
+pub fn matmul_gflops(n: i64, reps: usize) -> Result<f64> {
+    let _guard = tch::no_grad_guard();
+    let a = Tensor::f_ones([n, n], (Kind::Float, Device::Cpu))?.f_mul_scalar(0.5)?;
+    let b = Tensor::f_ones([n, n], (Kind::Float, Device::Cpu))?.f_mul_scalar(0.25)?;
+    let _ = a.f_matmul(&b)?; // warm-up
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        let c = a.f_matmul(&b)?;
+        let _ = c.f_double_value(&[0, 0])?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(2.0 * (n * n * n) as f64 / best / 1e9)
+}
+
+/// Runs the supernet benchmark on `data`'s weight split; `on_row` sees each row.
+pub fn run_supernet_bench(
+    config: &SupernetBenchConfig,
+    data: &DataSplits,
+    on_row: &mut dyn FnMut(&SupernetRow),
+) -> Result<Vec<SupernetRow>> {
+    if config.steps == 0 || config.batch_size == 0 || config.blocks.is_empty() || config.widths.is_empty() {
+        return Err(Error::config("bench", "steps, batch size, blocks and widths must be non-empty"));
+    }
+    tch::set_num_threads(config.threads.max(1) as i32);
+    let (weight_split, _) = data.weight_val(0.5, config.seed)?;
+    let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
+    let w = SplitTensors::new(&weight_split, Device::Cpu)?;
+    let (f, c, b) = (data.train.features as f64, data.train.classes as f64, config.batch_size as f64);
+    let mut rows = Vec::new();
+    for &width in &config.widths {
+        // Measured per width, next to the rows it is compared with.
+        let matmul = matmul_gflops(1024, 5)?;
+        for &k in &config.blocks {
+            let mut sc = SpaceConfig::new(data.train.features, data.train.classes, config.layers, width);
+            sc.blocks = k;
+            let space = Space::new(sc)?;
+            let options = SessionOptions { seed: config.seed, ..SessionOptions::default() };
+            let mut session = Session::new(&space, options, normalization.clone())?;
+            let idx: Vec<i64> = (0..config.batch_size as i64).map(|i| i % w.len()).collect();
+            let (x, y) = w.rows(&Tensor::f_from_slice(&idx)?)?;
+            session.step_weights(&x, &y)?;
+            let t = Instant::now();
+            for _ in 0..config.steps {
+                session.step_weights(&x, &y)?;
+            }
+            let step = t.elapsed().as_secs_f64() / config.steps as f64;
+            let (l, d, a) = (config.layers as f64, width as f64, space.num_edges() as f64);
+            let forward = 2.0 * b * f * l * d + 2.0 * k as f64 * b * (a * d * d + l * d * c);
+            let flops = 3.0 * forward;
+            let gflops = flops / step / 1e9;
+            let row = SupernetRow {
+                blocks: k,
+                width,
+                step_seconds: step,
+                samples_per_second: b / step,
+                flops_per_step: flops,
+                gflops,
+                matmul_gflops: matmul,
+                fraction_of_matmul: gflops / matmul,
+            };
+            on_row(&row);
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
