@@ -8,13 +8,15 @@ FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
 TEST_ENV := OMP_NUM_THREADS=1
 RUN_ARGS ?=
 
-.PHONY: setup build run test clean header check-header c-examples
+.PHONY: setup build run test clean header check-header c-examples cpp-examples
 
 CBINDGEN := .venv/tools/bin/cbindgen
 LIBDIR ?= $(CURDIR)/target/release
 C_BUILD ?= $(CURDIR)/build/c
 CFLAGS_STRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g
+CPP_BUILD ?= $(CURDIR)/build/cpp
+CXXFLAGS_STRICT := -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude -Ibindings/cpp
 
 setup:
 	@CUDA=$(CUDA) bash scripts/setup.sh
@@ -42,6 +44,16 @@ c-examples:
 	@mkdir -p $(C_BUILD)
 	cc $(CFLAGS_STRICT) examples/c/search_digits.c -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/search_digits
 	cc $(CFLAGS_STRICT) $(SANITIZE) examples/c/search_digits.c -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/search_digits_asan
+
+# The C++ binding (bindings/cpp/densenas.hpp): its example, and its test built from two
+# translation units that both include the header, plain and with AddressSanitizer and
+# UBSan. The test suite (tests/bindings.rs) builds and runs them.
+CPP_TEST_SOURCES := tests/cpp/main.cpp tests/cpp/session.cpp
+cpp-examples:
+	@mkdir -p $(CPP_BUILD)
+	$(CXX) $(CXXFLAGS_STRICT) examples/cpp/search_digits.cpp -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(CPP_BUILD)/search_digits
+	$(CXX) $(CXXFLAGS_STRICT) -Itests/cpp $(CPP_TEST_SOURCES) -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(CPP_BUILD)/binding_test
+	$(CXX) $(CXXFLAGS_STRICT) $(SANITIZE) -Itests/cpp $(CPP_TEST_SOURCES) -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(CPP_BUILD)/binding_test_asan
 
 clean:
 	cargo clean

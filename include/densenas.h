@@ -418,6 +418,13 @@ densenas_status densenas_session_export_onnx(const struct densenas_session *s, c
 densenas_status densenas_session_set_progress(struct densenas_session *s, double fraction);
 
 /**
+ * Sets the learning rate of the shared weights for the next weight steps (a caller
+ * stepping a session by hand applies its own schedule with it; `densenas_search_run`
+ * applies the configured one). `lr` must be finite and non-negative.
+ */
+densenas_status densenas_session_set_learning_rate(struct densenas_session *s, double lr);
+
+/**
  * Makes a space from its JSON configuration (`features`, `classes`, `layers`,
  * `width`, `blocks`, `max_skip`, optional `activation`, `aggregation`, `norm`,
  * `min_edges`, `max_edges`; unknown keys are refused).

@@ -204,6 +204,7 @@ fn null_pointers_are_refused_everywhere() {
             (densenas_session_predict(s, null(), 64, 1, &mut f, 10), "x"),
             (densenas_session_predict(s, x, 64, 1, null_mut(), 10), "logits_out"),
             (densenas_session_set_progress(null_mut(), 0.5), "session"),
+            (densenas_session_set_learning_rate(null_mut(), 0.01), "session"),
             (densenas_session_blocks(null(), &mut n), "session"),
             (densenas_session_blocks(s, null_mut()), "out"),
             (densenas_session_alpha(null(), &mut g, 3), "session"),
@@ -289,6 +290,8 @@ fn bad_batches_leave_outputs_and_the_session_untouched() {
     let mut alpha = [-3f64; 4];
     fails(unsafe { densenas_session_alpha(s, alpha.as_mut_ptr(), 4) }, DENSENAS_STATUS_INVALID_INPUT, "3 blocks");
     fails(unsafe { densenas_session_set_progress(s, 1.5) }, DENSENAS_STATUS_INVALID_INPUT, "outside [0, 1]");
+    fails(unsafe { densenas_session_set_learning_rate(s, -0.1) }, DENSENAS_STATUS_INVALID_INPUT, "non-negative");
+    fails(unsafe { densenas_session_set_learning_rate(s, f64::INFINITY) }, DENSENAS_STATUS_INVALID_INPUT, "finite");
     fails(unsafe { densenas_session_set_progress(s, f64::NAN) }, DENSENAS_STATUS_INVALID_INPUT, "outside [0, 1]");
     fails(
         unsafe { densenas_session_export_onnx(s, c("/nonexistent-dir/x.onnx").as_ptr()) },

@@ -366,3 +366,18 @@ pub unsafe extern "C" fn densenas_session_set_progress(s: *mut densenas_session,
         Ok(())
     })
 }
+
+/// Sets the learning rate of the shared weights for the next weight steps (a caller
+/// stepping a session by hand applies its own schedule with it; `densenas_search_run`
+/// applies the configured one). `lr` must be finite and non-negative.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_session_set_learning_rate(s: *mut densenas_session, lr: f64) -> densenas_status {
+    ffi_boundary!({
+        let handle = unsafe { session(s) }?;
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(Error::Input(format!("learning rate is {lr}: it must be finite and non-negative")));
+        }
+        handle.lock()?.set_weight_lr(lr);
+        Ok(())
+    })
+}

@@ -1,0 +1,86 @@
+"""densenas: differentiable neural architecture search over spaces of densely connected
+layers, from Python.
+
+A thin binding (ctypes) over the C ABI of libdensenas.so (include/densenas.h)::
+
+    import densenas
+    with densenas.Dataset("digits") as data, densenas.Space(
+        {"features": data.features, "classes": data.classes, "layers": 3, "width": 32, "blocks": 3}
+    ) as space, densenas.Session(space, {"strategy": "darts", "seed": 0}, dataset=data) as session:
+        x, y = data.split("weight")
+        loss = session.step_weights(x[:64], y[:64])
+
+or a whole search: ``summary = densenas.search({"phases": 2}, out_dir="runs/py")``.
+
+Every failed call raises a `DensenasError` (a subclass per status) carrying the
+library's status and message. Every handle has `close()`, works as a context manager,
+and is freed when garbage-collected.
+
+The library is loaded from `$DENSENAS_LIBRARY`, a libdensenas.so next to this package,
+`$CARGO_TARGET_DIR/release`, the checkout's `target/release`, or the system's search
+path, in that order (`densenas.library_path` says which).
+"""
+from . import _ffi
+from .dataset import Dataset, Split
+from .errors import (
+    DensenasError,
+    DivergedError,
+    InvalidConfigError,
+    InvalidDagError,
+    InvalidDataError,
+    InvalidInputError,
+    InvalidStateError,
+    IoError,
+    NullParameterError,
+    PanicError,
+    Status,
+    TorchError,
+    UnavailableError,
+)
+from .search import Progress, ProgressKind, search
+from .session import Evaluation, Session
+from .space import Space
+
+#: This package's version (the library's it was written for).
+__version__ = "0.1.0"
+
+#: The path of the loaded libdensenas.so.
+library_path = _ffi.library_path
+
+
+def library_version():
+    """The loaded library's version (`densenas_version()`)."""
+    return _ffi.lib.densenas_version().decode("ascii")
+
+
+def last_error_message():
+    """The calling thread's last error message from the library ("" if none)."""
+    return _ffi.last_error_message()
+
+
+__all__ = [
+    "Dataset",
+    "DensenasError",
+    "DivergedError",
+    "Evaluation",
+    "InvalidConfigError",
+    "InvalidDagError",
+    "InvalidDataError",
+    "InvalidInputError",
+    "InvalidStateError",
+    "IoError",
+    "NullParameterError",
+    "PanicError",
+    "Progress",
+    "ProgressKind",
+    "Session",
+    "Space",
+    "Split",
+    "Status",
+    "TorchError",
+    "UnavailableError",
+    "last_error_message",
+    "library_path",
+    "library_version",
+    "search",
+]

@@ -1,0 +1,73 @@
+"""A whole search through `densenas.search`: progress reports arrive, a truthy return
+stops the search, an exception raised by the callback comes back out, a run folder is
+written with the best network, and a malformed configuration raises."""
+import math
+
+import numpy as np
+import pytest
+
+import densenas
+from densenas import ProgressKind
+
+SMALL = {"space": {"layers": 3, "width": 16, "blocks": 3}, "phases": 3, "epochs": 2, "retrain": {"epochs": 2}}
+
+
+def test_a_truthy_progress_return_stops_the_search():
+    reports = []
+
+    def progress(p):
+        reports.append(p)
+        return p.kind == ProgressKind.PHASE
+
+    summary = densenas.search(SMALL, progress=progress)
+    assert summary["interrupted"] is True
+    assert len(summary["phases"]) == 1
+    kinds = [p.kind for p in reports]
+    assert kinds == [ProgressKind.EPOCH, ProgressKind.EPOCH, ProgressKind.PHASE]
+    first, second, phase = reports
+    assert (first.phase, first.epoch, first.epochs, second.epoch) == (0, 0, 2, 1)
+    assert math.isfinite(first.loss) and math.isfinite(first.arch_loss)
+    assert math.isnan(phase.loss) and 0.0 < phase.best_val_accuracy <= 1.0
+
+
+def test_an_exception_in_the_callback_stops_the_search_and_comes_back():
+    calls = []
+
+    def progress(p):
+        calls.append(p)
+        raise RuntimeError("stop right there")
+
+    with pytest.raises(RuntimeError, match="stop right there"):
+        densenas.search(SMALL, progress=progress)
+    assert len(calls) == 1, "the search went on after the callback raised"
+
+
+def test_a_whole_search_writes_its_run_folder(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    config = {**SMALL, "phases": 2}
+    summary = densenas.search(config, out_dir=tmp_path / "run")
+    assert summary["interrupted"] is False
+    assert summary["densenas_version"] == densenas.library_version()
+    assert summary["space"]["layers"] == 3 and summary["dataset"]["classes"] == 10
+    assert len(summary["phases"]) == 2
+    assert summary["onnx"]["max_abs_diff"] < 1e-4
+    for name in ("summary.json", "config.json", "best.onnx", "best.json"):
+        assert (tmp_path / "run" / name).exists(), name
+    # The exported best network scores in ONNX Runtime what the summary says.
+    with densenas.Dataset("digits") as data:
+        xt, yt = data.split("test")
+    model = ort.InferenceSession(str(tmp_path / "run" / "best.onnx"), providers=["CPUExecutionProvider"])
+    (logits,) = model.run(["logits"], {model.get_inputs()[0].name: xt})
+    accuracy = float((np.argmax(logits, axis=1) == yt).mean())
+    assert accuracy == pytest.approx(summary["onnx"]["test_accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "config, needle",
+    [({"phases": 0}, "phases"), ({"space": {"depth": 3}}, "unknown field `depth`"), ("{", "invalid")],
+)
+def test_malformed_search_configurations(config, needle):
+    with pytest.raises(densenas.InvalidConfigError) as info:
+        densenas.search(config, progress=lambda p: pytest.fail("a refused search reported progress"))
+    assert info.value.status == densenas.Status.INVALID_CONFIG
+    assert needle in info.value.message
