@@ -212,8 +212,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
         println!("{out}");
     } else {
         println!("dataset         {} ({} training / {} test samples)", d.name, d.len(), test.len());
-        println!("DAG             {:?} ({} edges, depth {}, L={}, D={})", dag.edges(), dag.edges().len(), metrics.depth, dag.layers(), space.width());
-        println!("test accuracy   {:.2}%  (test loss {test_loss:.4}; training accuracy {:.2}%)", 100.0 * test_acc, 100.0 * train_acc);
+        let (edges, depth, layers, width) = (dag.edges(), metrics.depth, dag.layers(), space.width());
+        println!("DAG             {edges:?} ({} edges, depth {depth}, L={layers}, D={width})", edges.len());
+        let (test_pct, train_pct) = (100.0 * test_acc, 100.0 * train_acc);
+        println!("test accuracy   {test_pct:.2}%  (test loss {test_loss:.4}; training accuracy {train_pct:.2}%)");
         println!("parameters      {}", net.params());
         println!("FLOPs           {} per sample (forward)", net.flops());
         println!("training        {seconds:.1} s ({} epochs, batch {})", config.epochs, config.batch_size);

@@ -18,6 +18,8 @@ pub const PIXELS: usize = 3 * 32 * 32;
 /// CIFAR-10's classes.
 pub const CLASSES: usize = 10;
 
+const NOT_FOUND: &str = "not found: a cifar: folder holds data_batch_1.bin .. data_batch_5.bin and test_batch.bin";
+
 /// Appends the records of one batch file (raw or gzip) to `x` and `y`.
 fn read_batch(path: &Path, x: &mut Vec<f32>, y: &mut Vec<i64>) -> Result<()> {
     let mut file = open(path)?;
@@ -81,14 +83,14 @@ pub fn load_cifar(path: &Path) -> Result<DataSplits> {
     for b in 1..=5 {
         let file = path.join(format!("data_batch_{b}.bin"));
         if !file.is_file() {
-            return Err(Error::data(file, "not found: a cifar: folder holds data_batch_1.bin .. data_batch_5.bin and test_batch.bin"));
+            return Err(Error::data(file, NOT_FOUND));
         }
         read_batch(&file, &mut x, &mut y)?;
     }
     let train = Dataset { name: name.clone(), features: PIXELS, classes: CLASSES, x, y };
     let test_file = path.join("test_batch.bin");
     if !test_file.is_file() {
-        return Err(Error::data(test_file, "not found: a cifar: folder holds data_batch_1.bin .. data_batch_5.bin and test_batch.bin"));
+        return Err(Error::data(test_file, NOT_FOUND));
     }
     let test = read_cifar_file(&test_file, &name)?;
     Ok(DataSplits { train, test })

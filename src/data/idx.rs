@@ -78,7 +78,8 @@ fn read_payload(
         Error::data(path, format!("truncated: the header declares {items} ({total} bytes) but the file holds {got} of them"))
     };
     let trailing = |extra: String| {
-        Error::data(path, format!("{extra} bytes after the data the header declares ({items}): the counts disagree with the file size"))
+        let message = format!("{extra} bytes after the data the header declares ({items}): the counts disagree with the file size");
+        Error::data(path, message)
     };
     if let Some(len) = file.raw_len {
         let body = len.saturating_sub(header_len as u64);

@@ -28,6 +28,10 @@ use super::split::{permute_rows, FIXED_TEST_FRACTION};
 use super::{DataSplits, Dataset};
 use crate::error::{Error, Result};
 
+/// A tree walker's callback: `(path components below the root, is a folder, the
+/// file's contents)`.
+type Visit<'a> = dyn FnMut(&[String], bool, &mut dyn Read) -> Result<()> + 'a;
+
 /// Where the tree comes from.
 enum Source {
     /// A directory.
@@ -97,7 +101,7 @@ impl Source {
     /// Visits every non-hidden entry: `visit(parts, is_dir, contents)`, where
     /// `contents` reads a file's bytes (for folders it reads nothing). A directory is
     /// walked in sorted order; an archive in its own order.
-    fn walk(&self, visit: &mut dyn FnMut(&[String], bool, &mut dyn Read) -> Result<()>) -> Result<()> {
+    fn walk(&self, visit: &mut Visit<'_>) -> Result<()> {
         match self {
             Source::Dir(root) => walk_dir(root, &mut Vec::new(), visit),
             Source::Tar(path) => {
@@ -146,7 +150,7 @@ impl Source {
     }
 }
 
-fn walk_dir(dir: &Path, parts: &mut Vec<String>, visit: &mut dyn FnMut(&[String], bool, &mut dyn Read) -> Result<()>) -> Result<()> {
+fn walk_dir(dir: &Path, parts: &mut Vec<String>, visit: &mut Visit<'_>) -> Result<()> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -197,7 +201,10 @@ fn layout(source: &Source, entries: &[Entry]) -> Result<Layout> {
                 let others: Vec<&str> = top.iter().map(String::as_str).filter(|n| *n != "train" && *n != "test").collect();
                 return Err(Error::data(
                     source.display(&root),
-                    format!("holds train/ and test/ beside other folders ({}): expected only train/ and test/", others.join(", ")),
+                    format!(
+                        "holds train/ and test/ beside other folders ({}): expected only train/ and test/",
+                        others.join(", ")
+                    ),
                 ));
             }
             let with = |name: &str| {
