@@ -20,7 +20,7 @@ use crate::optim::LrSchedule;
 use crate::session::{HistoryRecord, PhaseReport, Session, SessionOptions};
 use crate::space::{Activation, Aggregation, Norm, Space, SpaceConfig};
 use crate::summary::{BaselineSummary, BestSummary, DatasetSummary, PhaseSummary, SpaceSummary, Summary, Timing};
-use crate::train::{evaluate_network, train_dag, TrainConfig};
+use crate::train::{evaluate_network, train_dag, TrainConfig, RETRAIN_BASELINE_STREAM, RETRAIN_BEST_STREAM};
 
 /// The space options of a search (features and classes come from the data).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -392,7 +392,7 @@ pub fn run_search_on_splits(
     let (best_network, baseline_network, best_test, baseline_test) = if config.retrain.epochs > 0 && !interrupted {
         let train_t = SplitTensors::new(&data.train, device)?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.session.seed);
-        rng.set_stream(1);
+        rng.set_stream(RETRAIN_BEST_STREAM);
         let retrain = |dag: &Dag, which: &'static str, rng: &mut ChaCha8Rng, on_event: &mut dyn FnMut(Event<'_>)| {
             let epochs = config.retrain.epochs;
             train_dag(&space, dag, &normalization, &train_t, &config.retrain, kind, device, rng, &mut |epoch, loss| {
@@ -401,7 +401,7 @@ pub fn run_search_on_splits(
         };
         let net = retrain(&best.record.dag, "best", &mut rng, on_event)?;
         let mut rng_base = ChaCha8Rng::seed_from_u64(config.session.seed);
-        rng_base.set_stream(2);
+        rng_base.set_stream(RETRAIN_BASELINE_STREAM);
         let base = retrain(&Dag::chain(space.layers()), "baseline", &mut rng_base, on_event)?;
         let (bt, _) = evaluate_network(&net, &test_t, kind)?;
         let (ct, _) = evaluate_network(&base, &test_t, kind)?;

@@ -15,6 +15,12 @@ use crate::session::evaluate;
 use crate::space::Space;
 use crate::strategy::cross_entropy;
 
+/// The RNG stream (of the run's seed) that retraining the best DAG draws from, so that
+/// `densenas train --dag RUN/best.json` with the run's seed repeats the run's retraining.
+pub const RETRAIN_BEST_STREAM: u64 = 1;
+/// The RNG stream of the chain baseline's retraining.
+pub const RETRAIN_BASELINE_STREAM: u64 = 2;
+
 /// The budget and optimiser of a training from scratch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -2,33 +2,18 @@
 //! the fixture, pixels kept in the file's channel-major order, a folder of batches, and
 //! errors naming the file for truncated records, bad labels and missing batches.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{assert_data_error, temp_dir};
+
+use std::path::Path;
 
 use densenas::data::{self, cifar};
-use densenas::Error;
 
 const FIRST20: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/cifar10/cifar10_test_first20.bin");
 const LABELS: [i64; 20] = [3, 8, 8, 0, 6, 6, 1, 6, 3, 1, 0, 9, 5, 7, 9, 8, 5, 7, 8, 6];
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("densenas-data-cifar-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
-#[track_caller]
-fn assert_data_error<T: std::fmt::Debug>(result: densenas::Result<T>, path: &Path, words: &[&str]) {
-    match result {
-        Err(Error::Data { path: p, message }) => {
-            assert_eq!(p, path, "wrong file named: {message}");
-            for w in words {
-                assert!(message.contains(w), "{message:?} lacks {w:?}");
-            }
-        }
-        other => panic!("expected a data error on {}, got {other:?}", path.display()),
-    }
-}
 
 #[test]
 fn the_first_20_test_records_have_the_known_labels_and_channel_major_pixels() {

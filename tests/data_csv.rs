@@ -2,33 +2,18 @@
 //! neighbour count of 1,761), the embedded digits equal to optdigits' test half, and
 //! errors naming the file and the line for ragged and non-numeric rows and bad labels.
 
+mod common;
+
+use common::{assert_data_error, temp_dir};
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use densenas::data::{self, csv};
-use densenas::Error;
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("densenas-data-csv-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
-#[track_caller]
-fn assert_data_error<T: std::fmt::Debug>(result: densenas::Result<T>, path: &Path, words: &[&str]) {
-    match result {
-        Err(Error::Data { path: p, message }) => {
-            assert_eq!(p, path, "wrong file named: {message}");
-            for w in words {
-                assert!(message.contains(w), "{message:?} lacks {w:?}");
-            }
-        }
-        other => panic!("expected a data error on {}, got {other:?}", path.display()),
-    }
-}
 
 #[test]
 fn optdigits_one_nearest_neighbour_gets_1761_of_1797() {

@@ -3,20 +3,18 @@
 //! every malformed input: each prefix of a header, bad magic numbers, counts that
 //! disagree, labels at or above the class count.
 
+mod common;
+
+use common::{assert_data_error, temp_dir};
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use densenas::data::{self, idx};
 use densenas::Error;
 
 const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("densenas-data-idx-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn images_file(count: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
@@ -61,19 +59,6 @@ fn write_small(dir: &Path, gz: bool) {
     }
 }
 
-/// The error must be a data error on `path` whose message contains every word.
-#[track_caller]
-fn assert_data_error<T: std::fmt::Debug>(result: densenas::Result<T>, path: &Path, words: &[&str]) {
-    match result {
-        Err(Error::Data { path: p, message }) => {
-            assert_eq!(p, path, "wrong file named: {message}");
-            for w in words {
-                assert!(message.contains(w), "{message:?} lacks {w:?}");
-            }
-        }
-        other => panic!("expected a data error on {}, got {other:?}", path.display()),
-    }
-}
 
 #[test]
 fn mnist_has_the_known_label_counts_and_raw_pixels() {

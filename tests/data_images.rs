@@ -3,32 +3,17 @@
 //! values from PNG trees given as a directory, a `.tar` and a `.tar.gz`, and errors naming
 //! the file for mixed sizes, non-image files, empty class folders and bad layouts.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{assert_data_error, temp_dir};
+
+use std::path::Path;
 
 use densenas::data::{self, DataSplits};
-use densenas::Error;
 
 const CIFAR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/cifar10");
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("densenas-data-images-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
-#[track_caller]
-fn assert_data_error<T: std::fmt::Debug>(result: densenas::Result<T>, path: &Path, words: &[&str]) {
-    match result {
-        Err(Error::Data { path: p, message }) => {
-            assert_eq!(p, path, "wrong file named: {message}");
-            for w in words {
-                assert!(message.contains(w), "{message:?} lacks {w:?}");
-            }
-        }
-        other => panic!("expected a data error on {}, got {other:?}", path.display()),
-    }
-}
 
 /// A known pixel value for (sample tag, channel, row, column).
 fn value(tag: u32, c: u32, y: u32, x: u32) -> u8 {

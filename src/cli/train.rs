@@ -19,8 +19,6 @@ use densenas::space::{Activation, Aggregation, Norm};
 use densenas::train::{evaluate_network, train_dag, TrainConfig};
 use densenas::{Dag, Error, Normalization, Result};
 
-/// The random stream of the search's retraining of its best DAG (search.rs).
-const RETRAIN_BEST_STREAM: u64 = 1;
 
 /// Options of `densenas train`.
 #[derive(Args)]
@@ -178,7 +176,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         );
     }
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    rng.set_stream(RETRAIN_BEST_STREAM);
+    rng.set_stream(densenas::train::RETRAIN_BEST_STREAM);
     let start = Instant::now();
     let quiet = args.quiet;
     let epochs = config.epochs;

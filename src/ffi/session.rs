@@ -51,6 +51,28 @@ unsafe fn batch(session: &Session, x: *const f32, x_len: usize, y: *const i64, b
     raw_batch(session.space(), xs, ys, batch)
 }
 
+/// One step (`which`) on a raw batch; the loss goes to `loss_out` on success.
+///
+/// # Safety
+/// As for the step exports.
+unsafe fn step(
+    s: *mut densenas_session,
+    x: *const f32,
+    x_len: usize,
+    y: *const i64,
+    batch_size: usize,
+    loss_out: *mut f32,
+    which: fn(&mut Session, &Tensor, &Tensor) -> Result<f64>,
+) -> Result<()> {
+    let handle = unsafe { session(s) }?;
+    not_null(loss_out, "loss_out")?;
+    let mut session = handle.lock()?;
+    let (xt, yt) = unsafe { batch(&session, x, x_len, y, batch_size) }?;
+    let loss = which(&mut session, &xt, &yt)?;
+    unsafe { write_out(loss_out, loss as f32) };
+    Ok(())
+}
+
 /// The network a session stands for now: the best architecture's inherited snapshot,
 /// or the block with the largest weight before any phase has ended.
 fn current_network(session: &Session) -> Result<Network> {
@@ -151,15 +173,7 @@ pub unsafe extern "C" fn densenas_session_step_weights(
     batch_size: usize,
     loss_out: *mut f32,
 ) -> densenas_status {
-    ffi_boundary!({
-        let handle = unsafe { session(s) }?;
-        not_null(loss_out, "loss_out")?;
-        let mut session = handle.lock()?;
-        let (xt, yt) = unsafe { batch(&session, x, x_len, y, batch_size) }?;
-        let loss = session.step_weights(&xt, &yt)?;
-        unsafe { write_out(loss_out, loss as f32) };
-        Ok(())
-    })
+    ffi_boundary!({ unsafe { step(s, x, x_len, y, batch_size, loss_out, Session::step_weights) } })
 }
 
 /// One architecture step on a batch of the architecture split (arguments as for
@@ -174,15 +188,7 @@ pub unsafe extern "C" fn densenas_session_step_architecture(
     batch_size: usize,
     loss_out: *mut f32,
 ) -> densenas_status {
-    ffi_boundary!({
-        let handle = unsafe { session(s) }?;
-        not_null(loss_out, "loss_out")?;
-        let mut session = handle.lock()?;
-        let (xt, yt) = unsafe { batch(&session, x, x_len, y, batch_size) }?;
-        let loss = session.step_architecture(&xt, &yt)?;
-        unsafe { write_out(loss_out, loss as f32) };
-        Ok(())
-    })
+    ffi_boundary!({ unsafe { step(s, x, x_len, y, batch_size, loss_out, Session::step_architecture) } })
 }
 
 /// Ends the phase: judges every block on the validation data (`x`, `y` as for the

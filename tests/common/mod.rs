@@ -1,0 +1,30 @@
+//! Helpers shared by the data tests (each test file is its own process, so the process
+//! id keeps their temporary folders apart).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use densenas::Error;
+
+/// A fresh, empty temporary folder for this test process.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("densenas-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The error must be a data error on `path` whose message contains every word.
+#[track_caller]
+pub fn assert_data_error<T: std::fmt::Debug>(result: densenas::Result<T>, path: &Path, words: &[&str]) {
+    match result {
+        Err(Error::Data { path: p, message }) => {
+            assert_eq!(p, path, "wrong file named: {message}");
+            for w in words {
+                assert!(message.contains(w), "{message:?} lacks {w:?}");
+            }
+        }
+        other => panic!("expected a data error on {}, got {other:?}", path.display()),
+    }
+}
