@@ -1,7 +1,11 @@
 //! Sessions: seeded determinism (also beside another session), bad input refused with
 //! the state intact, and what ending a phase does.
 
-use tch::{Kind, Tensor};
+mod common;
+
+use common::Trace;
+
+use tch::Tensor;
 
 use densenas::data::{self, SplitTensors};
 use densenas::{Dag, Normalization, Session, SessionOptions, Space, SpaceConfig};
@@ -17,14 +21,6 @@ fn digits() -> (Space, SplitTensors, SplitTensors, Normalization) {
     (space, SplitTensors::new(&w, dev).unwrap(), SplitTensors::new(&v, dev).unwrap(), norm)
 }
 
-/// A fingerprint of a short search: every loss, alpha, the history and the weights.
-#[derive(Debug, PartialEq)]
-struct Trace {
-    losses: Vec<f64>,
-    alpha: Vec<f64>,
-    history: String,
-    weights: Vec<f64>,
-}
 
 fn run(seed: u64, phases: usize) -> Trace {
     let (space, w, v, norm) = digits();
@@ -43,13 +39,7 @@ fn run(seed: u64, phases: usize) -> Trace {
         }
         s.end_phase(&v.x, &v.y).unwrap();
     }
-    let weights = s
-        .supernet()
-        .parameters()
-        .iter()
-        .map(|t| t.to_kind(Kind::Double).sum(Kind::Double).double_value(&[]))
-        .collect();
-    Trace { losses, alpha: s.alpha().unwrap(), history: serde_json::to_string(s.history()).unwrap(), weights }
+    Trace::of(&s, losses)
 }
 
 #[test]

@@ -5,6 +5,10 @@
 //! blocks' probabilities alone; the temperature follows the phase progress;
 //! second-order DARTS needs a weight step first.
 
+mod common;
+
+use common::Trace;
+
 use std::process::Command;
 
 use tch::{Kind, Tensor};
@@ -46,13 +50,6 @@ fn steps(s: &mut Session, w: &SplitTensors, v: &SplitTensors, steps: usize) -> V
     losses
 }
 
-#[derive(Debug, PartialEq)]
-struct Trace {
-    losses: Vec<f64>,
-    alpha: Vec<f64>,
-    history: String,
-    weights: Vec<f64>,
-}
 
 fn run(strategy: StrategyKind, seed: u64) -> Trace {
     let (space, w, v, norm) = digits(4, 16, 4);
@@ -63,13 +60,7 @@ fn run(strategy: StrategyKind, seed: u64) -> Trace {
         s.end_phase(&v.x, &v.y).unwrap();
     }
     losses.extend(steps(&mut s, &w, &v, 2));
-    let weights = s
-        .supernet()
-        .parameters()
-        .iter()
-        .map(|t| t.to_kind(Kind::Double).sum(Kind::Double).double_value(&[]))
-        .collect();
-    Trace { losses, alpha: s.alpha().unwrap(), history: serde_json::to_string(s.history()).unwrap(), weights }
+    Trace::of(&s, losses)
 }
 
 #[test]

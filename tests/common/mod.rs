@@ -28,3 +28,32 @@ pub fn assert_data_error<T: std::fmt::Debug>(result: densenas::Result<T>, path: 
         other => panic!("expected a data error on {}, got {other:?}", path.display()),
     }
 }
+
+/// A fingerprint of a session after some steps: every loss, `alpha`, the history and
+/// the sum of each shared tensor (for determinism checks).
+#[derive(Debug, PartialEq)]
+pub struct Trace {
+    pub losses: Vec<f64>,
+    pub alpha: Vec<f64>,
+    pub history: String,
+    pub weights: Vec<f64>,
+}
+
+impl Trace {
+    /// The fingerprint of `session` with the `losses` its steps returned.
+    pub fn of(session: &densenas::Session, losses: Vec<f64>) -> Trace {
+        use tch::Kind;
+        let weights = session
+            .supernet()
+            .parameters()
+            .iter()
+            .map(|t| t.to_kind(Kind::Double).sum(Kind::Double).double_value(&[]))
+            .collect();
+        Trace {
+            losses,
+            alpha: session.alpha().unwrap(),
+            history: serde_json::to_string(session.history()).unwrap(),
+            weights,
+        }
+    }
+}
