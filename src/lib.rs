@@ -8,38 +8,24 @@
 //! retraining of the best DAG and of the chain baseline.
 
 pub mod bench;
-pub mod dag;
 pub mod data;
-pub mod density;
-pub mod device;
 pub mod error;
-pub mod export;
 pub mod ffi;
-pub mod first_dags;
-pub mod json;
-pub mod network;
-pub mod optim;
-pub mod plot;
-pub mod ort_runtime;
-pub mod report;
-pub mod run_folder;
+pub mod io;
+pub mod model;
 pub mod search;
-pub mod session;
-pub mod space;
-pub mod strategy;
-pub mod summary;
-pub mod supernet;
 pub mod train;
+pub mod util;
 
-pub use dag::{Dag, DagMetrics};
-pub use density::{DagDensity, DensityConfig};
 pub use error::{Error, Result};
-pub use network::{Network, Normalization};
+pub use model::dag::{Dag, DagMetrics};
+pub use model::density::{DagDensity, DensityConfig};
+pub use model::network::{Network, Normalization};
+pub use model::space::{Space, SpaceConfig};
+pub use model::supernet::Supernet;
+pub use search::session::{Session, SessionOptions};
+pub use search::strategy::StrategyKind;
 pub use search::{run_search, SearchConfig};
-pub use session::{Session, SessionOptions};
-pub use space::{Space, SpaceConfig};
-pub use strategy::StrategyKind;
-pub use supernet::Supernet;
 
 /// The crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -80,9 +80,9 @@ fn values_in(stdout: &str, needle: &str) -> Vec<f64> {
 /// The test accuracy ONNX Runtime gets from an exported model on the digits.
 fn onnx_test_accuracy(model: &Path) -> f64 {
     let data = densenas::data::load("digits").unwrap();
-    let m = densenas::ort_runtime::OnnxModel::load(model).unwrap();
+    let m = densenas::io::ort_runtime::OnnxModel::load(model).unwrap();
     let logits = m.logits_all(&data.test.x, 512).unwrap();
-    densenas::report::ClassificationReport::from_logits(&logits, &data.test.y, 10).unwrap().accuracy
+    densenas::io::classification::ClassificationReport::from_logits(&logits, &data.test.y, 10).unwrap().accuracy
 }
 
 #[test]

@@ -88,9 +88,9 @@ fn c_example_searches_exports_and_runs_clean_under_sanitizers() {
         assert_eq!(stdout.matches("best validation accuracy").count(), 3);
         // The exported network gives the same test accuracy in ONNX Runtime.
         let data = densenas::data::load("digits").unwrap();
-        let m = densenas::ort_runtime::OnnxModel::load(&model).unwrap();
+        let m = densenas::io::ort_runtime::OnnxModel::load(&model).unwrap();
         let logits = m.logits_all(&data.test.x, 512).unwrap();
-        let r = densenas::report::ClassificationReport::from_logits(&logits, &data.test.y, 10).unwrap();
+        let r = densenas::io::classification::ClassificationReport::from_logits(&logits, &data.test.y, 10).unwrap();
         assert!((r.accuracy - acc).abs() < 1e-3, "{exe}: ONNX Runtime {} vs session {acc}", r.accuracy);
     }
     std::fs::remove_dir_all(&dir).unwrap();

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind};
 
 use densenas::data::{self, DataSplits, SplitTensors};
-use densenas::network::{DagWeights, Network};
+use densenas::model::network::{DagWeights, Network};
 use densenas::search::SpaceOptions;
 use densenas::{Dag, Normalization};
 

@@ -338,7 +338,7 @@ fn a_session_trains_predicts_reports_and_exports() {
         assert_eq!(densenas_session_evaluate(s, d.x.as_ptr(), n * 64, d.y.as_ptr(), n, &mut acc, &mut loss), DENSENAS_STATUS_OK);
         assert_eq!(densenas_session_predict(s, d.x.as_ptr(), n * 64, n, logits.as_mut_ptr(), n * 10), DENSENAS_STATUS_OK);
     }
-    let correct = logits.chunks(10).zip(&d.y).filter(|(r, &y)| densenas::report::argmax(r) as i64 == y).count();
+    let correct = logits.chunks(10).zip(&d.y).filter(|(r, &y)| densenas::io::classification::argmax(r) as i64 == y).count();
     assert!((correct as f64 / n as f64 - acc).abs() < 1e-9);
     assert!((acc - best).abs() < 0.05, "the best's accuracy on its own validation split: {acc} vs {best}");
     let mut json: *mut c_char = null_mut();
@@ -350,7 +350,7 @@ fn a_session_trains_predicts_reports_and_exports() {
     let path = std::env::temp_dir().join(format!("densenas-ffi-{}.onnx", std::process::id()));
     let p = c(path.to_str().unwrap());
     assert_eq!(unsafe { densenas_session_export_onnx(s, p.as_ptr()) }, DENSENAS_STATUS_OK);
-    let model = densenas::ort_runtime::OnnxModel::load(&path).unwrap();
+    let model = densenas::io::ort_runtime::OnnxModel::load(&path).unwrap();
     let ort = model.logits_all(&d.x, 512).unwrap();
     let diff = ort.iter().zip(&logits).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(diff < 1e-4, "exported model differs from predict by {diff}");

@@ -11,11 +11,11 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
 use densenas::data::{self, Dataset};
-use densenas::export::onnx::{self, ExportMetadata, OPSET_VERSION};
-use densenas::network::Normalization;
-use densenas::ort_runtime::OnnxModel;
-use densenas::space::{Activation, Aggregation, Norm};
-use densenas::supernet::Supernet;
+use densenas::io::export::onnx::{self, ExportMetadata, OPSET_VERSION};
+use densenas::model::network::Normalization;
+use densenas::io::ort_runtime::OnnxModel;
+use densenas::model::space::{Activation, Aggregation, Norm};
+use densenas::model::supernet::Supernet;
 use densenas::{Dag, Network, Space, SpaceConfig};
 
 fn tmp(name: &str) -> PathBuf {

@@ -4,7 +4,7 @@
 use std::sync::atomic::AtomicBool;
 
 use densenas::data::{self, Dataset};
-use densenas::first_dags::DagSpec;
+use densenas::search::first_dags::DagSpec;
 use densenas::search::{kendall_tau, run_search_on_splits, ArchSplit, SearchConfig};
 use densenas::Dag;
 
@@ -94,7 +94,7 @@ fn kendall_tau_b_on_known_rankings() {
 
 #[test]
 fn a_rank_weighted_update_gives_exactly_the_expected_probabilities() {
-    use densenas::density::Feedback;
+    use densenas::model::density::Feedback;
     use densenas::{Normalization, Session, SessionOptions, Space, SpaceConfig};
     use tch::Tensor;
     let data = data::load("digits").unwrap();

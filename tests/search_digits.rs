@@ -3,7 +3,8 @@
 //! holds what DESIGN.md section 7 lists.
 
 use densenas::search::{run_search, SearchConfig};
-use densenas::{data, run_folder};
+use densenas::data;
+use densenas::io::run_folder;
 
 fn small_config() -> SearchConfig {
     let mut c = SearchConfig::default();
@@ -63,7 +64,7 @@ fn small_search_on_digits_reaches_real_accuracy_and_writes_the_run_folder() {
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 12);
     for line in history.lines() {
-        let r: densenas::session::HistoryRecord = serde_json::from_str(line).unwrap();
+        let r: densenas::search::session::HistoryRecord = serde_json::from_str(line).unwrap();
         assert!(r.val_accuracy > 0.0);
     }
     let best: densenas::Dag = serde_json::from_str(&std::fs::read_to_string(dir.join("best.json")).unwrap()).unwrap();

@@ -128,7 +128,7 @@ fn ending_a_phase_records_snapshots_resamples_and_resets_alpha() {
     let best = s.best().unwrap();
     let top = report.records.iter().map(|r| r.val_accuracy).fold(0.0, f64::max);
     assert_eq!(best.record.val_accuracy, top);
-    let (acc, _) = densenas::session::evaluate(|x| best.network.forward(x), &v.x, &v.y).unwrap();
+    let (acc, _) = densenas::train::evaluate(|x| best.network.forward(x), &v.x, &v.y).unwrap();
     assert!((acc - top).abs() < 1e-12);
     // The density moved towards the weighted blocks, by exactly the update rule.
     let eta = s.options().density.eta;

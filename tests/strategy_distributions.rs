@@ -9,12 +9,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use densenas::space::Activation;
-use densenas::strategy::{
+use densenas::model::space::Activation;
+use densenas::search::strategy::{
     concentration, dirichlet_sample, gamma_noise, gumbel_noise, kl_dirichlet, softmax_f64, Drnas, DrnasConfig, Gdas,
     GdasConfig, Snas, SnasConfig, StepContext, StepKind, Strategy,
 };
-use densenas::supernet::{BlockMasks, Supernet};
+use densenas::model::supernet::{BlockMasks, Supernet};
 use densenas::{Dag, Normalization, Space, SpaceConfig};
 
 const F: usize = 5;
@@ -163,7 +163,7 @@ fn snas_argmax_frequencies_follow_softmax_alpha() {
         let _ = snas.forward(&mut ctx, &t.x, step).unwrap();
         let w = snas.last_sample().unwrap();
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12 && w.iter().all(|&v| v >= 0.0));
-        counts[densenas::strategy::argmax(w)] += 1;
+        counts[densenas::search::strategy::argmax(w)] += 1;
     }
     assert_follows_softmax("snas", &counts);
 }

@@ -8,12 +8,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use densenas::space::Activation;
-use densenas::strategy::{
+use densenas::model::space::Activation;
+use densenas::search::strategy::{
     cross_entropy, gumbel_noise, mix, softmax_f64, Darts, Darts2, Darts2Config, Gdas, GdasConfig, Proxyless,
     ProxylessConfig, StepContext, StepKind, Strategy,
 };
-use densenas::supernet::{BlockMasks, Supernet};
+use densenas::model::supernet::{BlockMasks, Supernet};
 use densenas::{Dag, Normalization, Space, SpaceConfig};
 
 const F: usize = 5;

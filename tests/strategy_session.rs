@@ -14,9 +14,9 @@ use std::process::Command;
 use tch::{Kind, Tensor};
 
 use densenas::data::{self, SplitTensors};
-use densenas::density::DagDensity;
-use densenas::device::Precision;
-use densenas::strategy::{rank_weights, StrategyKind};
+use densenas::model::density::DagDensity;
+use densenas::model::device::Precision;
+use densenas::search::strategy::{rank_weights, StrategyKind};
 use densenas::{Normalization, Session, SessionOptions, Space, SpaceConfig};
 
 fn digits(layers: usize, width: usize, blocks: usize) -> (Space, SplitTensors, SplitTensors, Normalization) {

@@ -6,10 +6,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use densenas::network::Normalization;
-use densenas::space::{Activation, Aggregation, Norm};
-use densenas::strategy::{cross_entropy, mix};
-use densenas::supernet::{BlockMasks, Supernet};
+use densenas::model::network::Normalization;
+use densenas::model::space::{Activation, Aggregation, Norm};
+use densenas::search::strategy::{cross_entropy, mix};
+use densenas::model::supernet::{BlockMasks, Supernet};
 use densenas::{Dag, Space, SpaceConfig};
 
 const F: usize = 5;

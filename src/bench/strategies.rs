@@ -17,10 +17,10 @@ use tch::Tensor;
 
 use crate::data::{DataSplits, SplitTensors};
 use crate::error::{Error, Result};
-use crate::network::Normalization;
-use crate::session::{Session, SessionOptions};
-use crate::space::{Space, SpaceConfig};
-use crate::strategy::StrategyKind;
+use crate::model::network::Normalization;
+use crate::search::session::{Session, SessionOptions};
+use crate::model::space::{Space, SpaceConfig};
+use crate::search::strategy::StrategyKind;
 
 /// Step pairs measured for memory after the timed ones.
 const MEMORY_PAIRS: usize = 3;

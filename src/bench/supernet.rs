@@ -14,9 +14,9 @@ use tch::{Device, Kind, Tensor};
 
 use crate::data::{DataSplits, SplitTensors};
 use crate::error::{Error, Result};
-use crate::network::Normalization;
-use crate::session::{Session, SessionOptions};
-use crate::space::{Space, SpaceConfig};
+use crate::model::network::Normalization;
+use crate::search::session::{Session, SessionOptions};
+use crate::model::space::{Space, SpaceConfig};
 
 /// What to benchmark.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

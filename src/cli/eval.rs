@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use densenas::data;
-use densenas::ort_runtime::OnnxModel;
-use densenas::report::ClassificationReport;
+use densenas::io::ort_runtime::OnnxModel;
+use densenas::io::classification::ClassificationReport;
 use densenas::{Error, Result};
 
 /// Options of `densenas eval`.

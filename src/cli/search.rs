@@ -6,13 +6,14 @@ use clap::Args;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use densenas::density::Feedback;
-use densenas::optim::{LrSchedule, OptimizerKind};
+use densenas::model::density::Feedback;
+use densenas::train::optim::{LrSchedule, OptimizerKind};
 use densenas::search::{run_search_until, ArchSplit, Event, SearchConfig};
 
 use super::progress::{Progress, ProgressMode};
-use densenas::space::{Activation, Aggregation, Norm};
-use densenas::{data, run_folder, StrategyKind};
+use densenas::model::space::{Activation, Aggregation, Norm};
+use densenas::io::run_folder;
+use densenas::{data, StrategyKind};
 
 /// Options of `densenas search`. Each one left out takes its value from `--config`
 /// when given, else the default that `SearchConfig::default()` documents.

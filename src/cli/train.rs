@@ -13,9 +13,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use densenas::data::{self, SplitTensors};
-use densenas::device::{parse_device, Precision};
+use densenas::model::device::{parse_device, Precision};
 use densenas::search::SpaceOptions;
-use densenas::space::{Activation, Aggregation, Norm};
+use densenas::model::space::{Activation, Aggregation, Norm};
 use densenas::train::{evaluate_network, train_dag, TrainConfig};
 use densenas::{Dag, Error, Normalization, Result};
 

@@ -8,7 +8,7 @@ use super::boundary::{not_null, str_arg, write_out};
 use super::densenas_status;
 use super::string::to_c_string;
 use crate::data;
-use crate::run_folder::write_run_folder;
+use crate::io::run_folder::write_run_folder;
 use crate::search::{run_search_until, Event, SearchConfig};
 
 /// What a progress report is about (`densenas_progress.kind`).

@@ -12,9 +12,10 @@ use super::densenas_status;
 use super::space::densenas_space;
 use super::string::to_c_string;
 use crate::error::{Error, Result};
-use crate::export::onnx::{self, ExportMetadata};
-use crate::network::{Network, Normalization};
-use crate::session::{evaluate, raw_batch, Session, SessionOptions};
+use crate::io::export::onnx::{self, ExportMetadata};
+use crate::model::network::{Network, Normalization};
+use crate::search::session::{raw_batch, Session, SessionOptions};
+use crate::train::evaluate;
 
 /// A search session (opaque): `k` blocks over shared weights, `alpha`, the strategy,
 /// the DAG density and the history. Calls on one session are serialised by an internal
@@ -89,14 +90,14 @@ fn current_network(session: &Session) -> Result<Network> {
 unsafe fn new_session(
     space: *const densenas_space,
     options_json: *const c_char,
-    normalization: impl FnOnce(&crate::space::Space) -> Result<Normalization>,
+    normalization: impl FnOnce(&crate::model::space::Space) -> Result<Normalization>,
     out: *mut *mut densenas_session,
 ) -> Result<()> {
     not_null(space, "space")?;
     not_null(out, "out")?;
     // SAFETY: per the contract.
     let json = unsafe { str_arg(options_json, "options_json") }?;
-    let options: SessionOptions = crate::json::from_json_object(json, "session options")?;
+    let options: SessionOptions = crate::util::json::from_json_object(json, "session options")?;
     let space = unsafe { &(*space).inner };
     let session = Session::new(space, options, normalization(space)?)?;
     let handle = Box::new(densenas_session { inner: Mutex::new(session) });

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use super::boundary::{not_null, str_arg, write_out};
 use super::densenas_status;
-use crate::space::{Space, SpaceConfig};
+use crate::model::space::{Space, SpaceConfig};
 
 /// A validated search space (opaque). Immutable once made: may be shared between
 /// threads and used by several sessions at once.

@@ -6,14 +6,14 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::dag::Dag;
+use crate::model::dag::Dag;
 use crate::data::SplitTensors;
 use crate::error::{Error, Result};
-use crate::network::{forward_dag, DagWeights, Network, Normalization};
-use crate::optim::{clip_grad_norm, LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
-use crate::session::evaluate;
-use crate::space::Space;
-use crate::strategy::cross_entropy;
+use crate::model::network::{forward_dag, DagWeights, Network, Normalization};
+use crate::train::optim::{clip_grad_norm, LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
+use super::evaluate::evaluate;
+use crate::model::space::Space;
+use super::loss::cross_entropy;
 
 /// The RNG stream (of the run's seed) that retraining the best DAG draws from, so that
 /// `densenas train --dag RUN/best.json` with the run's seed repeats the run's retraining.

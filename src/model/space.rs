@@ -116,7 +116,7 @@ impl SpaceConfig {
 
     /// Parses a configuration from JSON (unknown keys refused) and validates it.
     pub fn from_json(json: &str) -> Result<Space> {
-        let config: SpaceConfig = crate::json::from_json_object(json, "space")?;
+        let config: SpaceConfig = crate::util::json::from_json_object(json, "space")?;
         Space::new(config)
     }
 }

@@ -11,15 +11,15 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use crate::dag::Dag;
-use crate::first_dags::{resolve, DagSpec};
+use crate::model::dag::Dag;
+use crate::search::first_dags::{resolve, DagSpec};
 use crate::data::{DataSplits, Dataset, SplitTensors};
 use crate::error::{Error, Result};
-use crate::network::{Network, Normalization};
-use crate::optim::LrSchedule;
-use crate::session::{HistoryRecord, PhaseReport, Session, SessionOptions};
-use crate::space::{Activation, Aggregation, Norm, Space, SpaceConfig};
-use crate::summary::{BaselineSummary, BestSummary, DatasetSummary, PhaseSummary, SpaceSummary, Summary, Timing};
+use crate::model::network::{Network, Normalization};
+use crate::train::optim::LrSchedule;
+use crate::search::session::{HistoryRecord, PhaseReport, Session, SessionOptions};
+use crate::model::space::{Activation, Aggregation, Norm, Space, SpaceConfig};
+use crate::search::summary::{BaselineSummary, BestSummary, DatasetSummary, PhaseSummary, SpaceSummary, Summary, Timing};
 use crate::train::{evaluate_network, train_dag, TrainConfig, RETRAIN_BASELINE_STREAM, RETRAIN_BEST_STREAM};
 
 /// The space options of a search (features and classes come from the data).
@@ -150,7 +150,7 @@ impl SearchConfig {
     /// take their defaults, unknown keys are refused; the informative
     /// `densenas_version` and `git_commit` keys are skipped) and validates it.
     pub fn from_json(text: &str) -> Result<SearchConfig> {
-        let mut value: serde_json::Value = crate::json::from_json_object(text, "search configuration")?;
+        let mut value: serde_json::Value = crate::util::json::from_json_object(text, "search configuration")?;
         if let Some(map) = value.as_object_mut() {
             map.remove("densenas_version");
             map.remove("git_commit");

@@ -8,9 +8,9 @@ use tch::{Kind, Tensor};
 
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::network::Network;
-use crate::ort_runtime::OnnxModel;
-use crate::report::ClassificationReport;
+use crate::model::network::Network;
+use crate::io::ort_runtime::OnnxModel;
+use crate::io::classification::ClassificationReport;
 
 /// The `onnx` entry of `summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ pub fn verify(network: &Network, model_path: &Path, relative_path: &str, test: &
     let prediction_mismatches = engine
         .chunks(classes)
         .zip(ort.chunks(classes))
-        .filter(|(a, b)| crate::report::argmax(a) != crate::report::argmax(b))
+        .filter(|(a, b)| crate::io::classification::argmax(a) != crate::io::classification::argmax(b))
         .count();
     Ok(OnnxSummary {
         path: relative_path.to_string(),

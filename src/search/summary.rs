@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dag::DagMetrics;
-use crate::export::verify::OnnxSummary;
-use crate::space::{Activation, Aggregation, Norm};
+use crate::model::dag::DagMetrics;
+use crate::io::export::verify::OnnxSummary;
+use crate::model::space::{Activation, Aggregation, Norm};
 
 /// The dataset and its split sizes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

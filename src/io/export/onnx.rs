@@ -14,8 +14,8 @@ use tch::{Kind, Tensor};
 
 use super::proto::*;
 use crate::error::{Error, Result};
-use crate::network::{Network, LAYER_NORM_EPS};
-use crate::space::{Activation, Aggregation};
+use crate::model::network::{Network, LAYER_NORM_EPS};
+use crate::model::space::{Activation, Aggregation};
 
 /// The opset the exported graphs use.
 pub const OPSET_VERSION: i64 = 17;

@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::dag::Dag;
+use crate::model::dag::Dag;
 use crate::error::{Error, Result};
-use crate::space::Space;
+use crate::model::space::Space;
 
 /// Constrained spaces up to this size are enumerated, so that distinct draws are exact
 /// (sampling without replacement) however concentrated the density is.

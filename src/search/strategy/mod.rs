@@ -37,9 +37,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::dag::Dag;
+use crate::model::dag::Dag;
 use crate::error::{Error, Result};
-use crate::supernet::{BlockMasks, Supernet};
+pub use crate::train::cross_entropy;
+use crate::model::supernet::{BlockMasks, Supernet};
 
 /// The strategies by their CLI/API names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -298,10 +299,6 @@ pub trait Strategy: Send {
     }
 }
 
-/// Mean cross-entropy of `logits: [B, C]` against labels `y: [B]`.
-pub fn cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
-    Ok(logits.f_cross_entropy_loss::<Tensor>(y, None, tch::Reduction::Mean, -100, 0.0)?)
-}
 
 /// `softmax(alpha)` as plain numbers.
 pub fn softmax_weights(alpha: &Tensor) -> Result<Vec<f64>> {

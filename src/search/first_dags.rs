@@ -8,9 +8,9 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::dag::Dag;
+use crate::model::dag::Dag;
 use crate::error::{Error, Result};
-use crate::space::Space;
+use crate::model::space::Space;
 
 /// One block of the first phase.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

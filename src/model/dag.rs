@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::space::Space;
+use crate::model::space::Space;
 
 /// A set of edges `(i, j)`, `i < j < layers`, kept sorted and free of duplicates.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! sources take the input and sinks feed the output.
 
 use super::svg::Svg;
-use crate::dag::Dag;
+use crate::model::dag::Dag;
 
 /// The SVG drawing of `dag` with a title.
 pub fn draw_dag(dag: &Dag, title: &str) -> String {

@@ -6,10 +6,10 @@
 use rand::Rng;
 use tch::{Device, Kind, Tensor};
 
-use crate::dag::Dag;
+use crate::model::dag::Dag;
 use crate::error::{Error, Result};
-use crate::network::{activate, forward_dag, uniform, DagWeights, Network, Normalization, LAYER_NORM_EPS};
-use crate::space::{Aggregation, Norm, Space};
+use crate::model::network::{activate, forward_dag, uniform, DagWeights, Network, Normalization, LAYER_NORM_EPS};
+use crate::model::space::{Aggregation, Norm, Space};
 
 /// The masks of `k` blocks as tensors of the supernet's kind and device.
 pub struct BlockMasks {

@@ -27,7 +27,7 @@ use super::{
     categorical, cross_entropy, mix, softmax_f64, softmax_weights, tensor_like, StepContext, StepKind, Strategy,
     StrategyKind,
 };
-use crate::dag::Dag;
+use crate::model::dag::Dag;
 use crate::error::{Error, Result};
 
 /// ProxylessNAS hyper-parameters.

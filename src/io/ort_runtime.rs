@@ -102,7 +102,7 @@ fn ort_err(path: &Path) -> impl Fn(ort::Error) -> Error + '_ {
 impl OnnxModel {
     /// Loads `path` (checked to be an ONNX model first), on one intra-op thread.
     pub fn load(path: &Path) -> Result<OnnxModel> {
-        let model = crate::export::onnx::read_model(path)?;
+        let model = crate::io::export::onnx::read_model(path)?;
         let env = environment()?;
         let session = OrtSession::builder(env)
             .map_err(ort_err(path))?
@@ -110,10 +110,10 @@ impl OnnxModel {
             .map_err(|e| Error::data(path, format!("ONNX Runtime: {e}")))?
             .commit_from_file(path)
             .map_err(ort_err(path))?;
-        let dim = |vi: Option<&crate::export::proto::ValueInfoProto>| -> Option<usize> {
+        let dim = |vi: Option<&crate::io::export::proto::ValueInfoProto>| -> Option<usize> {
             let shape = vi?.r#type.as_ref()?.tensor_type.as_ref()?.shape.as_ref()?;
             match shape.dim.get(1)?.value.as_ref()? {
-                crate::export::proto::DimensionValue::DimValue(v) if *v > 0 => Some(*v as usize),
+                crate::io::export::proto::DimensionValue::DimValue(v) if *v > 0 => Some(*v as usize),
                 _ => None,
             }
         };

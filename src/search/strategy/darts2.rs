@@ -17,7 +17,7 @@ use tch::{Kind, Tensor};
 
 use super::{check_range, cross_entropy, mix, softmax_weights, Darts, StepContext, StepKind, Strategy, StrategyKind};
 use crate::error::{Error, Result};
-use crate::supernet::Supernet;
+use crate::model::supernet::Supernet;
 
 /// Second-order DARTS hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::search::SearchOutcome;
-use crate::session::HistoryRecord;
+use crate::search::session::HistoryRecord;
 pub use dag::draw_dag;
 use svg::{padded, palette, shade, Axes, Svg};
 

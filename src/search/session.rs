@@ -11,18 +11,16 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::dag::{Dag, DagMetrics};
-use crate::density::{DagDensity, DensityConfig, Feedback};
-use crate::device::{parse_device, Precision};
+use crate::model::dag::{Dag, DagMetrics};
+use crate::model::density::{DagDensity, DensityConfig, Feedback};
+use crate::model::device::{parse_device, Precision};
 use crate::error::{Error, Result};
-use crate::network::{Network, Normalization};
-use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
-use crate::space::Space;
-use crate::strategy::{cross_entropy, rank_weights, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
-use crate::supernet::{BlockMasks, Supernet};
-
-/// Rows per chunk when evaluating on a whole split.
-const EVAL_CHUNK: i64 = 4096;
+use crate::model::network::{Network, Normalization};
+use crate::train::optim::{clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
+use crate::train::evaluate;
+use crate::model::space::Space;
+use crate::search::strategy::{cross_entropy, rank_weights, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
+use crate::model::supernet::{BlockMasks, Supernet};
 
 /// A session's options (the C ABI's `options_json`; unknown keys refused).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -544,24 +542,4 @@ pub fn raw_batch(space: &Space, x: &[f32], y: &[i64], batch: usize) -> Result<(T
     }
     let xt = Tensor::f_from_slice(x)?.f_view([batch as i64, f as i64])?;
     Ok((xt, Tensor::f_from_slice(y)?))
-}
-
-/// Accuracy and mean cross-entropy of `forward` on `(x, y)`, in chunks, without grad.
-pub fn evaluate(forward: impl Fn(&Tensor) -> Result<Tensor>, x: &Tensor, y: &Tensor) -> Result<(f64, f64)> {
-    let _guard = tch::no_grad_guard();
-    let n = x.size()[0];
-    let (mut correct, mut loss_sum) = (0i64, 0f64);
-    let mut start = 0;
-    while start < n {
-        let len = EVAL_CHUNK.min(n - start);
-        let (xb, yb) = (x.f_narrow(0, start, len)?, y.f_narrow(0, start, len)?);
-        let logits = forward(&xb)?;
-        correct += logits.f_argmax(1, false)?.f_eq_tensor(&yb)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
-        loss_sum += cross_entropy(&logits, &yb)?.f_double_value(&[])? * len as f64;
-        start += len;
-    }
-    if n == 0 {
-        return Err(Error::Input("evaluation on 0 samples".into()));
-    }
-    Ok((correct as f64 / n as f64, loss_sum / n as f64))
 }

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::export::onnx::{self, ExportMetadata};
-use crate::export::verify::verify;
+use crate::io::export::onnx::{self, ExportMetadata};
+use crate::io::export::verify::verify;
 use crate::search::{SearchConfig, SearchOutcome};
 
 /// `config.json`: the full resolved configuration with the version and commit.
@@ -28,7 +28,7 @@ struct ConfigFile<'a> {
 struct BestFile<'a> {
     layers: usize,
     edges: &'a [(usize, usize)],
-    metrics: &'a crate::dag::DagMetrics,
+    metrics: &'a crate::model::dag::DagMetrics,
     val_accuracy: f64,
     inherited_test_accuracy: f64,
     test_accuracy: f64,
@@ -96,7 +96,7 @@ pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchO
     let alpha_path = dir.join("alpha.json");
     write_json(&alpha_path, &outcome.alpha_trace)?;
     written.push(alpha_path);
-    written.extend(crate::plot::write_plots(dir, outcome, outcome.best_network.space.edges())?);
+    written.extend(crate::io::plot::write_plots(dir, outcome, outcome.best_network.space.edges())?);
 
     let onnx_path = dir.join("best.onnx");
     onnx::write(&outcome.best_network, &onnx_path, &ExportMetadata::default())?;

@@ -6,9 +6,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::dag::Dag;
+use crate::model::dag::Dag;
 use crate::error::{Error, Result};
-use crate::space::{Activation, Aggregation, Norm, Space};
+use crate::model::space::{Activation, Aggregation, Norm, Space};
 
 /// LayerNorm's epsilon (PyTorch's default).
 pub const LAYER_NORM_EPS: f64 = 1e-5;

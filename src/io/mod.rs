@@ -1,0 +1,9 @@
+//! The input/output layer above the search: the run folder a search writes, ONNX
+//! [`export`] and its check in ONNX Runtime, SVG [`plot`]s, and classification
+//! figures of an exported model.
+
+pub mod classification;
+pub mod export;
+pub mod ort_runtime;
+pub mod plot;
+pub mod run_folder;

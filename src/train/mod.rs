@@ -1,0 +1,12 @@
+//! The training layer: the [`optim`]isers (SGD with momentum, Adam, gradient clipping,
+//! learning-rate schedules), the loss, evaluation in chunks, and training one DAG from
+//! fresh weights (the retraining of a search's best DAG and of its baselines).
+
+mod evaluate;
+mod loss;
+pub mod optim;
+mod trainer;
+
+pub use evaluate::{evaluate, EVAL_CHUNK};
+pub use loss::cross_entropy;
+pub use trainer::{evaluate_network, train_dag, TrainConfig, RETRAIN_BASELINE_STREAM, RETRAIN_BEST_STREAM};

@@ -1,0 +1,8 @@
+//! Small shared utilities below the model: reading JSON configuration documents,
+//! files written atomically, folder locks, and tensor files (safetensors with a JSON
+//! document).
+
+pub mod atomic;
+pub mod json;
+pub mod lock;
+pub mod tensor_file;
