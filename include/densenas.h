@@ -6,6 +6,35 @@
  * failure densenas_last_error_message() tells why, in the calling thread, and no
  * output parameter has been written. Handles are opaque; each _new has a _free, and
  * _free(NULL) is a no-op. What the library allocates, only the library frees.
+ *
+ * Standards: the header is C99 and C++11 (it needs <stddef.h> and <stdint.h>).
+ *
+ * Failures: no call panics, aborts or unwinds into the caller; a bug inside the
+ * library is reported as DENSENAS_STATUS_PANIC. A session call that fails (bad input,
+ * DENSENAS_STATUS_DIVERGED, a libtorch error) leaves the session as it was: a step
+ * draws its random numbers and updates its weights, moments and counters only when it
+ * succeeds, and refuses an update that would make a weight non-finite.
+ *
+ * Pointers and lengths: arrays are passed as a pointer and an element count, which is
+ * checked against what the call needs (x_len == batch * F, logits_len == batch * C,
+ * ...) before anything is allocated or read. Input and output arrays must be aligned
+ * for their element type (float: 4 bytes, double and int64_t: 8); a misaligned array
+ * is refused with DENSENAS_STATUS_INVALID_INPUT. Single output values (`*_out`
+ * scalars and handles) may have any alignment. Strings are NUL-terminated UTF-8.
+ *
+ * Threads: the library never changes libtorch's thread count, which is process-wide,
+ * unless asked (a search configuration's "threads" key); the densenas command line
+ * uses one thread by default. Calls on one session are serialised by the session's
+ * lock, so a session may be used from several threads, one call at a time; different
+ * sessions, datasets and spaces may be used from different threads at once. The
+ * last-error message is per thread. densenas_version, densenas_status_name and
+ * densenas_last_error_message are safe from any thread.
+ *
+ * Callbacks: a progress callback runs on the thread that called the search, must
+ * return normally (it must not throw a C++ exception through the library or longjmp
+ * out of it), may call densenas functions on other objects, and must not free
+ * anything the running search uses. Returning non-zero stops the search at the next
+ * step; the callback is not called again after that.
  */
 
 #ifndef DENSENAS_H
@@ -95,17 +124,25 @@ enum densenas_progress_kind
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * An epoch of a search phase ended.
+   * An epoch of a search phase ended (`loss`, `arch_loss`: the epoch's means).
    */
   DENSENAS_PROGRESS_EPOCH = 0,
   /**
-   * A search phase ended (its blocks were judged).
+   * A search phase ended (its blocks were judged); `best_val_accuracy` is set.
    */
   DENSENAS_PROGRESS_PHASE = 1,
   /**
-   * An epoch of retraining (the best DAG, then the chain baseline) ended.
+   * An epoch of retraining (the best DAG, then the chain baseline) ended (`loss`:
+   * the epoch's mean training loss).
    */
   DENSENAS_PROGRESS_RETRAIN = 2,
+  /**
+   * A step of a search phase ended (`epoch` holds the step within the phase and
+   * `epochs` the phase's steps; `loss` and `arch_loss` are that step's batch
+   * losses, not epoch means). Sent only when the run options ask for
+   * `"step_reports": true`.
+   */
+  DENSENAS_PROGRESS_STEP = 3,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -181,19 +218,21 @@ typedef struct densenas_progress {
    */
   size_t phase;
   /**
-   * Epoch (from 0) within the phase or the retraining.
+   * Epoch (from 0) within the phase or the retraining; for a step report, the step
+   * within the phase.
    */
   size_t epoch;
   /**
-   * Epochs in the phase or the retraining.
+   * Epochs in the phase or the retraining; for a step report, steps in the phase.
    */
   size_t epochs;
   /**
-   * Mean weight-step (or training) loss of the epoch; NaN after a phase.
+   * Mean weight-step (or training) loss of the epoch, or the step's loss; NaN after
+   * a phase.
    */
   double loss;
   /**
-   * Mean architecture-step loss of the epoch; NaN otherwise.
+   * Mean architecture-step loss of the epoch, or the step's; NaN otherwise.
    */
   double arch_loss;
   /**
@@ -205,8 +244,13 @@ typedef struct densenas_progress {
 /**
  * A progress callback: called on the thread that runs the search, with a pointer
  * valid only during the call and the caller's `user_data`. Return 0 to go on, or
- * non-zero to stop the search: it finishes the current step, ends the phase there,
- * skips retraining and reports a summary marked `"interrupted": true`.
+ * non-zero to stop the search: it finishes the current step, judges the phase under
+ * way there (not checkpointed), skips or ends retraining, and reports a summary marked
+ * `"interrupted": true`; the callback is not called again after it asked to stop.
+ *
+ * The callback must return normally: it must not unwind (throw a C++ exception) or
+ * `longjmp` out of the library. It may call densenas functions on other objects, but
+ * must not free anything the running search uses.
  */
 typedef int32_t (*densenas_progress_callback)(const struct densenas_progress *progress,
                                               void *user_data);
@@ -279,16 +323,38 @@ const char *densenas_status_name(uint32_t status);
 /**
  * Runs a whole search: `config_json` has the keys of a run folder's `config.json`
  * (`"{}"` for the defaults: a search on the embedded digits). When `out_dir` is not
- * NULL the run folder (summary, history, `best.onnx`, ...) is written there.
+ * NULL the run folder (summary, history, `best.onnx`, ...) is written there, with a
+ * checkpoint after every complete phase (removed when the search finishes).
  * `callback` may be NULL. On success `*summary_json_out` receives `summary.json`'s
- * content, a string the caller owns and must free with `densenas_string_free`.
- * Blocking; independent searches may run on different threads at once.
+ * content, a string the caller owns and must free with `densenas_string_free`. If ONNX
+ * Runtime cannot be loaded, the summary's `onnx` entry says the check was skipped.
+ * The search does not change libtorch's process-wide thread count unless
+ * `config_json` sets `"threads"`. Blocking; independent searches may run on different
+ * threads at once (into different run folders: a run folder is locked while in use).
  */
 densenas_status densenas_search_run(const char *config_json,
                                     const char *out_dir,
                                     densenas_progress_callback callback,
                                     void *user_data,
                                     char **summary_json_out);
+
+/**
+ * `densenas_search_run` with run options, a JSON object (NULL or `"{}"` for the
+ * defaults; unknown keys refused):
+ *
+ * - `"resume": true` continues the search in `out_dir` (required) from its latest
+ *   checkpoint; `config_json` may then be NULL (the checkpoint's configuration is
+ *   used) or must equal the checkpoint's. The finished run equals an uninterrupted
+ *   one, and the summary gets a `"resumed"` entry.
+ * - `"keep_checkpoints": true` keeps `out_dir/checkpoints` when the search finishes.
+ * - `"step_reports": true` sends a `DENSENAS_PROGRESS_STEP` report after every step.
+ */
+densenas_status densenas_search_run_with_options(const char *config_json,
+                                                 const char *out_dir,
+                                                 const char *run_options_json,
+                                                 densenas_progress_callback callback,
+                                                 void *user_data,
+                                                 char **summary_json_out);
 
 /**
  * Makes a session over `space` with options JSON (`strategy`, `seed`, optimisers,
@@ -423,6 +489,31 @@ densenas_status densenas_session_set_progress(struct densenas_session *s, double
  * applies the configured one). `lr` must be finite and non-negative.
  */
 densenas_status densenas_session_set_learning_rate(struct densenas_session *s, double lr);
+
+/**
+ * Saves the whole session to one file at `path` (safetensors with a JSON document:
+ * weights, optimiser states, `alpha`, blocks, density, RNG state, history, the best
+ * snapshot), written atomically. `densenas_session_load` continues from it exactly:
+ * the same losses, bit for bit, on the same device with one thread.
+ */
+densenas_status densenas_session_save(const struct densenas_session *s, const char *path);
+
+/**
+ * Loads a session saved with `densenas_session_save`. A file of another densenas
+ * version, a truncated or damaged one, or a missing one gets a clear error. On
+ * success `*out` receives a new session that the caller owns and must free with
+ * `densenas_session_free`; on failure it is left unchanged.
+ */
+densenas_status densenas_session_load(const char *path, struct densenas_session **out);
+
+/**
+ * The session's input features `F` and classes `C`, in `*features_out` and
+ * `*classes_out` (for a session made by `densenas_session_load`, whose space the
+ * caller does not hold).
+ */
+densenas_status densenas_session_shape(const struct densenas_session *s,
+                                       size_t *features_out,
+                                       size_t *classes_out);
 
 /**
  * Makes a space from its JSON configuration (`features`, `classes`, `layers`,

@@ -5,6 +5,7 @@
 use densenas::search::{run_search, SearchConfig};
 use densenas::data;
 use densenas::io::run_folder;
+use densenas::search::summary::OnnxCheck;
 
 fn small_config() -> SearchConfig {
     let mut c = SearchConfig::default();
@@ -49,7 +50,9 @@ fn small_search_on_digits_reaches_real_accuracy_and_writes_the_run_folder() {
     let written = run_folder::write_run_folder(&dir, &config, &mut outcome, &data.test).unwrap();
     assert!(written.onnx_error.is_none(), "{:?}", written.onnx_error);
     // best.onnx is the retrained best, and ONNX Runtime agrees with the engine on it.
-    let onnx = outcome.summary.onnx.as_ref().unwrap();
+    let Some(OnnxCheck::Checked(onnx)) = outcome.summary.onnx.as_ref() else {
+        panic!("the ONNX check did not run: {:?}", outcome.summary.onnx)
+    };
     assert_eq!(onnx.path, "best.onnx");
     assert!(onnx.max_abs_diff < 1e-4, "{onnx:?}");
     assert!((onnx.test_accuracy - outcome.summary.best.test_accuracy).abs() <= 2.0 / 359.0, "{onnx:?}");

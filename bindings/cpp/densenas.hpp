@@ -248,6 +248,18 @@ class Session {
     adopt(out, space);
   }
 
+  /// Loads a session saved with save() (densenas_session_load). Throws Error for a
+  /// missing, truncated or damaged file, or one of another densenas version.
+  [[nodiscard]] static Session load(const std::string &path) {
+    densenas_session *out = nullptr;
+    detail::check(densenas_session_load(path.c_str(), &out));
+    return Session(out);
+  }
+
+  /// Saves the whole session to one file (densenas_session_save); a loaded copy
+  /// continues with exactly the losses this one would have.
+  void save(const std::string &path) const { detail::check(densenas_session_save(ptr_.get(), path.c_str())); }
+
   /// One weight step on a batch of the weight split; the loss before the update.
   float step_weights(const float *x, std::size_t x_len, const std::int64_t *y, std::size_t batch) {
     float loss = 0.0f;
@@ -337,9 +349,13 @@ class Session {
   [[nodiscard]] densenas_session *get() const noexcept { return ptr_.get(); }
 
  private:
+  explicit Session(densenas_session *out) {
+    ptr_.reset(out);
+    detail::check(densenas_session_shape(out, &features_, &classes_));
+  }
+
   void adopt(densenas_session *out, const Space &space) {
     ptr_.reset(out);
-    // The C API reports F and C for a space, not a session; predict needs C.
     features_ = space.features();
     classes_ = space.classes();
   }
@@ -354,20 +370,22 @@ enum class ProgressKind : std::uint32_t {
   Epoch = DENSENAS_PROGRESS_EPOCH,      ///< an epoch of a search phase ended
   Phase = DENSENAS_PROGRESS_PHASE,      ///< a search phase ended
   Retrain = DENSENAS_PROGRESS_RETRAIN,  ///< an epoch of retraining ended
+  Step = DENSENAS_PROGRESS_STEP,        ///< a step of a search phase ended (RunOptions::step_reports)
 };
 
 /// A progress report (`densenas_progress`); NaN marks a figure that does not apply.
 struct Progress {
   ProgressKind kind;
   std::size_t phase;  ///< phase (from 0); for retraining 0: the best DAG, 1: the baseline
-  std::size_t epoch;  ///< epoch (from 0) within the phase or the retraining
-  std::size_t epochs;
-  double loss;       ///< mean weight-step (or training) loss of the epoch
-  double arch_loss;  ///< mean architecture-step loss of the epoch
+  std::size_t epoch;  ///< epoch (from 0) within the phase or the retraining; a Step report's step
+  std::size_t epochs;  ///< epochs in the phase or the retraining; a Step report's steps in the phase
+  double loss;       ///< mean weight-step (or training) loss of the epoch; a Step report's batch loss
+  double arch_loss;  ///< mean architecture-step loss of the epoch; a Step report's batch loss
   double best_val_accuracy;
 };
 
-/// Called after each epoch, phase and retraining epoch; return true to stop the search.
+/// Called after each epoch, phase and retraining epoch (and step, when asked); return
+/// true to stop the search. It is not called again once it asked to stop.
 using ProgressCallback = std::function<bool(const Progress &)>;
 
 namespace detail {
@@ -394,24 +412,55 @@ inline std::int32_t progress_trampoline(const densenas_progress *p, void *user_d
 
 }  // namespace detail
 
+/// Options of a search run (densenas_search_run_with_options).
+struct RunOptions {
+  bool resume = false;            ///< continue the search in out_dir from its latest checkpoint
+  bool keep_checkpoints = false;  ///< keep out_dir/checkpoints when the search finishes
+  bool step_reports = false;      ///< report every step (ProgressKind::Step)
+
+  [[nodiscard]] std::string to_json() const {
+    auto b = [](bool v) { return v ? "true" : "false"; };
+    return std::string("{\"resume\": ") + b(resume) + ", \"keep_checkpoints\": " + b(keep_checkpoints) +
+           ", \"step_reports\": " + b(step_reports) + "}";
+  }
+};
+
+namespace detail {
+
+inline String run_search(const char *config_json, const char *out_dir, const ProgressCallback &progress,
+                         const RunOptions &options) {
+  SearchContext context{&progress, nullptr};
+  char *summary = nullptr;
+  const std::string options_json = options.to_json();
+  densenas_status status = densenas_search_run_with_options(
+      config_json, out_dir, options_json.c_str(), progress ? progress_trampoline : nullptr, &context, &summary);
+  String owned(summary);  // freed even when the callback's exception is rethrown
+  if (context.error) std::rethrow_exception(context.error);
+  check(status);
+  return owned;
+}
+
+}  // namespace detail
+
 /// Runs a whole search and returns its summary (`summary.json`'s content). `config_json`
 /// has the keys of a run folder's `config.json` ("{}": the defaults, a search on the
 /// embedded digits); with `out_dir` the run folder (summary, history, `best.onnx`, ...)
-/// is written there. `progress` is called on the calling thread; returning true stops
-/// the search (the summary is then marked `"interrupted": true`). An exception thrown
-/// by `progress` stops the search too and is rethrown here.
+/// is written there, with a checkpoint after every complete phase. `progress` is called
+/// on the calling thread; returning true stops the search (the summary is then marked
+/// `"interrupted": true`). An exception thrown by `progress` stops the search too and
+/// is rethrown here.
 [[nodiscard]] inline String search(const std::string &config_json,
                                    const std::optional<std::string> &out_dir = std::nullopt,
-                                   const ProgressCallback &progress = nullptr) {
-  detail::SearchContext context{&progress, nullptr};
-  char *summary = nullptr;
-  densenas_status status =
-      densenas_search_run(config_json.c_str(), out_dir ? out_dir->c_str() : nullptr,
-                          progress ? detail::progress_trampoline : nullptr, &context, &summary);
-  String owned(summary);  // freed even when the callback's exception is rethrown
-  if (context.error) std::rethrow_exception(context.error);
-  detail::check(status);
-  return owned;
+                                   const ProgressCallback &progress = nullptr, const RunOptions &options = {}) {
+  return detail::run_search(config_json.c_str(), out_dir ? out_dir->c_str() : nullptr, progress, options);
+}
+
+/// Continues the search in the run folder `out_dir` from its latest checkpoint, with the
+/// configuration it was started with, and returns its summary (with a "resumed" entry).
+[[nodiscard]] inline String resume(const std::string &out_dir, const ProgressCallback &progress = nullptr,
+                                   RunOptions options = {}) {
+  options.resume = true;
+  return detail::run_search(nullptr, out_dir.c_str(), progress, options);
 }
 
 }  // namespace densenas

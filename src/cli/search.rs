@@ -1,6 +1,6 @@
 //! `densenas search`: a whole search, its run folder and a summary table.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -8,12 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use densenas::model::density::Feedback;
 use densenas::train::optim::{LrSchedule, OptimizerKind};
-use densenas::search::{run_search_until, ArchSplit, Event, SearchConfig};
+use densenas::io::folder_search;
+use densenas::search::checkpoint;
+use densenas::search::summary::{OnnxCheck, Summary};
+use densenas::search::{ArchSplit, Control, Event, SearchConfig};
 
 use super::progress::{Progress, ProgressMode};
 use densenas::model::space::{Activation, Aggregation, Norm};
-use densenas::io::run_folder;
-use densenas::{data, StrategyKind};
+use densenas::StrategyKind;
 
 /// Options of `densenas search`. Each one left out takes its value from `--config`
 /// when given, else the default that `SearchConfig::default()` documents.
@@ -88,9 +90,18 @@ pub struct SearchArgs {
     /// (0: no retraining) [default: 40].
     #[arg(long)]
     retrain_epochs: Option<usize>,
-    /// Run folder to write.
-    #[arg(long, default_value = "runs/latest")]
-    out: PathBuf,
+    /// Run folder to write [default: runs/latest].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the search in this run folder from its latest checkpoint (written after
+    /// every complete phase), with the configuration it was started with; the finished
+    /// run equals an uninterrupted one. Takes no search options.
+    #[arg(long, value_name = "DIR", conflicts_with_all = CONFIG_OPTIONS)]
+    resume: Option<PathBuf>,
+    /// Keep the run folder's checkpoints/ when the search finishes (by default they are
+    /// removed then; an interrupted search always keeps them).
+    #[arg(long)]
+    keep_checkpoints: bool,
     /// Progress display: auto (bars on a terminal, else nothing), bar, lines, none.
     #[arg(long, value_enum, default_value = "auto")]
     progress: ProgressMode,
@@ -130,6 +141,15 @@ pub struct SearchArgs {
     #[arg(long)]
     print_config: bool,
 }
+
+/// The options that make a configuration (refused beside --resume, which takes the
+/// checkpoint's).
+const CONFIG_OPTIONS: [&str; 31] = [
+    "config", "data", "layers", "width", "blocks", "max_skip", "min_edges", "max_edges", "activation",
+    "aggregation", "norm", "strategy", "phases", "epochs", "warmup_epochs", "batch_size", "val_fraction", "seed",
+    "threads", "device", "retrain_epochs", "out", "optimizer", "lr", "arch_lr", "weight_decay", "grad_clip",
+    "schedule", "first_dags", "feedback", "arch_split",
+];
 
 fn parse_json_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
@@ -174,7 +194,8 @@ impl SearchArgs {
         set(&mut c.batch_size, &self.batch_size);
         set(&mut c.retrain.batch_size, &self.batch_size);
         set(&mut c.val_fraction, &self.val_fraction);
-        set(&mut c.threads, &self.threads);
+        // The command line uses one libtorch thread unless told otherwise.
+        c.threads = Some(self.threads.or(c.threads).unwrap_or(1));
         set(&mut c.session.strategy, &self.strategy);
         set(&mut c.session.seed, &self.seed);
         set(&mut c.session.device, &self.device);
@@ -217,21 +238,47 @@ impl SearchArgs {
 }
 
 pub fn run(args: SearchArgs) -> densenas::Result<()> {
-    let config = args.config()?;
-    config.validate()?;
     if args.print_config {
+        let config = match &args.resume {
+            Some(dir) => checkpoint::read_latest(&folder_search::checkpoints_of(dir))?.config,
+            None => args.config()?,
+        };
+        config.validate()?;
         println!("{}", serde_json::to_string_pretty(&config)?);
         return Ok(());
     }
-    let data = data::load(&config.data)?;
     let mut progress = Progress::new(if args.quiet { ProgressMode::None } else { args.progress });
     let mut on_event = |event: Event<'_>| progress.event(event);
+    let mut control = Control { on_event: &mut on_event, stop: &STOP };
     install_interrupt_handler();
-    let outcome = run_search_until(&config, &data, &mut on_event, &STOP);
+    let (result, dir) = match &args.resume {
+        Some(dir) => (folder_search::resume_in_folder(dir, None, &mut control, args.keep_checkpoints), dir.clone()),
+        None => {
+            let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs/latest"));
+            let config = args.config()?;
+            (folder_search::search_in_folder(&dir, &config, &mut control, args.keep_checkpoints), dir)
+        }
+    };
     progress.finish();
-    let mut outcome = outcome?;
-    let written = run_folder::write_run_folder(&args.out, &config, &mut outcome, &data.test)?;
-    let s = &outcome.summary;
+    let done = result?;
+    print_table(&done.outcome.summary, &dir);
+    if let Some(e) = done.written.onnx_error {
+        return Err(densenas::Error::State(format!(
+            "the run folder is written, but the ONNX Runtime check of best.onnx failed: {e}"
+        )));
+    }
+    if done.outcome.summary.interrupted {
+        return Err(densenas::Error::State(format!(
+            "interrupted: {} holds what was done so far (summary marked interrupted, the inherited best in \
+             best.onnx); continue with `densenas search --resume {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+fn print_table(s: &Summary, dir: &Path) {
     let pct = |v: f64| format!("{:.2}%", 100.0 * v);
     println!();
     println!("densenas {} search on {} ({} weight / {} val / {} test samples), strategy {}, seed {}",
@@ -245,35 +292,28 @@ pub fn run(args: SearchArgs) -> densenas::Result<()> {
     println!("{:<10} {:>6} {:>6} {:>10} {:>12} {:>9} {:>14} {:>9}", "chain", c.edges.len(), s.space.layers, c.params, c.flops,
         "-", "-", c.test_accuracy.map_or("-".to_string(), pct));
     println!("best DAG edges: {:?}", b.edges);
-    println!("search {:.1} s ({:.0} samples/s), retraining {:.1} s; run folder {}",
-        s.timing.search_seconds, s.timing.samples_per_second, s.timing.retrain_seconds, args.out.display());
-    match (&s.onnx, written.onnx_error) {
-        (Some(o), _) => {
-            println!(
-                "ONNX Runtime on {}: test accuracy {}, max |engine - ORT| logit difference {:.2e}, {} prediction mismatches",
-                o.path,
-                pct(o.test_accuracy),
-                o.max_abs_diff,
-                o.prediction_mismatches
-            );
-            Ok(())
-        }
-        (None, Some(e)) => Err(densenas::Error::State(format!(
-            "the run folder is written, but the ONNX Runtime check of best.onnx failed: {e}"
-        ))),
-        (None, None) => Ok(()),
-    }?;
-    if s.interrupted {
-        return Err(densenas::Error::State(format!(
-            "interrupted: the run folder {} holds what was done so far (summary marked interrupted, nothing retrained)",
-            args.out.display()
-        )));
+    if let Some(r) = &s.resumed {
+        println!("resumed after phase {} from the run folder's checkpoint", r.from_phase);
     }
-    Ok(())
+    println!("search {:.1} s ({:.0} samples/s), retraining {:.1} s; run folder {}",
+        s.timing.search_seconds, s.timing.samples_per_second, s.timing.retrain_seconds, dir.display());
+    match &s.onnx {
+        Some(OnnxCheck::Checked(o)) => println!(
+            "ONNX Runtime on {}: test accuracy {}, max |engine - ORT| logit difference {:.2e}, {} prediction mismatches",
+            o.path,
+            pct(o.test_accuracy),
+            o.max_abs_diff,
+            o.prediction_mismatches
+        ),
+        Some(OnnxCheck::Skipped { path, skipped }) => {
+            eprintln!("densenas: warning: {path} is exported but was not checked in ONNX Runtime: {skipped}")
+        }
+        None => {}
+    }
 }
 
-
-/// Set by the first Ctrl-C: the search finishes its current step and writes what it has.
+/// Set by the first Ctrl-C: the search (or the retraining) finishes its current step and
+/// writes what it has; a second Ctrl-C ends the process at once.
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_interrupt(_signal: libc::c_int) {

@@ -94,6 +94,26 @@ impl DataSplits {
         Ok(DataSplits { train: all, test })
     }
 
+    /// A SHA-256 digest (hex) of both files' sizes, features and labels: equal
+    /// digests mean the same data, so a checkpoint can tell whether a dataset changed
+    /// on disk since it was written.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for d in [&self.train, &self.test] {
+            for n in [d.features, d.classes, d.len()] {
+                h.update((n as u64).to_le_bytes());
+            }
+            for chunk in d.x.chunks(1 << 16) {
+                let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+                h.update(&bytes);
+            }
+            let labels: Vec<u8> = d.y.iter().flat_map(|v| v.to_le_bytes()).collect();
+            h.update(&labels);
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The weight and validation splits of the training file for a run with `seed`
     /// (`val_fraction` of each class goes to validation).
     pub fn weight_val(&self, val_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {

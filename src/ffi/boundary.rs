@@ -17,7 +17,10 @@ macro_rules! ffi_boundary {
 /// For `void` exports (the `_free` functions): runs `$body`, swallowing a panic.
 macro_rules! ffi_boundary_void {
     ($body:block) => {{
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| $body));
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| $body)) {
+            // Leaked rather than dropped: a payload's destructor could panic again.
+            std::mem::forget(payload);
+        }
     }};
 }
 
@@ -46,15 +49,41 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
 /// `ptr` must be NULL or point to `len` readable elements that outlive the call.
 pub(crate) unsafe fn slice_arg<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T]> {
     not_null(ptr, name)?;
-    // SAFETY: non-NULL and `len` elements per the caller's contract.
+    if (ptr as usize) % std::mem::align_of::<T>() != 0 {
+        return Err(Error::Input(format!("{name} is not aligned to {} bytes", std::mem::align_of::<T>())));
+    }
+    if len.checked_mul(std::mem::size_of::<T>()).is_none_or(|bytes| bytes > isize::MAX as usize) {
+        return Err(Error::Input(format!("{name}: {len} elements is more than any array can hold")));
+    }
+    // SAFETY: non-NULL, aligned, of a representable size, and `len` elements per the
+    // caller's contract.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// Writes `value` to the output pointer `out` (checked non-NULL beforehand).
+/// Writes `value` to the output pointer `out` (checked non-NULL beforehand; any
+/// alignment is accepted).
 ///
 /// # Safety
 /// `out` must be a valid, writable pointer.
 pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
-    // SAFETY: per the caller's contract.
-    unsafe { out.write(value) };
+    // SAFETY: per the caller's contract; unaligned writes are allowed.
+    unsafe { out.write_unaligned(value) };
+}
+
+/// Copies `values` to the caller's array `out` of `len` elements, after checking that
+/// the lengths agree and that `out` is non-NULL and aligned.
+///
+/// # Safety
+/// `out` must be NULL or point to `len` writable elements.
+pub(crate) unsafe fn copy_out<T: Copy>(values: &[T], out: *mut T, len: usize, name: &str) -> Result<()> {
+    not_null(out, name)?;
+    if (out as usize) % std::mem::align_of::<T>() != 0 {
+        return Err(Error::Input(format!("{name} is not aligned to {} bytes", std::mem::align_of::<T>())));
+    }
+    if values.len() != len {
+        return Err(Error::Input(format!("{name} has room for {len} values, the result has {}", values.len())));
+    }
+    // SAFETY: non-NULL, aligned, `len` elements per the caller's contract.
+    unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, len) };
+    Ok(())
 }

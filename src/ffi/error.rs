@@ -56,20 +56,49 @@ fn status_of(e: &Error) -> densenas_status {
     }
 }
 
+/// Records the calling thread's last error message. Never panics: during thread
+/// teardown (the thread-local already destroyed) or a re-entrant call the message is
+/// dropped instead.
 pub(crate) fn set_last_error(message: String) {
-    LAST_ERROR.with(|e| *e.borrow_mut() = message);
+    let _ = LAST_ERROR.try_with(|e| {
+        if let Ok(mut slot) = e.try_borrow_mut() {
+            *slot = message;
+        }
+    });
 }
 
-/// The status of a call's outcome, recording the message of a failure.
+/// Drops `value` without letting a panic of its destructor escape (a panic payload
+/// whose own destructor panics is leaked rather than aborting the host).
+fn drop_quietly<T>(value: T) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value))) {
+        std::mem::forget(payload);
+    }
+}
+
+/// `f()`, or `fallback` if it panics.
+fn or_fallback(f: impl FnOnce() -> String, fallback: &str) -> String {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        std::mem::forget(payload);
+        fallback.to_string()
+    })
+}
+
+/// The status of a call's outcome, recording the message of a failure. Nothing here
+/// can panic out of an export: formatting and dropping run under their own guards.
 pub(crate) fn finish(result: std::thread::Result<crate::Result<()>>) -> densenas_status {
     match result {
         Ok(Ok(())) => densenas_status::DENSENAS_STATUS_OK,
         Ok(Err(e)) => {
-            set_last_error(e.to_string());
-            status_of(&e)
+            let status = status_of(&e);
+            let message = or_fallback(|| e.to_string(), "error (its message could not be formatted)");
+            drop_quietly(e);
+            set_last_error(message);
+            status
         }
         Err(panic) => {
-            set_last_error(format!("internal error (panic): {}", panic_message(&panic)));
+            let message = or_fallback(|| panic_message(&panic), "unknown panic");
+            drop_quietly(panic);
+            set_last_error(format!("internal error (panic): {message}"));
             densenas_status::DENSENAS_STATUS_PANIC
         }
     }
@@ -93,8 +122,8 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> String {
 #[no_mangle]
 pub unsafe extern "C" fn densenas_last_error_message(buf: *mut c_char, len: usize) -> usize {
     let result = std::panic::catch_unwind(|| {
-        LAST_ERROR.with(|e| {
-            let msg = e.borrow();
+        LAST_ERROR.try_with(|e| {
+            let Ok(msg) = e.try_borrow() else { return 0 };
             let bytes = msg.as_bytes();
             if !buf.is_null() && len > 0 {
                 let n = bytes.len().min(len - 1);
@@ -106,8 +135,12 @@ pub unsafe extern "C" fn densenas_last_error_message(buf: *mut c_char, len: usiz
             }
             bytes.len()
         })
+        .unwrap_or(0)
     });
-    result.unwrap_or(0)
+    result.unwrap_or_else(|payload| {
+        std::mem::forget(payload);
+        0
+    })
 }
 
 /// The name of a status code as a static NUL-terminated string (for example

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use tch::{Kind, Tensor};
 
-use super::boundary::{not_null, slice_arg, str_arg, write_out};
+use super::boundary::{copy_out, not_null, slice_arg, str_arg, write_out};
 use super::dataset::densenas_dataset;
 use super::densenas_status;
 use super::space::densenas_space;
@@ -14,7 +14,7 @@ use super::string::to_c_string;
 use crate::error::{Error, Result};
 use crate::io::export::onnx::{self, ExportMetadata};
 use crate::model::network::{Network, Normalization};
-use crate::search::session::{raw_batch, Session, SessionOptions};
+use crate::search::session::{raw_batch, raw_features, Session, SessionOptions};
 use crate::train::evaluate;
 
 /// A search session (opaque): `k` blocks over shared weights, `alpha`, the strategy,
@@ -262,20 +262,26 @@ pub unsafe extern "C" fn densenas_session_predict(
         let handle = unsafe { session(s) }?;
         not_null(logits_out, "logits_out")?;
         let session = handle.lock()?;
-        let classes = session.space().classes();
+        // Every length is checked before anything is allocated.
+        let (classes, features) = (session.space().classes(), session.space().features());
+        if batch_size == 0 {
+            return Err(Error::Input("batch of 0 samples".into()));
+        }
         if batch_size.checked_mul(classes) != Some(logits_len) {
             return Err(Error::Input(format!(
                 "logits_len is {logits_len} but batch * classes = {batch_size} * {classes}"
             )));
         }
+        if batch_size.checked_mul(features) != Some(x_len) {
+            return Err(Error::Input(format!("x_len is {x_len} but batch * features = {batch_size} * {features}")));
+        }
         let xs = unsafe { slice_arg(x, x_len, "x") }?;
-        let (xt, _) = raw_batch(session.space(), xs, &vec![0; batch_size], batch_size)?;
+        let xt = raw_features(session.space(), xs, batch_size)?;
         let net = current_network(&session)?;
         let logits = tch::no_grad(|| net.forward(&xt.f_to_kind(session.kind())?))?;
         let values = Vec::<f32>::try_from(&logits.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?)?;
         // SAFETY: `logits_out` has room for `logits_len` floats per the contract.
-        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), logits_out, logits_len) };
-        Ok(())
+        unsafe { copy_out(&values, logits_out, logits_len, "logits_out") }
     })
 }
 
@@ -302,8 +308,8 @@ pub unsafe extern "C" fn densenas_session_alpha(s: *const densenas_session, out:
         if alpha.len() != len {
             return Err(Error::Input(format!("len is {len} but the session has {} blocks", alpha.len())));
         }
-        unsafe { std::ptr::copy_nonoverlapping(alpha.as_ptr(), out, len) };
-        Ok(())
+        // SAFETY: `out` has room for `len` doubles per the contract.
+        unsafe { copy_out(&alpha, out, len, "out") }
     })
 }
 
@@ -385,6 +391,57 @@ pub unsafe extern "C" fn densenas_session_set_learning_rate(s: *mut densenas_ses
             return Err(Error::Input(format!("learning rate is {lr}: it must be finite and non-negative")));
         }
         handle.lock()?.set_weight_lr(lr);
+        Ok(())
+    })
+}
+
+/// Saves the whole session to one file at `path` (safetensors with a JSON document:
+/// weights, optimiser states, `alpha`, blocks, density, RNG state, history, the best
+/// snapshot), written atomically. `densenas_session_load` continues from it exactly:
+/// the same losses, bit for bit, on the same device with one thread.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_session_save(s: *const densenas_session, path: *const c_char) -> densenas_status {
+    ffi_boundary!({
+        let handle = unsafe { session(s) }?;
+        let path = unsafe { str_arg(path, "path") }?;
+        handle.lock()?.save(Path::new(path))
+    })
+}
+
+/// Loads a session saved with `densenas_session_save`. A file of another densenas
+/// version, a truncated or damaged one, or a missing one gets a clear error. On
+/// success `*out` receives a new session that the caller owns and must free with
+/// `densenas_session_free`; on failure it is left unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_session_load(path: *const c_char, out: *mut *mut densenas_session) -> densenas_status {
+    ffi_boundary!({
+        not_null(out, "out")?;
+        let path = unsafe { str_arg(path, "path") }?;
+        let session = Session::load(Path::new(path))?;
+        let handle = Box::new(densenas_session { inner: Mutex::new(session) });
+        unsafe { write_out(out, Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// The session's input features `F` and classes `C`, in `*features_out` and
+/// `*classes_out` (for a session made by `densenas_session_load`, whose space the
+/// caller does not hold).
+#[no_mangle]
+pub unsafe extern "C" fn densenas_session_shape(
+    s: *const densenas_session,
+    features_out: *mut usize,
+    classes_out: *mut usize,
+) -> densenas_status {
+    ffi_boundary!({
+        let handle = unsafe { session(s) }?;
+        not_null(features_out, "features_out")?;
+        not_null(classes_out, "classes_out")?;
+        let session = handle.lock()?;
+        unsafe {
+            write_out(features_out, session.space().features());
+            write_out(classes_out, session.space().classes());
+        }
         Ok(())
     })
 }

@@ -1,9 +1,11 @@
-//! The input/output layer above the search: the run folder a search writes, ONNX
+//! The input/output layer above the search: the run folder a search writes (and a
+//! search that lives in one, with checkpoints and resumption), ONNX
 //! [`export`] and its check in ONNX Runtime, SVG [`plot`]s, and classification
 //! figures of an exported model.
 
 pub mod classification;
 pub mod export;
+pub mod folder_search;
 pub mod ort_runtime;
 pub mod plot;
 pub mod run_folder;

@@ -12,7 +12,9 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::io::export::onnx::{self, ExportMetadata};
 use crate::io::export::verify::verify;
+use crate::search::summary::OnnxCheck;
 use crate::search::{SearchConfig, SearchOutcome};
+use crate::util::atomic::write_atomic;
 
 /// `config.json`: the full resolved configuration with the version and commit.
 #[derive(Serialize)]
@@ -38,7 +40,15 @@ struct BestFile<'a> {
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+    write_atomic(path, (text + "\n").as_bytes())
+}
+
+/// Writes `config.json` (the full resolved configuration with the version and commit)
+/// into the run folder `dir`.
+pub fn write_config(dir: &Path, config: &SearchConfig) -> Result<PathBuf> {
+    let path = dir.join("config.json");
+    write_json(&path, &ConfigFile { densenas_version: crate::VERSION, git_commit: crate::GIT_COMMIT, config })?;
+    Ok(path)
 }
 
 /// What [`write_run_folder`] wrote.
@@ -46,7 +56,9 @@ pub struct Written {
     /// The files written.
     pub paths: Vec<PathBuf>,
     /// Why the ONNX Runtime check of `best.onnx` failed, if it did (everything else is
-    /// written all the same, and `summary.json`'s `onnx` entry is then `null`).
+    /// written all the same, and `summary.json`'s `onnx` entry is then `null`). When
+    /// ONNX Runtime cannot be loaded at all, the check is not a failure: the entry says
+    /// it was skipped and why.
     pub onnx_error: Option<Error>,
 }
 
@@ -55,13 +67,7 @@ pub struct Written {
 /// figures in `outcome.summary.onnx`.
 pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchOutcome, test: &Dataset) -> Result<Written> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut written = Vec::new();
-    let config_path = dir.join("config.json");
-    write_json(
-        &config_path,
-        &ConfigFile { densenas_version: crate::VERSION, git_commit: crate::GIT_COMMIT, config },
-    )?;
-    written.push(config_path);
+    let mut written = vec![write_config(dir, config)?];
 
     let s = &outcome.summary.best;
     let best_path = dir.join("best.json");
@@ -86,7 +92,7 @@ pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchO
         serde_json::to_writer(&mut text, record)?;
         text.write_all(b"\n").map_err(|e| Error::io(&history_path, e))?;
     }
-    std::fs::write(&history_path, text).map_err(|e| Error::io(&history_path, e))?;
+    write_atomic(&history_path, &text)?;
     written.push(history_path);
 
     let density_path = dir.join("density.json");
@@ -103,7 +109,11 @@ pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchO
     written.push(onnx_path.clone());
     let onnx_error = match verify(&outcome.best_network, &onnx_path, "best.onnx", test) {
         Ok(summary) => {
-            outcome.summary.onnx = Some(summary);
+            outcome.summary.onnx = Some(OnnxCheck::Checked(summary));
+            None
+        }
+        Err(Error::Device(reason)) => {
+            outcome.summary.onnx = Some(OnnxCheck::Skipped { path: "best.onnx".into(), skipped: reason });
             None
         }
         Err(e) => {

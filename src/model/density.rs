@@ -117,6 +117,21 @@ impl DagDensity {
         Ok(DagDensity { space: space.clone(), p: vec![p0; space.num_edges()], p_min })
     }
 
+    /// A density with the given edge probabilities (in the space's edge order, each in
+    /// `[0, 1]`), as a checkpoint restores it.
+    pub fn from_probabilities(space: &Space, p: Vec<f64>, p_min: f64) -> Result<DagDensity> {
+        let mut density = DagDensity::new(space, 0.5, p_min)?;
+        if p.len() != space.num_edges() || p.iter().any(|v| !(0.0..=1.0).contains(v)) {
+            return Err(Error::Input(format!(
+                "a density over {} edges needs as many probabilities in [0, 1]; got {} values",
+                space.num_edges(),
+                p.len()
+            )));
+        }
+        density.p = p;
+        Ok(density)
+    }
+
     /// The edge probabilities, in the space's edge order.
     pub fn probabilities(&self) -> &[f64] {
         &self.p

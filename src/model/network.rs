@@ -194,6 +194,35 @@ impl DagWeights {
         out
     }
 
+    /// The weights of `dag` made of `tensors` in the order of [`DagWeights::tensors`]
+    /// (as a checkpoint stores them), each checked for its shape; they are used as
+    /// given.
+    pub fn from_tensors(space: &Space, dag: &Dag, tensors: Vec<Tensor>) -> Result<DagWeights> {
+        dag.mask(space)?;
+        let (f, d, c) = (space.features() as i64, space.width() as i64, space.classes() as i64);
+        let (sources, sinks, l) = (dag.sources(), dag.sinks(), dag.layers());
+        let ln = space.norm() == Norm::Layernorm;
+        let expected = sources.len() + dag.edges().len() + l * (1 + 2 * ln as usize) + sinks.len() + 1;
+        if tensors.len() != expected {
+            return Err(Error::Input(format!("{} weight tensors for a DAG that has {expected}", tensors.len())));
+        }
+        let mut it = tensors.into_iter().enumerate();
+        let mut next = |shape: &[i64]| -> Result<Tensor> {
+            let (i, t) = it.next().expect("counted above");
+            if t.size() != shape {
+                return Err(Error::Input(format!("weight tensor {i} has shape {:?}, expected {shape:?}", t.size())));
+            }
+            Ok(t)
+        };
+        let input = sources.iter().map(|&j| Ok((j, next(&[f, d])?))).collect::<Result<_>>()?;
+        let edges = dag.edges().iter().map(|&e| Ok((e, next(&[d, d])?))).collect::<Result<_>>()?;
+        let bias = (0..l).map(|_| next(&[d])).collect::<Result<_>>()?;
+        let layer_norm = if ln { Some((0..l).map(|_| Ok((next(&[d])?, next(&[d])?))).collect::<Result<_>>()?) } else { None };
+        let output = sinks.iter().map(|&j| Ok((j, next(&[d, c])?))).collect::<Result<_>>()?;
+        let output_bias = next(&[c])?;
+        Ok(DagWeights { input, edges, bias, layer_norm, output, output_bias })
+    }
+
     /// A deep copy that owns its storage and tracks no gradient.
     pub fn detached_copy(&self) -> Result<DagWeights> {
         let cp = |t: &Tensor| -> Result<Tensor> { Ok(t.f_detach_copy()?) };

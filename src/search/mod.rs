@@ -1,11 +1,24 @@
-//! The search layer (DESIGN.md sections 3 and 4): the [`strategy`]s, the [`session`]
-//! that alternates weight and architecture steps and resamples blocks between phases,
-//! the first phase's given DAGs, and a whole search with retraining and its summary.
+//! The search layer (DESIGN.md sections 3, 4 and 11): the [`strategy`]s, the
+//! [`session`] that alternates weight and architecture steps and resamples blocks
+//! between phases, the first phase's given DAGs, and a whole search: its
+//! [`config`]uration, phases, retraining, [`summary`], events and [`checkpoint`]s.
 
+pub mod checkpoint;
+pub mod config;
+pub mod events;
 pub mod first_dags;
+mod phases;
+mod retrain;
 mod run;
 pub mod session;
+pub mod state;
+pub mod stats;
 pub mod strategy;
 pub mod summary;
 
-pub use run::*;
+pub use checkpoint::Checkpoint;
+pub use config::{ArchSplit, SearchConfig, SpaceOptions};
+pub use events::{Control, Event};
+pub use run::{run_search, run_search_on_splits, run_search_until, run_search_with, Persistence, SearchOutcome};
+pub use state::LoopState;
+pub use stats::kendall_tau;

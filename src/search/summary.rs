@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::dag::DagMetrics;
-use crate::io::export::verify::OnnxSummary;
 use crate::model::space::{Activation, Aggregation, Norm};
 
 /// The dataset and its split sizes.
@@ -104,6 +103,42 @@ pub struct PhaseSummary {
     pub kendall_tau: Option<f64>,
 }
 
+/// How a resumed search started.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resumed {
+    /// The phases the checkpoint it started from had done.
+    pub from_phase: usize,
+}
+
+/// The check of an exported model in ONNX Runtime on the test split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnnxSummary {
+    /// The model file, relative to the run folder.
+    pub path: String,
+    /// Test accuracy that ONNX Runtime gets from the model.
+    pub test_accuracy: f64,
+    /// Largest absolute difference between ONNX Runtime's and the engine's logits.
+    pub max_abs_diff: f64,
+    /// Test samples on which the two predict different classes.
+    pub prediction_mismatches: usize,
+}
+
+/// The `onnx` entry of `summary.json`: the check's figures, or why it was skipped
+/// (ONNX Runtime could not be loaded; the model is exported all the same).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OnnxCheck {
+    /// The check ran.
+    Checked(OnnxSummary),
+    /// The check could not run.
+    Skipped {
+        /// The model file, relative to the run folder.
+        path: String,
+        /// Why.
+        skipped: String,
+    },
+}
+
 /// Timings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
@@ -138,7 +173,10 @@ pub struct Summary {
     /// phases done are in, the last one possibly shortened, and nothing was retrained.
     pub interrupted: bool,
     /// The exported `best.onnx` as ONNX Runtime runs it (`null` until exported).
-    pub onnx: Option<OnnxSummary>,
+    pub onnx: Option<OnnxCheck>,
+    /// Set when the search was resumed from a checkpoint (`null` otherwise).
+    #[serde(default)]
+    pub resumed: Option<Resumed>,
     /// Per-phase figures.
     pub phases: Vec<PhaseSummary>,
     /// Timings.

@@ -68,6 +68,42 @@ pub struct Optimizer {
     second: Vec<Tensor>,
 }
 
+/// An optimiser's moments and step count, for checkpoints (`first`: SGD's momentum
+/// buffers or Adam's first moments; `second`: Adam's second moments; both empty before
+/// the first step).
+pub struct OptimizerState {
+    /// Steps taken.
+    pub step: i32,
+    /// First moments (or momentum buffers), one per parameter.
+    pub first: Vec<Tensor>,
+    /// Second moments (Adam), one per parameter.
+    pub second: Vec<Tensor>,
+}
+
+/// The outcome of [`Optimizer::prepare`]: the new parameter values and moments, not yet
+/// written anywhere.
+pub struct PendingUpdate {
+    params: Vec<Tensor>,
+    first: Vec<Tensor>,
+    second: Vec<Tensor>,
+}
+
+impl PendingUpdate {
+    /// Whether every new parameter value is finite.
+    pub fn is_finite(&self) -> Result<bool> {
+        let _guard = tch::no_grad_guard();
+        let mut bad: Option<Tensor> = None;
+        for p in &self.params {
+            let n = p.f_isfinite()?.f_logical_not()?.f_sum(tch::Kind::Int64)?;
+            bad = Some(match bad {
+                None => n,
+                Some(b) => b.f_add(&n)?,
+            });
+        }
+        Ok(bad.map_or(Ok(0), |b| b.f_int64_value(&[]))? == 0)
+    }
+}
+
 impl Optimizer {
     /// A fresh optimiser (no state yet).
     pub fn new(config: OptimizerConfig) -> Optimizer {
@@ -86,59 +122,106 @@ impl Optimizer {
         self.second.clear();
     }
 
+    /// The moments and step count (shallow clones).
+    pub fn state(&self) -> OptimizerState {
+        OptimizerState {
+            step: self.step,
+            first: self.first.iter().map(|t| t.shallow_clone()).collect(),
+            second: self.second.iter().map(|t| t.shallow_clone()).collect(),
+        }
+    }
+
+    /// Restores moments and a step count taken with [`Optimizer::state`] (checked
+    /// against `params`: one moment of the same shape per parameter, second moments
+    /// only for Adam).
+    pub fn set_state(&mut self, state: OptimizerState, params: &[Tensor]) -> Result<()> {
+        let adam = self.config.kind == OptimizerKind::Adam;
+        let empty = state.first.is_empty() && state.second.is_empty();
+        let counts_ok = empty
+            || (state.first.len() == params.len() && state.second.len() == if adam { params.len() } else { 0 });
+        if !counts_ok || state.step < 0 || (empty != (state.step == 0)) {
+            return Err(Error::Input(format!(
+                "optimizer state: {} first and {} second moments after {} steps for {} parameters",
+                state.first.len(),
+                state.second.len(),
+                state.step,
+                params.len()
+            )));
+        }
+        for (i, m) in state.first.iter().chain(&state.second).enumerate() {
+            let p = &params[i % params.len().max(1)];
+            if m.size() != p.size() {
+                return Err(Error::Input(format!("optimizer state: moment {i} has shape {:?}, expected {:?}", m.size(), p.size())));
+            }
+        }
+        self.step = state.step;
+        self.first = state.first;
+        self.second = state.second;
+        Ok(())
+    }
+
     /// One update of `params` (leaf tensors) with `grads`, at learning rate `lr`.
     pub fn step(&mut self, params: &[Tensor], grads: &[Tensor], lr: f64) -> Result<()> {
+        let update = self.prepare(params, grads, lr)?;
+        self.commit(params, update)
+    }
+
+    /// Computes an update of `params` with `grads` at learning rate `lr` without
+    /// changing anything: the parameters and the optimiser's state change only in
+    /// [`Optimizer::commit`], so a failure here leaves both as they were.
+    pub fn prepare(&self, params: &[Tensor], grads: &[Tensor], lr: f64) -> Result<PendingUpdate> {
         if params.len() != grads.len() {
             return Err(Error::State("optimizer: parameter and gradient counts differ".into()));
         }
         let c = &self.config;
-        self.step += 1;
+        let step = self.step + 1;
         let _guard = tch::no_grad_guard();
-        if self.first.is_empty() {
-            for p in params {
-                self.first.push(p.f_zeros_like()?);
-                if c.kind == OptimizerKind::Adam {
-                    self.second.push(p.f_zeros_like()?);
-                }
-            }
-        }
+        let fresh = self.first.is_empty();
+        let mut out = PendingUpdate { params: Vec::new(), first: Vec::new(), second: Vec::new() };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
             let mut g = g.shallow_clone();
             if c.weight_decay > 0.0 {
                 g = g.f_add(&p.f_mul_scalar(c.weight_decay)?)?;
             }
-            let mut p = p.shallow_clone();
             match c.kind {
                 OptimizerKind::Sgd => {
-                    let update = if c.momentum > 0.0 {
-                        let buf = &mut self.first[i];
-                        if self.step == 1 {
-                            buf.f_copy_(&g)?;
-                        } else {
-                            let _ = buf.f_mul_scalar_(c.momentum)?;
-                            let _ = buf.f_add_(&g)?;
-                        }
-                        buf.shallow_clone()
-                    } else {
-                        g
-                    };
-                    let _ = p.f_sub_(&update.f_mul_scalar(lr)?)?;
+                    // PyTorch: the buffer starts as the first gradient.
+                    let buf = if fresh { g.f_detach_copy()? } else { self.first[i].f_mul_scalar(c.momentum)?.f_add(&g)? };
+                    let update = if c.momentum > 0.0 { &buf } else { &g };
+                    out.params.push(p.f_sub(&update.f_mul_scalar(lr)?)?);
+                    out.first.push(buf);
                 }
                 OptimizerKind::Adam => {
                     let (b1, b2) = c.betas;
-                    let m = &mut self.first[i];
-                    let _ = m.f_mul_scalar_(b1)?;
-                    let _ = m.f_add_(&g.f_mul_scalar(1.0 - b1)?)?;
-                    let v = &mut self.second[i];
-                    let _ = v.f_mul_scalar_(b2)?;
-                    let _ = v.f_add_(&g.f_mul(&g)?.f_mul_scalar(1.0 - b2)?)?;
-                    let bc1 = 1.0 - b1.powi(self.step);
-                    let bc2 = 1.0 - b2.powi(self.step);
+                    let (m0, v0) = if fresh {
+                        (p.f_zeros_like()?, p.f_zeros_like()?)
+                    } else {
+                        (self.first[i].shallow_clone(), self.second[i].shallow_clone())
+                    };
+                    let m = m0.f_mul_scalar(b1)?.f_add(&g.f_mul_scalar(1.0 - b1)?)?;
+                    let v = v0.f_mul_scalar(b2)?.f_add(&g.f_mul(&g)?.f_mul_scalar(1.0 - b2)?)?;
+                    let bc1 = 1.0 - b1.powi(step);
+                    let bc2 = 1.0 - b2.powi(step);
                     let denom = v.f_div_scalar(bc2)?.f_sqrt()?.f_add_scalar(1e-8)?;
-                    let _ = p.f_sub_(&m.f_div(&denom)?.f_mul_scalar(lr / bc1)?)?;
+                    out.params.push(p.f_sub(&m.f_div(&denom)?.f_mul_scalar(lr / bc1)?)?);
+                    out.first.push(m);
+                    out.second.push(v);
                 }
             }
         }
+        Ok(out)
+    }
+
+    /// Writes a prepared update into `params` (in place) and the optimiser's state.
+    pub fn commit(&mut self, params: &[Tensor], update: PendingUpdate) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        for (p, new) in params.iter().zip(&update.params) {
+            let mut p = p.shallow_clone();
+            p.f_copy_(new)?;
+        }
+        self.step += 1;
+        self.first = update.first;
+        self.second = update.second;
         Ok(())
     }
 }

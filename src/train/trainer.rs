@@ -1,6 +1,8 @@
 //! Training one DAG from fresh weights (DESIGN.md section 4's retraining of the best
 //! architecture and of the chain baseline, with the same budget).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -87,6 +89,25 @@ pub fn train_dag(
     rng: &mut ChaCha8Rng,
     on_epoch: &mut dyn FnMut(usize, f64),
 ) -> Result<Network> {
+    let never = AtomicBool::new(false);
+    let net = train_dag_until(space, dag, normalization, data, config, (kind, device), rng, on_epoch, &never)?;
+    net.ok_or_else(|| Error::State("training stopped without a stop request".into()))
+}
+
+/// [`train_dag`] that checks `stop` before every step: when it is set, training ends
+/// there and `None` is returned (no partial epoch is reported).
+#[allow(clippy::too_many_arguments)]
+pub fn train_dag_until(
+    space: &Space,
+    dag: &Dag,
+    normalization: &Normalization,
+    data: &SplitTensors,
+    config: &TrainConfig,
+    (kind, device): (Kind, Device),
+    rng: &mut ChaCha8Rng,
+    on_epoch: &mut dyn FnMut(usize, f64),
+    stop: &AtomicBool,
+) -> Result<Option<Network>> {
     config.validate()?;
     dag.mask(space)?;
     let weights = DagWeights::init(space, dag, kind, device, rng)?;
@@ -102,19 +123,27 @@ pub fn train_dag(
         order.shuffle(rng);
         let mut loss_sum = 0.0;
         for chunk in order.chunks(config.batch_size) {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
             let idx = Tensor::f_from_slice(chunk)?.f_to_device(device)?;
             let (x, y) = data.rows(&idx)?;
             let xn = net.normalization.apply(&x.f_to_kind(kind)?)?;
             let loss = cross_entropy(&forward_dag(space, dag, &net.weights, &xn)?, &y)?;
             let value = loss.f_double_value(&[])?;
+            let lr = config.schedule.lr(config.optimizer.lr, step, total);
             if !value.is_finite() {
-                return Err(Error::Diverged(format!("training loss is {value} in epoch {epoch}")));
+                return Err(Error::Diverged(format!(
+                    "the training loss is {value} in epoch {} (step {}, learning rate {lr}): lower the learning rate \
+                     or clip the gradient norm (grad_clip)",
+                    epoch + 1,
+                    step + 1
+                )));
             }
             let mut grads = Tensor::f_run_backward(&[&loss], &params, false, false)?;
             if let Some(max) = config.grad_clip {
                 clip_grad_norm(&mut grads, max)?;
             }
-            let lr = config.schedule.lr(config.optimizer.lr, step, total);
             opt.step(&params, &grads, lr)?;
             loss_sum += value * chunk.len() as f64;
             step += 1;
@@ -122,7 +151,7 @@ pub fn train_dag(
         on_epoch(epoch, loss_sum / n as f64);
     }
     net.weights = net.weights.detached_copy()?;
-    Ok(net)
+    Ok(Some(net))
 }
 
 /// Accuracy and mean cross-entropy of `network` on `data`.

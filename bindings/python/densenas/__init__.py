@@ -10,7 +10,8 @@ A thin binding (ctypes) over the C ABI of libdensenas.so (include/densenas.h)::
         x, y = data.split("weight")
         loss = session.step_weights(x[:64], y[:64])
 
-or a whole search: ``summary = densenas.search({"phases": 2}, out_dir="runs/py")``.
+or a whole search: ``summary = densenas.search({"phases": 2}, out_dir="runs/py")``,
+continued after a crash with ``densenas.resume("runs/py")``.
 
 Every failed call raises a `DensenasError` (a subclass per status) carrying the
 library's status and message. Every handle has `close()`, works as a context manager,
@@ -37,7 +38,7 @@ from .errors import (
     TorchError,
     UnavailableError,
 )
-from .search import Progress, ProgressKind, search
+from .search import Progress, ProgressKind, resume, search
 from .session import Evaluation, Session
 from .space import Space
 
@@ -82,5 +83,6 @@ __all__ = [
     "last_error_message",
     "library_path",
     "library_version",
+    "resume",
     "search",
 ]

@@ -102,6 +102,10 @@ SIGNATURES = {
     "densenas_last_error_message": (c_size_t, [P(ctypes.c_char), c_size_t]),
     "densenas_status_name": (c_char_p, [c_uint32]),
     "densenas_search_run": (STATUS, [c_char_p, c_char_p, ProgressCallback, c_void_p, P(c_void_p)]),
+    "densenas_search_run_with_options": (
+        STATUS,
+        [c_char_p, c_char_p, c_char_p, ProgressCallback, c_void_p, P(c_void_p)],
+    ),
     "densenas_session_new": (STATUS, [P(SpaceHandle), c_char_p, P(P(SessionHandle))]),
     "densenas_session_new_for_dataset": (
         STATUS,
@@ -134,6 +138,9 @@ SIGNATURES = {
     "densenas_session_export_onnx": (STATUS, [P(SessionHandle), c_char_p]),
     "densenas_session_set_progress": (STATUS, [P(SessionHandle), c_double]),
     "densenas_session_set_learning_rate": (STATUS, [P(SessionHandle), c_double]),
+    "densenas_session_save": (STATUS, [P(SessionHandle), c_char_p]),
+    "densenas_session_load": (STATUS, [c_char_p, P(P(SessionHandle))]),
+    "densenas_session_shape": (STATUS, [P(SessionHandle), P(c_size_t), P(c_size_t)]),
     "densenas_space_new": (STATUS, [c_char_p, P(P(SpaceHandle))]),
     "densenas_space_free": (None, [P(SpaceHandle)]),
     "densenas_space_features": (STATUS, [P(SpaceHandle), P(c_size_t)]),

@@ -17,6 +17,10 @@ class ProgressKind(enum.IntEnum):
     PHASE = 1
     #: An epoch of retraining (the best DAG, then the chain baseline) ended.
     RETRAIN = 2
+    #: A step of a search phase ended (only with ``step_reports=True``): ``epoch`` is
+    #: the step within the phase, ``epochs`` the phase's steps, and the losses are
+    #: that step's batch losses.
+    STEP = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,11 +31,12 @@ class Progress:
     kind: int
     #: Phase (from 0); for retraining, 0 for the best DAG and 1 for the baseline.
     phase: int
-    #: Epoch (from 0) within the phase or the retraining.
+    #: Epoch (from 0) within the phase or the retraining; a step report's step.
     epoch: int
-    #: Epochs in the phase or the retraining.
+    #: Epochs in the phase or the retraining; a step report's steps in the phase.
     epochs: int
-    #: Mean weight-step (or training) loss of the epoch; NaN after a phase.
+    #: Mean weight-step (or training) loss of the epoch (a step report's batch loss);
+    #: NaN after a phase.
     loss: float
     #: Mean architecture-step loss of the epoch; NaN otherwise.
     arch_loss: float
@@ -47,16 +52,23 @@ class Progress:
         return cls(kind, p.phase, p.epoch, p.epochs, p.loss, p.arch_loss, p.best_val_accuracy)
 
 
-def search(config=None, out_dir=None, progress=None):
+def search(config=None, out_dir=None, progress=None, *, resume=False, keep_checkpoints=False, step_reports=False):
     """Runs a whole search and returns its summary (`summary.json`'s content) as a dict.
 
     `config` is a dict or JSON string with the keys of a run folder's `config.json`
     (None: the defaults, a search on the embedded digits). With `out_dir`, the run
-    folder (summary, history, `best.onnx`, ...) is written there. `progress`, when
-    given, is called with a `Progress` after each epoch, phase and retraining epoch, on
-    the calling thread; a truthy return value stops the search (it finishes the current
-    step and reports a summary with `"interrupted": True`). An exception raised by
-    `progress` stops the search too, and is re-raised here.
+    folder (summary, history, `best.onnx`, ...) is written there, with a checkpoint
+    after every complete phase (removed when the search finishes, unless
+    `keep_checkpoints`). `progress`, when given, is called with a `Progress` after each
+    epoch, phase and retraining epoch (and each step with `step_reports=True`), on the
+    calling thread; a truthy return value stops the search (it finishes the current
+    step and reports a summary with `"interrupted": True`) and `progress` is not called
+    again. An exception raised by `progress` stops the search too, and is re-raised
+    here.
+
+    `resume=True` continues the search in `out_dir` from its latest checkpoint; the
+    configuration is the checkpoint's (`config`, when given, must equal it). The
+    finished run equals an uninterrupted one.
 
     Blocking; independent searches may run on different threads at once (ctypes
     releases the GIL during the call).
@@ -65,7 +77,6 @@ def search(config=None, out_dir=None, progress=None):
 
     def trampoline(report, _user_data):
         # Nothing may propagate into the library: remember it, stop, re-raise below.
-        # The search may report once more while it stops; the caller hears no more.
         if raised:
             return 1
         try:
@@ -75,11 +86,13 @@ def search(config=None, out_dir=None, progress=None):
             return 1
 
     callback = _ffi.ProgressCallback(trampoline) if progress is not None else _ffi.ProgressCallback()
+    options = {"resume": bool(resume), "keep_checkpoints": bool(keep_checkpoints), "step_reports": bool(step_reports)}
     out = ctypes.c_void_p()
     try:
-        _ffi.lib.densenas_search_run(
-            to_json(config),
+        _ffi.lib.densenas_search_run_with_options(
+            None if (resume and config is None) else to_json(config),
             None if out_dir is None else path_arg(out_dir),
+            json.dumps(options).encode(),
             callback,
             None,
             ctypes.byref(out),
@@ -92,3 +105,8 @@ def search(config=None, out_dir=None, progress=None):
         raise raised[0]
     return json.loads(_ffi.take_string(out))
 
+
+def resume(out_dir, progress=None, *, keep_checkpoints=False, step_reports=False):
+    """Continues the search in the run folder `out_dir` from its latest checkpoint (as
+    `search(out_dir=out_dir, resume=True)`) and returns its summary."""
+    return search(None, out_dir, progress, resume=True, keep_checkpoints=keep_checkpoints, step_reports=step_reports)

@@ -45,6 +45,25 @@ class Session(Handle):
         self.features = space.features
         self.classes = space.classes
 
+    @classmethod
+    def load(cls, path):
+        """A session saved with `save` (`densenas_session_load`); it continues with
+        exactly the losses the saved one would have had. A missing, truncated or
+        damaged file, or one of another densenas version, raises a `DensenasError`."""
+        out = ctypes.POINTER(_ffi.SessionHandle)()
+        _ffi.lib.densenas_session_load(path_arg(path), ctypes.byref(out))
+        session = cls.__new__(cls)
+        session._own(out, _ffi.lib.densenas_session_free)
+        features, classes = ctypes.c_size_t(), ctypes.c_size_t()
+        _ffi.lib.densenas_session_shape(session._handle(), ctypes.byref(features), ctypes.byref(classes))
+        session.features, session.classes = features.value, classes.value
+        return session
+
+    def save(self, path):
+        """Saves the whole session (weights, optimiser states, alpha, blocks, density,
+        RNG state, history, best snapshot) to one file at `path`."""
+        _ffi.lib.densenas_session_save(self._handle(), path_arg(path))
+
     def _step(self, func, x, y):
         x, xp, x_len = features_arg(x)
         y, yp, batch = labels_arg(y)

@@ -242,16 +242,11 @@ pub fn to_bytes(network: &Network, metadata: &ExportMetadata) -> Result<Vec<u8>>
     Ok(model(network, metadata)?.encode_to_vec())
 }
 
-/// Writes the ONNX model of `network` to `path` (through a temporary file in the same
-/// folder, renamed into place, so a failed export leaves no partial file).
+/// Writes the ONNX model of `network` to `path` atomically: through a temporary file
+/// of a unique name in the same folder, flushed and renamed into place, so a failed
+/// export leaves neither a partial file nor a stray temporary.
 pub fn write(network: &Network, path: &Path, metadata: &ExportMetadata) -> Result<()> {
-    let bytes = to_bytes(network, metadata)?;
-    let tmp = path.with_extension("onnx.partial");
-    std::fs::write(&tmp, &bytes).map_err(|e| Error::io(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    crate::util::atomic::write_atomic(path, &to_bytes(network, metadata)?)
 }
 
 /// Parses a file as an ONNX model, with a clear error when it is not one.

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::data::Dataset;
@@ -11,19 +10,7 @@ use crate::error::Result;
 use crate::model::network::Network;
 use crate::io::ort_runtime::OnnxModel;
 use crate::io::classification::ClassificationReport;
-
-/// The `onnx` entry of `summary.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OnnxSummary {
-    /// The model file, relative to the run folder.
-    pub path: String,
-    /// Test accuracy that ONNX Runtime gets from the model.
-    pub test_accuracy: f64,
-    /// Largest absolute difference between ONNX Runtime's and the engine's logits.
-    pub max_abs_diff: f64,
-    /// Test samples on which the two predict different classes.
-    pub prediction_mismatches: usize,
-}
+pub use crate::search::summary::OnnxSummary;
 
 /// Rows per ONNX Runtime call.
 const CHUNK: usize = 1024;

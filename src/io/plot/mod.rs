@@ -135,7 +135,7 @@ pub fn write_plots(dir: &Path, outcome: &SearchOutcome, edges: &[(usize, usize)]
     let mut written = Vec::new();
     for (name, text) in files {
         let path = plots.join(name);
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        crate::util::atomic::write_atomic(&path, text.as_bytes())?;
         written.push(path);
     }
     Ok(written)

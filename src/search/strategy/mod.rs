@@ -246,8 +246,21 @@ impl<'a> StepContext<'a> {
     }
 }
 
+/// Cloning a boxed strategy (a session copies its strategy before a step and keeps
+/// the copy only when the step succeeds, so a failed step changes nothing).
+pub trait StrategyClone {
+    /// A boxed copy.
+    fn clone_box(&self) -> Box<dyn Strategy>;
+}
+
+impl<T: Strategy + Clone + 'static> StrategyClone for T {
+    fn clone_box(&self) -> Box<dyn Strategy> {
+        Box::new(self.clone())
+    }
+}
+
 /// A search strategy.
-pub trait Strategy: Send {
+pub trait Strategy: Send + StrategyClone {
     /// The CLI/API name.
     fn kind(&self) -> StrategyKind;
 

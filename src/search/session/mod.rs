@@ -11,14 +11,19 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::model::dag::{Dag, DagMetrics};
+use crate::model::dag::Dag;
 use crate::model::density::{DagDensity, DensityConfig, Feedback};
 use crate::model::device::{parse_device, Precision};
 use crate::error::{Error, Result};
-use crate::model::network::{Network, Normalization};
+use crate::model::network::Normalization;
 use crate::train::optim::{clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
 use crate::train::evaluate;
 use crate::model::space::Space;
+mod file;
+mod history;
+
+pub use history::{BestArchitecture, HistoryRecord, PhaseReport};
+
 use crate::search::strategy::{cross_entropy, rank_weights, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
 use crate::model::supernet::{BlockMasks, Supernet};
 
@@ -101,60 +106,6 @@ impl SessionOptions {
     }
 }
 
-/// One evaluated block: a line of the search history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HistoryRecord {
-    /// Phase (from 0).
-    pub phase: usize,
-    /// Block index within the phase.
-    pub block: usize,
-    /// The block's DAG.
-    pub dag: Dag,
-    /// Its metrics.
-    pub metrics: DagMetrics,
-    /// Its architecture parameter at the end of the phase.
-    pub alpha: f64,
-    /// Its block weight `w` at the end of the phase.
-    pub weight: f64,
-    /// Inherited accuracy on the validation split (shared weights, `w` one-hot).
-    pub val_accuracy: f64,
-    /// Inherited mean cross-entropy on the validation split.
-    pub val_loss: f64,
-    /// Its rank among the phase's blocks by `alpha` (1 = largest; equal values share
-    /// the best rank).
-    pub rank_by_alpha: usize,
-    /// Its rank among the phase's blocks by validation accuracy (1 = best; ties broken
-    /// by loss, then block index).
-    pub rank_by_accuracy: usize,
-    /// The feedback weight `r_b` it got in the density update.
-    pub feedback: f64,
-    /// Entropy in bits of the density the phase's blocks were drawn from.
-    pub density_entropy_bits: f64,
-}
-
-/// The best block of the whole history with its inherited snapshot.
-pub struct BestArchitecture {
-    /// Its history record.
-    pub record: HistoryRecord,
-    /// The network with the shared weights as they were when it was judged.
-    pub network: Network,
-}
-
-/// What [`Session::end_phase`] found.
-#[derive(Clone, Debug)]
-pub struct PhaseReport {
-    /// The phase that ended.
-    pub phase: usize,
-    /// Its blocks' records.
-    pub records: Vec<HistoryRecord>,
-    /// Whether a block of this phase became the best so far.
-    pub new_best: bool,
-    /// Best validation accuracy so far.
-    pub best_val_accuracy: f64,
-    /// Density entropy (bits) after the update.
-    pub density_entropy_bits: f64,
-}
-
 /// A search session.
 pub struct Session {
     space: Space,
@@ -179,6 +130,8 @@ pub struct Session {
     phase: usize,
     history: Vec<HistoryRecord>,
     best: Option<BestArchitecture>,
+    /// Weight steps taken (for messages and checkpoints).
+    weight_steps: usize,
 }
 
 impl Session {
@@ -230,6 +183,7 @@ impl Session {
             phase: 0,
             history: Vec::new(),
             best: None,
+            weight_steps: 0,
         })
     }
 
@@ -353,24 +307,29 @@ impl Session {
     }
 
     /// One weight step on a batch of the weight split; returns the loss before the
-    /// update. A non-finite loss is an error and leaves the weights unchanged.
+    /// update. The step is a transaction: random numbers, the strategy's state, the
+    /// weights and the optimiser change only when it succeeds, so any error (a
+    /// non-finite loss or updated weight, a libtorch failure) leaves the session as it
+    /// was.
     pub fn step_weights(&mut self, x: &Tensor, y: &Tensor) -> Result<f64> {
         let (x, y) = self.batch(x, y)?;
+        let mut rng = self.rng.clone();
+        let mut strategy = self.strategy.clone_box();
         let mut ctx = StepContext {
             supernet: &self.supernet,
             dags: &self.dags,
             masks: &self.masks,
             alpha: &self.alpha,
-            rng: &mut self.rng,
+            rng: &mut rng,
             progress: self.progress,
             weight_lr: self.weight_lr,
             train_batch: None,
         };
-        let logits = self.strategy.forward(&mut ctx, &x, StepKind::Weights)?;
+        let logits = strategy.forward(&mut ctx, &x, StepKind::Weights)?;
         let loss = cross_entropy(&logits, &y)?;
         let value = loss.f_double_value(&[])?;
         if !value.is_finite() {
-            return Err(Error::Diverged(format!("weight-step loss is {value}")));
+            return Err(self.diverged(format!("the weight-step loss is {value}")));
         }
         let grads = Tensor::f_run_backward(&[&loss], &self.weights, false, false)?;
         drop((logits, loss));
@@ -380,40 +339,76 @@ impl Session {
             .zip(&self.weights)
             .map(|(g, p)| if g.defined() { Ok(g) } else { Ok(p.f_zeros_like()?) })
             .collect::<Result<Vec<_>>>()?;
-        self.last_train = Some((x, y));
         if let Some(max) = self.options.grad_clip {
             clip_grad_norm(&mut grads, max)?;
         }
-        self.weight_opt.step(&self.weights, &grads, self.weight_lr)?;
+        let update = self.weight_opt.prepare(&self.weights, &grads, self.weight_lr)?;
+        if !update.is_finite()? {
+            return Err(self.diverged(format!("the loss was {value}, but the update made weights non-finite")));
+        }
+        // Commit.
+        self.weight_opt.commit(&self.weights, update)?;
+        self.rng = rng;
+        self.strategy = strategy;
+        self.last_train = Some((x, y));
+        self.weight_steps += 1;
         Ok(value)
+    }
+
+    /// The error of a diverged step, with where it happened and what to do.
+    fn diverged(&self, what: String) -> Error {
+        Error::Diverged(format!(
+            "{what} at weight step {} (phase {}, learning rate {}); the session is unchanged. \
+             Lower the learning rate or clip the gradient norm (grad_clip)",
+            self.weight_steps + 1,
+            self.phase + 1,
+            self.weight_lr
+        ))
     }
 
     /// One architecture step on a batch of the architecture split; returns the loss
     /// before the update. Strategies without `alpha` report the loss and change nothing.
+    /// A transaction as [`Session::step_weights`] is: on error nothing has changed.
     pub fn step_architecture(&mut self, x: &Tensor, y: &Tensor) -> Result<f64> {
         let (x, y) = self.batch(x, y)?;
+        let mut rng = self.rng.clone();
+        let mut strategy = self.strategy.clone_box();
         let mut ctx = StepContext {
             supernet: &self.supernet,
             dags: &self.dags,
             masks: &self.masks,
             alpha: &self.alpha,
-            rng: &mut self.rng,
+            rng: &mut rng,
             progress: self.progress,
             weight_lr: self.weight_lr,
             train_batch: self.last_train.as_ref().map(|(x, y)| (x, y)),
         };
-        if !self.strategy.trains_alpha() {
+        if !strategy.trains_alpha() {
             let _guard = tch::no_grad_guard();
-            let logits = self.strategy.forward(&mut ctx, &x, StepKind::Architecture)?;
-            return Ok(cross_entropy(&logits, &y)?.f_double_value(&[])?);
+            let logits = strategy.forward(&mut ctx, &x, StepKind::Architecture)?;
+            let value = cross_entropy(&logits, &y)?.f_double_value(&[])?;
+            self.rng = rng;
+            self.strategy = strategy;
+            return Ok(value);
         }
-        let (value, grad) = self.strategy.architecture_gradient(&mut ctx, &x, &y)?;
+        let (value, grad) = strategy.architecture_gradient(&mut ctx, &x, &y)?;
         if !value.is_finite() {
-            return Err(Error::Diverged(format!("architecture-step loss is {value}")));
+            return Err(self.diverged(format!("the architecture-step loss is {value}")));
         }
-        let lr = self.arch_opt.config().lr;
-        self.arch_opt.step(std::slice::from_ref(&self.alpha), &[grad], lr)?;
-        self.strategy.after_architecture_step(&self.alpha)?;
+        // alpha is updated on a copy, which replaces it only when everything succeeded.
+        let alpha = self.alpha.f_detach_copy()?.set_requires_grad(true);
+        let mut arch_opt = Optimizer::new(self.arch_opt.config().clone());
+        arch_opt.set_state(self.arch_opt.state(), std::slice::from_ref(&alpha))?;
+        let update = arch_opt.prepare(std::slice::from_ref(&alpha), &[grad], arch_opt.config().lr)?;
+        if !update.is_finite()? {
+            return Err(self.diverged(format!("the architecture-step loss was {value}, but the update made alpha non-finite")));
+        }
+        arch_opt.commit(std::slice::from_ref(&alpha), update)?;
+        strategy.after_architecture_step(&alpha)?;
+        self.alpha = alpha;
+        self.arch_opt = arch_opt;
+        self.rng = rng;
+        self.strategy = strategy;
         Ok(value)
     }
 
@@ -484,8 +479,10 @@ impl Session {
         let mut dags = elites;
         dags.extend(fresh);
         let masks = BlockMasks::new(&self.space, &dags, self.kind, self.device)?;
+        let alpha = Tensor::f_zeros([dags.len() as i64], (self.kind, self.device))?.set_requires_grad(true);
+        let history: Vec<HistoryRecord> = records.iter().cloned().collect();
 
-        // Commit.
+        // Commit (nothing below can fail).
         if let Some(network) = snapshot {
             self.best = Some(BestArchitecture { record: records[top].clone(), network });
         }
@@ -493,8 +490,9 @@ impl Session {
         self.density = density;
         self.dags = dags;
         self.masks = masks;
-        self.history.extend(records.iter().cloned());
-        self.reset_alpha()?;
+        self.history.extend(history);
+        self.alpha = alpha;
+        self.arch_opt.reset();
         self.progress = 0.0;
         let report = PhaseReport {
             phase: self.phase,
@@ -524,22 +522,29 @@ impl Session {
 
 /// Checks raw row-major data against `space` and makes CPU tensors of it.
 pub fn raw_batch(space: &Space, x: &[f32], y: &[i64], batch: usize) -> Result<(Tensor, Tensor)> {
-    let (f, c) = (space.features(), space.classes());
+    let c = space.classes();
+    if y.len() != batch {
+        return Err(Error::Input(format!("{} labels for a batch of {batch}", y.len())));
+    }
+    let xt = raw_features(space, x, batch)?;
+    if let Some(i) = y.iter().position(|&l| l < 0 || l as u64 >= c as u64) {
+        return Err(Error::Input(format!("label of sample {i} is {}, outside 0..{c}", y[i])));
+    }
+    Ok((xt, Tensor::f_from_slice(y)?))
+}
+
+/// Checks raw row-major features against `space` (`x.len() == batch * F`, finite,
+/// `batch > 0`) and makes a CPU tensor `[batch, F]` of them.
+pub fn raw_features(space: &Space, x: &[f32], batch: usize) -> Result<Tensor> {
+    let f = space.features();
     if batch == 0 {
         return Err(Error::Input("batch of 0 samples".into()));
     }
     if batch.checked_mul(f) != Some(x.len()) {
         return Err(Error::Input(format!("x_len is {} but batch * features = {batch} * {f}", x.len())));
     }
-    if y.len() != batch {
-        return Err(Error::Input(format!("{} labels for a batch of {batch}", y.len())));
-    }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(Error::Input(format!("feature {} of sample {} is {} (features must be finite)", i % f, i / f, x[i])));
     }
-    if let Some(i) = y.iter().position(|&l| l < 0 || l as u64 >= c as u64) {
-        return Err(Error::Input(format!("label of sample {i} is {}, outside 0..{c}", y[i])));
-    }
-    let xt = Tensor::f_from_slice(x)?.f_view([batch as i64, f as i64])?;
-    Ok((xt, Tensor::f_from_slice(y)?))
+    Ok(Tensor::f_from_slice(x)?.f_view([batch as i64, f as i64])?)
 }

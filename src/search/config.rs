@@ -1,0 +1,202 @@
+//! The configuration of a whole search (`config.json` of a run folder): the space
+//! options, phases and epochs, batch size, splits, schedule, the session's options,
+//! retraining, threads and the research options.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::space::{Activation, Aggregation, Norm, Space, SpaceConfig};
+use crate::search::first_dags::DagSpec;
+use crate::search::session::SessionOptions;
+use crate::train::optim::LrSchedule;
+use crate::train::TrainConfig;
+
+/// The space options of a search (features and classes come from the data).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpaceOptions {
+    /// Hidden layers `L`.
+    pub layers: usize,
+    /// Width `D`.
+    pub width: usize,
+    /// Blocks `k`.
+    pub blocks: usize,
+    /// Longest skip `S` (default `L - 1`).
+    pub max_skip: Option<usize>,
+    /// Activation.
+    pub activation: Activation,
+    /// Aggregation.
+    pub aggregation: Aggregation,
+    /// Normalisation.
+    pub norm: Norm,
+    /// Fewest edges per drawn DAG.
+    pub min_edges: Option<usize>,
+    /// Most edges per drawn DAG.
+    pub max_edges: Option<usize>,
+}
+
+impl Default for SpaceOptions {
+    fn default() -> Self {
+        SpaceOptions {
+            layers: 6,
+            width: 256,
+            blocks: 8,
+            max_skip: None,
+            activation: Activation::Relu,
+            aggregation: Aggregation::Sum,
+            norm: Norm::None,
+            min_edges: None,
+            max_edges: None,
+        }
+    }
+}
+
+impl SpaceOptions {
+    /// The validated space for data with `features` and `classes`.
+    pub fn space(&self, features: usize, classes: usize) -> Result<Space> {
+        Space::new(SpaceConfig {
+            features,
+            classes,
+            layers: self.layers,
+            width: self.width,
+            blocks: self.blocks,
+            max_skip: self.max_skip,
+            activation: self.activation,
+            aggregation: self.aggregation,
+            norm: self.norm,
+            min_edges: self.min_edges,
+            max_edges: self.max_edges,
+        })
+    }
+}
+
+/// The full configuration of a search (`config.json` of a run folder).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// The `--data` spec.
+    pub data: String,
+    /// The space.
+    pub space: SpaceOptions,
+    /// Phases `P`.
+    pub phases: usize,
+    /// Epochs of alternating steps per phase.
+    pub epochs: usize,
+    /// Weight-only epochs at the start of each phase.
+    pub warmup_epochs: usize,
+    /// Batch size of weight and architecture steps.
+    pub batch_size: usize,
+    /// Fraction of the training file in the validation split.
+    pub val_fraction: f64,
+    /// Weight learning-rate schedule over the whole search.
+    pub schedule: LrSchedule,
+    /// The session (strategy, seed, optimisers, density, device).
+    pub session: SessionOptions,
+    /// Retraining of the best DAG and the chain baseline (`epochs` 0: none).
+    pub retrain: TrainConfig,
+    /// libtorch's thread count, which is process-wide: set by the search when given;
+    /// `null` (the library's default) leaves it as the process has it. The command line
+    /// sets 1 unless told otherwise.
+    pub threads: Option<usize>,
+    /// The first phase's `k` blocks, given instead of drawn (`null`: drawn).
+    pub first_dags: Option<Vec<DagSpec>>,
+    /// The data of architecture steps: the validation split (default, as in DARTS) or
+    /// the weight split; blocks are always judged on the validation split.
+    pub arch_split: ArchSplit,
+}
+
+/// Which split architecture steps use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchSplit {
+    /// The validation split (bi-level, as in DARTS).
+    #[default]
+    Validation,
+    /// The weight split (single-level); the validation split then only judges blocks.
+    Weight,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            data: "digits".into(),
+            space: SpaceOptions::default(),
+            phases: 5,
+            epochs: 10,
+            warmup_epochs: 0,
+            batch_size: 64,
+            val_fraction: 0.5,
+            schedule: LrSchedule::Cosine,
+            session: SessionOptions::default(),
+            retrain: TrainConfig::default(),
+            threads: None,
+            first_dags: None,
+            arch_split: ArchSplit::Validation,
+        }
+    }
+}
+
+impl SearchConfig {
+    /// Parses a configuration in the form of a run folder's `config.json` (missing keys
+    /// take their defaults, unknown keys are refused; the informative
+    /// `densenas_version` and `git_commit` keys are skipped) and validates it.
+    pub fn from_json(text: &str) -> Result<SearchConfig> {
+        let mut value: serde_json::Value = crate::util::json::from_json_object(text, "search configuration")?;
+        if let Some(map) = value.as_object_mut() {
+            map.remove("densenas_version");
+            map.remove("git_commit");
+        }
+        let config: SearchConfig = serde_json::from_value(value).map_err(|e| Error::ConfigParse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what the space and session do not check themselves.
+    pub fn validate(&self) -> Result<()> {
+        let range = |field: &str, v: usize, lo: usize, hi: usize| {
+            if v < lo || v > hi {
+                Err(Error::config(field, format!("{v} is out of range: allowed {lo}..={hi}")))
+            } else {
+                Ok(())
+            }
+        };
+        range("phases", self.phases, 1, 10_000)?;
+        range("epochs", self.epochs, 1, 100_000)?;
+        range("warmup_epochs", self.warmup_epochs, 0, 100_000)?;
+        range("batch_size", self.batch_size, 1, 1 << 20)?;
+        if let Some(threads) = self.threads {
+            range("threads", threads, 1, 1024)?;
+        }
+        if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
+            return Err(Error::config("val_fraction", format!("{} is out of range: allowed (0, 1)", self.val_fraction)));
+        }
+        self.retrain.validate()
+    }
+
+    /// The keys (dotted paths) whose values differ between `self` and `other`, to say
+    /// why a checkpoint does not belong to a configuration.
+    pub fn differences(&self, other: &SearchConfig) -> Vec<String> {
+        fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+            match (a, b) {
+                (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                    let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                    keys.sort();
+                    keys.dedup();
+                    for k in keys {
+                        let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                        let null = serde_json::Value::Null;
+                        walk(&p, x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), out);
+                    }
+                }
+                _ if a != b => out.push(format!("{path}: {a} here, {b} there")),
+                _ => {}
+            }
+        }
+        let (a, b) = (serde_json::to_value(self), serde_json::to_value(other));
+        let mut out = Vec::new();
+        if let (Ok(a), Ok(b)) = (a, b) {
+            walk("", &a, &b, &mut out);
+        }
+        out
+    }
+}

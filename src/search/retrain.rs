@@ -1,0 +1,70 @@
+//! Retraining at the end of a search (DESIGN.md section 4): the best DAG and the chain
+//! baseline trained from fresh weights on the whole training file with the same
+//! budget, each from its own RNG stream of the run's seed, then tested.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind};
+
+use crate::data::SplitTensors;
+use crate::error::Result;
+use crate::model::dag::Dag;
+use crate::model::network::{Network, Normalization};
+use crate::model::space::Space;
+use crate::search::config::SearchConfig;
+use crate::search::events::{Control, Event};
+use crate::train::{evaluate_network, train_dag_until, RETRAIN_BASELINE_STREAM, RETRAIN_BEST_STREAM};
+
+/// The retrained networks and their test accuracies.
+pub(super) struct Retrained {
+    pub best: Network,
+    pub baseline: Network,
+    pub best_test: f64,
+    pub baseline_test: f64,
+}
+
+/// What retraining needs of the search.
+pub(super) struct RetrainInputs<'a> {
+    pub config: &'a SearchConfig,
+    pub space: &'a Space,
+    pub normalization: &'a Normalization,
+    pub train: &'a SplitTensors,
+    pub test: &'a SplitTensors,
+    pub kind: Kind,
+    pub device: Device,
+}
+
+/// Retrains `best_dag` and the chain; `None` when a stop request cut it short.
+pub(super) fn retrain(inputs: &RetrainInputs<'_>, best_dag: &Dag, control: &mut Control<'_>) -> Result<Option<Retrained>> {
+    let Some(best) = train_one(inputs, best_dag, "best", RETRAIN_BEST_STREAM, control)? else { return Ok(None) };
+    let chain = Dag::chain(inputs.space.layers());
+    let Some(baseline) = train_one(inputs, &chain, "baseline", RETRAIN_BASELINE_STREAM, control)? else { return Ok(None) };
+    let (best_test, _) = evaluate_network(&best, inputs.test, inputs.kind)?;
+    let (baseline_test, _) = evaluate_network(&baseline, inputs.test, inputs.kind)?;
+    Ok(Some(Retrained { best, baseline, best_test, baseline_test }))
+}
+
+fn train_one(
+    inputs: &RetrainInputs<'_>,
+    dag: &Dag,
+    which: &'static str,
+    stream: u64,
+    control: &mut Control<'_>,
+) -> Result<Option<Network>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(inputs.config.session.seed);
+    rng.set_stream(stream);
+    let epochs = inputs.config.retrain.epochs;
+    let stop = control.stop;
+    let on_event = &mut *control.on_event;
+    train_dag_until(
+        inputs.space,
+        dag,
+        inputs.normalization,
+        inputs.train,
+        &inputs.config.retrain,
+        (inputs.kind, inputs.device),
+        &mut rng,
+        &mut |epoch, loss| on_event(Event::Retrain { which, epoch, epochs, loss }),
+        stop,
+    )
+}
