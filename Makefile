@@ -8,7 +8,7 @@ FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
 TEST_ENV := OMP_NUM_THREADS=1
 RUN_ARGS ?=
 
-.PHONY: setup build run test clean header check-header c-examples cpp-examples
+.PHONY: setup build run test clean header check-header c-examples c-tests cpp-examples
 
 CBINDGEN := .venv/tools/bin/cbindgen
 LIBDIR ?= $(CURDIR)/target/release
@@ -44,6 +44,13 @@ c-examples:
 	@mkdir -p $(C_BUILD)
 	cc $(CFLAGS_STRICT) examples/c/search_digits.c -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/search_digits
 	cc $(CFLAGS_STRICT) $(SANITIZE) examples/c/search_digits.c -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/search_digits_asan
+
+# The C reliability test (tests/c/reliability.c): save/load, stops, lengths, divergence,
+# plain and with AddressSanitizer and UBSan. tests/c_api.rs builds and runs it.
+c-tests:
+	@mkdir -p $(C_BUILD)
+	cc $(CFLAGS_STRICT) tests/c/reliability.c -L$(LIBDIR) -ldensenas -lm -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/reliability
+	cc $(CFLAGS_STRICT) $(SANITIZE) tests/c/reliability.c -L$(LIBDIR) -ldensenas -lm -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/reliability_asan
 
 # The C++ binding (bindings/cpp/densenas.hpp): its example, and its test built from two
 # translation units that both include the header, plain and with AddressSanitizer and

@@ -122,6 +122,9 @@ fn cpp_test_from_two_translation_units_passes_plain_and_under_sanitizers() {
         assert!((ort - acc).abs() < 1e-5, "{exe}: ONNX Runtime {ort} vs session {acc}");
         // The whole search through densenas::search wrote its run folder.
         assert!(run_dir.join("best.onnx").exists() && run_dir.join("summary.json").exists());
+        // A stopped search resumed to the uninterrupted result; a saved session went on alike.
+        assert!(stdout.contains("the same history and best.onnx"), "{exe}:\n{stdout}");
+        assert!(stdout.contains("the same losses, alpha and phase results"), "{exe}:\n{stdout}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -156,21 +159,32 @@ fn cpp_and_python_examples_search_export_and_agree() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn python_test_suite_passes() {
+fn pytest(args: &[&str]) -> String {
     let out = Command::new(python())
         .current_dir(root())
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "bindings/python/tests"])
+        .args(["-m", "pytest", "-p", "no:cacheprovider"])
+        .args(args)
+        .arg("bindings/python/tests")
         .env("DENSENAS_LIBRARY", library())
         .env("OMP_NUM_THREADS", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .unwrap();
-    let stdout = stdout_of("pytest bindings/python/tests", &out);
-    // "37 passed in 1.38s"
+    stdout_of("pytest bindings/python/tests", &out)
+}
+
+#[test]
+fn python_test_suite_passes() {
+    // Every collected test passes: none skipped, none lost to a collection error.
+    let collected = pytest(&["--collect-only", "-q"]);
+    let count = collected.lines().filter(|l| l.contains("::")).count();
+    assert!(count >= 50, "only {count} tests collected:\n{collected}");
+    let stdout = pytest(&["-q"]);
+    // "52 passed in 1.38s"
     let summary = stdout.lines().last().unwrap_or_default().trim_matches(|c: char| c == '=' || c == ' ');
     let passed: usize = summary.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    assert!(passed >= 37 && summary.contains(" passed"), "{stdout}");
+    assert_eq!(passed, count, "{summary}: {count} were collected\n{stdout}");
+    assert!(summary.contains(" passed"), "{stdout}");
     for bad in ["failed", "error", "skipped", "xfail"] {
         assert!(!summary.contains(bad), "pytest: {summary}\n{stdout}");
     }

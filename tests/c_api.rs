@@ -95,3 +95,28 @@ fn c_example_searches_exports_and_runs_clean_under_sanitizers() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn c_reliability_test_passes_plain_and_under_sanitizers() {
+    let dir = std::env::temp_dir().join(format!("densenas-c-rel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new("make")
+        .current_dir(root())
+        .args(["-s", "c-tests"])
+        .arg(format!("LIBDIR={}", libdir().display()))
+        .arg(format!("C_BUILD={}", dir.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "building the C test failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    for (exe, sanitized) in [("reliability", false), ("reliability_asan", true)] {
+        let work = dir.join(format!("{exe}-work"));
+        std::fs::create_dir_all(&work).unwrap();
+        let stdout = run_example(&dir.join(exe), &work, sanitized);
+        assert!(stdout.contains("all ok"), "{exe}:\n{stdout}");
+        for line in ["save/load round trip (darts2)", "save/load round trip (gdas)", "bad session files", "divergence", "stop on a phase report", "stop on an epoch report", "stop on a step report", "stop on a retraining report"] {
+            assert!(stdout.contains(line), "{exe}: no {line:?} in\n{stdout}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -28,6 +28,9 @@ inline void check(bool ok, const char *what, const char *file, int line) {
 // export to `onnx_path`; prints "test accuracy A" and "exported PATH".
 void test_session(const std::string &onnx_path);
 
+// From session.cpp: a session saved to `path` and loaded goes on with the same losses.
+void test_session_save_and_load(const std::string &path);
+
 // Addresses of the header's inline functions as session.cpp sees them (the ODR: one
 // definition, so one address, in the whole program).
 using LastErrorFn = std::string (*)();

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -113,6 +114,53 @@ void test_search_writes_a_run_folder(const std::string &dir) {
     std::printf("run folder %s\n", dir.c_str());
 }
 
+void test_a_stop_on_each_kind_of_report() {
+    using K = densenas::ProgressKind;
+    const char *const config =
+        R"({"space": {"layers": 3, "width": 16, "blocks": 3}, "phases": 2, "epochs": 2, "retrain": {"epochs": 2}})";
+    const std::vector<std::pair<K, std::size_t>> cases = {{K::Phase, 1}, {K::Epoch, 2}, {K::Step, 3}, {K::Retrain, 1}};
+    for (const auto &[kind, nth] : cases) {
+        std::size_t of_kind = 0, after_stop = 0;
+        bool stopped = false;
+        densenas::RunOptions options;
+        options.step_reports = true;
+        const densenas::String summary = densenas::search(config, std::nullopt, [&](const densenas::Progress &p) {
+            if (stopped) ++after_stop;
+            stopped = stopped || (p.kind == kind && ++of_kind == nth);
+            return stopped;
+        }, options);
+        CHECK(stopped && after_stop == 0);
+        CHECK(contains(summary.view(), "\"interrupted\": true") && contains(summary.view(), "\"retrained\": false"));
+    }
+}
+
+void test_resume(const std::string &dir) {
+    const char *const config =
+        R"({"space": {"layers": 3, "width": 16, "blocks": 3}, "phases": 3, "epochs": 2, "retrain": {"epochs": 2}})";
+    const std::string whole = dir + "-whole", stopped = dir + "-stopped";
+    (void)densenas::search(config, whole);
+    const densenas::String first = densenas::search(config, stopped, [](const densenas::Progress &p) {
+        return p.kind == densenas::ProgressKind::Epoch && p.phase == 1;
+    });
+    CHECK(contains(first.view(), "\"interrupted\": true"));
+    const densenas::String resumed = densenas::resume(stopped);
+    CHECK(contains(resumed.view(), "\"from_phase\": 1") && contains(resumed.view(), "\"interrupted\": false"));
+    auto read = [](const std::string &path) {
+        std::ifstream in(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    };
+    CHECK(!read(whole + "/history.jsonl").empty());
+    CHECK(read(whole + "/history.jsonl") == read(stopped + "/history.jsonl"));
+    CHECK(read(whole + "/best.onnx") == read(stopped + "/best.onnx"));
+    try {
+        (void)densenas::resume(stopped);
+        CHECK(!"a finished search was resumed");
+    } catch (const densenas::Error &e) {
+        CHECK(e.status() == DENSENAS_STATUS_INVALID_STATE && contains(e.message(), "nothing to resume"));
+    }
+    std::printf("resumed %s: the same history and best.onnx as %s\n", stopped.c_str(), whole.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -126,7 +174,10 @@ int main(int argc, char **argv) {
         test_search_stops_when_asked();
         test_a_throwing_callback_stops_the_search_and_its_exception_comes_back();
         test_search_writes_a_run_folder(argv[2]);
+        test_a_stop_on_each_kind_of_report();
+        test_resume(std::string(argv[2]) + "-resume");
         test_session(argv[1]);
+        test_session_save_and_load(std::string(argv[2]) + ".session");
     } catch (const std::exception &e) {
         std::fprintf(stderr, "FAILED: uncaught %s\n", e.what());
         return 1;

@@ -156,3 +156,32 @@ void test_session(const std::string &onnx_path) {
     std::printf("test accuracy %.6f (loss %.4f)\n", on_test.accuracy, on_test.loss);
     std::printf("exported %s\n", onnx_path.c_str());
 }
+
+void test_session_save_and_load(const std::string &path) {
+    densenas::Dataset data("digits", 0.5, 0);
+    const densenas::Rows weight = data.split(densenas::Split::Weight);
+    const densenas::Rows val = data.split(densenas::Split::Validation);
+    densenas::Space space(SPACE);
+    densenas::Session original(space, R"({"strategy": "gdas", "seed": 5})", data);
+    const std::size_t f = data.features();
+    auto steps = [&](densenas::Session &s, std::size_t from, std::size_t count) {
+        std::vector<float> losses;
+        for (std::size_t i = from; i < from + count; i++) {
+            const std::size_t a = (i * 32) % (weight.n - 32), b = (i * 32) % (val.n - 32);
+            losses.push_back(s.step_weights(weight.x + a * f, 32 * f, weight.y + a, 32));
+            losses.push_back(s.step_architecture(val.x + b * f, 32 * f, val.y + b, 32));
+        }
+        return losses;
+    };
+    (void)steps(original, 0, 8);
+    (void)original.end_phase(val);
+    (void)steps(original, 8, 4);
+    original.save(path);
+    densenas::Session loaded = densenas::Session::load(path);
+    CHECK(loaded.classes() == 10 && loaded.blocks() == 3);
+    CHECK(steps(loaded, 12, 10) == steps(original, 12, 10));
+    CHECK(loaded.alpha() == original.alpha());
+    CHECK(loaded.end_phase(val) == original.end_phase(val));
+    expect_error([&] { (void)densenas::Session::load(path + ".missing"); }, DENSENAS_STATUS_IO, ".missing");
+    std::printf("saved and loaded session %s: the same losses, alpha and phase results\n", path.c_str());
+}
