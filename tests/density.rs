@@ -120,6 +120,86 @@ fn constrained_draws_follow_the_conditional_law() {
     }
 }
 
+/// The probability of a mask under independent edges `p`.
+fn mask_probability(mask: &[bool], p: &[f64]) -> f64 {
+    mask.iter().zip(p).map(|(&m, &q)| if m { q } else { 1.0 - q }).product()
+}
+
+#[test]
+fn constrained_draws_follow_the_conditional_law_with_unequal_edge_probabilities() {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    // Enumerated path: L = 4 (6 edges), 2 or 3 edges, each edge with its own p. A DAG's
+    // probability is the product of its edges' p and its absent edges' 1 - p,
+    // renormalised over the 35 allowed DAGs (swapping p and 1 - p changes it).
+    let sp = space(4, Some(2), Some(3));
+    let p = vec![0.1, 0.3, 0.5, 0.7, 0.9, 0.2];
+    let density = DagDensity::from_probabilities(&sp, p.clone(), 0.05).unwrap();
+    let allowed: Vec<Vec<bool>> = (0u32..64)
+        .map(|bits| (0..6).map(|e| bits >> e & 1 == 1).collect::<Vec<bool>>())
+        .filter(|m| (2..=3).contains(&m.iter().filter(|&&b| b).count()))
+        .collect();
+    assert_eq!(allowed.len(), 35);
+    let total: f64 = allowed.iter().map(|m| mask_probability(m, &p)).sum();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let n = 40_000;
+    let mut counts: HashMap<Vec<bool>, usize> = HashMap::new();
+    for _ in 0..n {
+        let dag = density.draw(1, &[], &mut rng).unwrap().remove(0);
+        *counts.entry(dag.mask(&sp).unwrap()).or_default() += 1;
+    }
+    let stat: f64 = allowed
+        .iter()
+        .map(|m| {
+            let expected = n as f64 * mask_probability(m, &p) / total;
+            let observed = *counts.get(m).unwrap_or(&0) as f64;
+            (observed - expected).powi(2) / expected
+        })
+        .sum();
+    assert_eq!(counts.len(), 35, "a DAG outside the constraints, or one never drawn");
+    let critical = ChiSquared::new(34.0).unwrap().inverse_cdf(0.999);
+    assert!(stat < critical, "chi-square {stat} over 34 dof, critical value {critical} (p < 0.001)");
+
+    // Large-space path: L = 10 (45 edges), exactly 9 edges, unequal p. Each edge's
+    // inclusion probability given 9 edges, computed independently with the
+    // Poisson-binomial recursion: P(e | 9) = p_e P(8 among the others) / P(9 among all).
+    let sp = space(10, Some(9), Some(9));
+    let p: Vec<f64> = (0..sp.num_edges()).map(|e| 0.05 + 0.9 * ((e * 7) % 45) as f64 / 44.0).collect();
+    let density = DagDensity::from_probabilities(&sp, p.clone(), 0.05).unwrap();
+    let count_law = |skip: Option<usize>| {
+        let mut dist = vec![1.0f64];
+        for (e, &q) in p.iter().enumerate() {
+            if Some(e) == skip {
+                continue;
+            }
+            let mut next = vec![0.0; dist.len() + 1];
+            for (k, &v) in dist.iter().enumerate() {
+                next[k] += v * (1.0 - q);
+                next[k + 1] += v * q;
+            }
+            dist = next;
+        }
+        dist
+    };
+    let all = count_law(None)[9];
+    let mut freq = vec![0usize; sp.num_edges()];
+    let draws = 4000;
+    for _ in 0..draws / 100 {
+        for d in density.draw(100, &[], &mut rng).unwrap() {
+            let mask = d.mask(&sp).unwrap();
+            assert_eq!(mask.iter().filter(|&&b| b).count(), 9);
+            for (e, m) in mask.iter().enumerate() {
+                freq[e] += *m as usize;
+            }
+        }
+    }
+    for (e, &f) in freq.iter().enumerate() {
+        let expected = p[e] * count_law(Some(e))[8] / all;
+        let se = (expected * (1.0 - expected) / draws as f64).sqrt();
+        let observed = f as f64 / draws as f64;
+        assert!((observed - expected).abs() < 5.0 * se, "edge {e}: frequency {observed}, expected {expected}");
+    }
+}
+
 #[test]
 fn unconstrained_draws_follow_the_edge_probabilities() {
     // L = 12, no constraints: the large-space path; each edge with its own p.

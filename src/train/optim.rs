@@ -235,8 +235,9 @@ pub fn clip_grad_norm(grads: &mut [Tensor], max_norm: f64) -> Result<f64> {
         total += g.f_square()?.f_sum(tch::Kind::Double)?.f_double_value(&[])?;
     }
     let norm = total.sqrt();
-    if norm > max_norm {
-        let scale = max_norm / (norm + 1e-6);
+    // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1.
+    let scale = max_norm / (norm + 1e-6);
+    if scale < 1.0 {
         for g in grads.iter_mut() {
             *g = g.f_mul_scalar(scale)?;
         }

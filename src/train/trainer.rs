@@ -134,10 +134,11 @@ pub fn train_dag_until(
             let lr = config.schedule.lr(config.optimizer.lr, step, total);
             if !value.is_finite() {
                 return Err(Error::Diverged(format!(
-                    "the training loss is {value} in epoch {} (step {}, learning rate {lr}): lower the learning rate \
+                    "the training loss is {value} in epoch {} (step {}, learning rate {}): lower the learning rate \
                      or clip the gradient norm (grad_clip)",
                     epoch + 1,
-                    step + 1
+                    step + 1,
+                    crate::util::format::number(lr)
                 )));
             }
             let mut grads = Tensor::f_run_backward(&[&loss], &params, false, false)?;

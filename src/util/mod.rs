@@ -3,6 +3,7 @@
 //! document).
 
 pub mod atomic;
+pub mod format;
 pub mod json;
 pub mod lock;
 pub mod tensor_file;

@@ -362,7 +362,7 @@ impl Session {
              Lower the learning rate or clip the gradient norm (grad_clip)",
             self.weight_steps + 1,
             self.phase + 1,
-            self.weight_lr
+            crate::util::format::number(self.weight_lr)
         ))
     }
 
