@@ -8,7 +8,7 @@ FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
 TEST_ENV := OMP_NUM_THREADS=1
 RUN_ARGS ?=
 
-.PHONY: setup build run test clean header check-header c-examples c-tests cpp-examples
+.PHONY: setup build run test clean header check-header c-examples c-tests cpp-examples fuzz
 
 CBINDGEN := .venv/tools/bin/cbindgen
 LIBDIR ?= $(CURDIR)/target/release
@@ -61,6 +61,11 @@ cpp-examples:
 	$(CXX) $(CXXFLAGS_STRICT) examples/cpp/search_digits.cpp -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(CPP_BUILD)/search_digits
 	$(CXX) $(CXXFLAGS_STRICT) -Itests/cpp $(CPP_TEST_SOURCES) -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(CPP_BUILD)/binding_test
 	$(CXX) $(CXXFLAGS_STRICT) $(SANITIZE) -Itests/cpp $(CPP_TEST_SOURCES) -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(CPP_BUILD)/binding_test_asan
+
+# Coverage-guided fuzzing of the parsers (AFL++ through cargo-afl): FUZZ_SECONDS per
+# target (600), FUZZ_JOBS at a time (1), FUZZ_TARGETS (all). See scripts/fuzz.sh.
+fuzz:
+	@bash scripts/fuzz.sh
 
 clean:
 	cargo clean

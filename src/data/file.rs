@@ -38,6 +38,15 @@ pub(crate) fn open(path: &Path) -> Result<DataFile> {
     }
 }
 
+/// The whole contents of the data file `path`, decompressed when it is gzip (a
+/// truncated or corrupt stream is an error naming the file).
+pub fn read_decompressed(path: &Path) -> Result<Vec<u8>> {
+    let mut file = open(path)?;
+    let mut out = Vec::new();
+    file.reader.read_to_end(&mut out).map_err(|e| read_error(path, e))?;
+    Ok(out)
+}
+
 /// Reads until `buf` is full or the data ends; returns the number of bytes read. A
 /// failing read (for example corrupt gzip data) is an error naming `path`.
 pub(crate) fn read_full(reader: &mut dyn Read, buf: &mut [u8], path: &Path) -> Result<usize> {

@@ -15,6 +15,7 @@ pub mod images;
 mod split;
 
 pub use csv::{parse_csv, read_csv};
+pub use file::read_decompressed;
 pub use digits::digits;
 pub use split::{stratified_split, DataSplits, SplitTensors, FIXED_TEST_FRACTION, FIXED_TEST_SEED};
 

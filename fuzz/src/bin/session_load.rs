@@ -1,0 +1,11 @@
+//! AFL++ target `session_load` (see `fuzz/src/targets.rs`).
+
+#[path = "../targets.rs"]
+#[allow(dead_code)]
+mod targets;
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| {
+        targets::session_load(data);
+    });
+}
