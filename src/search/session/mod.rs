@@ -315,16 +315,7 @@ impl Session {
         let (x, y) = self.batch(x, y)?;
         let mut rng = self.rng.clone();
         let mut strategy = self.strategy.clone_box();
-        let mut ctx = StepContext {
-            supernet: &self.supernet,
-            dags: &self.dags,
-            masks: &self.masks,
-            alpha: &self.alpha,
-            rng: &mut rng,
-            progress: self.progress,
-            weight_lr: self.weight_lr,
-            train_batch: None,
-        };
+        let mut ctx = self.context(&mut rng, false);
         let logits = strategy.forward(&mut ctx, &x, StepKind::Weights)?;
         let loss = cross_entropy(&logits, &y)?;
         let value = loss.f_double_value(&[])?;
@@ -355,6 +346,22 @@ impl Session {
         Ok(value)
     }
 
+    /// What a strategy sees during a step, drawing from `rng` (a copy of the session's
+    /// generator, kept only if the step succeeds); `with_train_batch` lends the last
+    /// weight-step batch (second-order DARTS' unrolled step).
+    fn context<'a>(&'a self, rng: &'a mut ChaCha8Rng, with_train_batch: bool) -> StepContext<'a> {
+        StepContext {
+            supernet: &self.supernet,
+            dags: &self.dags,
+            masks: &self.masks,
+            alpha: &self.alpha,
+            rng,
+            progress: self.progress,
+            weight_lr: self.weight_lr,
+            train_batch: if with_train_batch { self.last_train.as_ref().map(|(x, y)| (x, y)) } else { None },
+        }
+    }
+
     /// The error of a diverged step, with where it happened and what to do.
     fn diverged(&self, what: String) -> Error {
         Error::Diverged(format!(
@@ -373,16 +380,7 @@ impl Session {
         let (x, y) = self.batch(x, y)?;
         let mut rng = self.rng.clone();
         let mut strategy = self.strategy.clone_box();
-        let mut ctx = StepContext {
-            supernet: &self.supernet,
-            dags: &self.dags,
-            masks: &self.masks,
-            alpha: &self.alpha,
-            rng: &mut rng,
-            progress: self.progress,
-            weight_lr: self.weight_lr,
-            train_batch: self.last_train.as_ref().map(|(x, y)| (x, y)),
-        };
+        let mut ctx = self.context(&mut rng, true);
         if !strategy.trains_alpha() {
             let _guard = tch::no_grad_guard();
             let logits = strategy.forward(&mut ctx, &x, StepKind::Architecture)?;
