@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 TORCH_VERSION=2.11.0
 ORT_VERSION=1.32.0
-SETUP_REVISION=2
+SETUP_REVISION=3
 ONNX_VERSION=1.23.2
 VENV=${VENV:-.venv}
 flavour=cpu
@@ -47,8 +47,8 @@ else
   # libtorch_cpu needs libcudart and libcupti even on CPU; nothing else of CUDA.
   "${pip[@]}" --no-deps "torch==$TORCH_VERSION" nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
 fi
-echo "setup: installing onnxruntime==$ORT_VERSION, onnx, numpy, pillow, pytest" >&2
-"${pip[@]}" "onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION" numpy pillow pytest
+echo "setup: installing onnxruntime==$ORT_VERSION, onnx, numpy, pillow, pytest, scipy" >&2
+"${pip[@]}" "onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION" numpy pillow pytest scipy
 
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 ln -sfn "$(realpath --relative-to="$VENV" "$site/torch")" "$VENV/libtorch"

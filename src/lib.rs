@@ -10,9 +10,11 @@
 pub mod bench;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod ffi;
 pub mod io;
 pub mod model;
+pub mod report;
 pub mod search;
 pub mod train;
 pub mod util;

@@ -1,5 +1,5 @@
-//! The `densenas` command line: `search`, `train` and `eval` (more subcommands come
-//! with their issues).
+//! The `densenas` command line: `search`, `train`, `eval`, `bench`, `experiment` and
+//! `report`.
 
 mod cli;
 
@@ -28,6 +28,17 @@ enum Command {
     /// Benchmark the strategies: samples/s and the memory a step holds, per strategy
     /// and number of blocks k.
     Bench(cli::bench::BenchArgs),
+    /// Run a study: an experiment file's searches and standalone trainings with a local
+    /// pool of worker processes, then its report (research questions 1 to 5).
+    Experiment(cli::experiment::ExperimentArgs),
+    /// Write the report of an experiment folder (report.md, report.json, plots/).
+    Report(cli::experiment::ReportArgs),
+    /// A worker of `densenas experiment` (started by it; reads unit ids on stdin).
+    #[command(hide = true)]
+    ExperimentWorker {
+        /// The experiment folder.
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -42,6 +53,9 @@ fn main() -> ExitCode {
         Command::Train(args) => cli::train::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Experiment(args) => cli::experiment::run(args),
+        Command::Report(args) => cli::experiment::report(args),
+        Command::ExperimentWorker { dir } => cli::experiment::worker(dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

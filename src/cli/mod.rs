@@ -1,6 +1,7 @@
 //! The subcommands of the `densenas` binary, one file each.
 
 pub mod eval;
+pub mod experiment;
 pub mod progress;
 pub mod bench;
 pub mod search;

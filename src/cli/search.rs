@@ -30,6 +30,10 @@ pub struct SearchArgs {
     /// or .tar/.tar.gz of <class>/<image> files), `csv:TRAIN[,TEST]` [default: digits].
     #[arg(long)]
     data: Option<String>,
+    /// Train on a fixed stratified subset of this many training samples (the test file
+    /// stays whole) [default: all].
+    #[arg(long)]
+    train_subsample: Option<usize>,
     /// Hidden layers L [default: 6].
     #[arg(long)]
     layers: Option<usize>,
@@ -144,8 +148,8 @@ pub struct SearchArgs {
 
 /// The options that make a configuration (refused beside --resume, which takes the
 /// checkpoint's).
-const CONFIG_OPTIONS: [&str; 31] = [
-    "config", "data", "layers", "width", "blocks", "max_skip", "min_edges", "max_edges", "activation",
+const CONFIG_OPTIONS: [&str; 32] = [
+    "config", "data", "train_subsample", "layers", "width", "blocks", "max_skip", "min_edges", "max_edges", "activation",
     "aggregation", "norm", "strategy", "phases", "epochs", "warmup_epochs", "batch_size", "val_fraction", "seed",
     "threads", "device", "retrain_epochs", "out", "optimizer", "lr", "arch_lr", "weight_decay", "grad_clip",
     "schedule", "first_dags", "feedback", "arch_split",
@@ -173,6 +177,9 @@ impl SearchArgs {
             }
         }
         set(&mut c.data, &self.data);
+        if self.train_subsample.is_some() {
+            c.train_subsample = self.train_subsample;
+        }
         set(&mut c.space.layers, &self.layers);
         set(&mut c.space.width, &self.width);
         set(&mut c.space.blocks, &self.blocks);

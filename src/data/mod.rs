@@ -17,7 +17,7 @@ mod split;
 pub use csv::{parse_csv, read_csv};
 pub use file::read_decompressed;
 pub use digits::digits;
-pub use split::{stratified_split, DataSplits, SplitTensors, FIXED_TEST_FRACTION, FIXED_TEST_SEED};
+pub use split::{stratified_split, stratified_subset, DataSplits, SplitTensors, FIXED_TEST_FRACTION, FIXED_TEST_SEED};
 
 use std::path::Path;
 
@@ -125,6 +125,16 @@ pub fn load(spec: &str) -> Result<DataSplits> {
     };
     check_splits(spec, &splits)?;
     Ok(splits)
+}
+
+/// Loads `spec` and, with `train_subsample`, cuts the training file to that many
+/// samples (a fixed stratified subset; the test file stays whole).
+pub fn load_subsampled(spec: &str, train_subsample: Option<usize>) -> Result<DataSplits> {
+    let splits = load(spec)?;
+    match train_subsample {
+        Some(n) => splits.with_train_subsample(n),
+        None => Ok(splits),
+    }
 }
 
 /// What every loader guarantees: non-empty files of the same width, labels in range.

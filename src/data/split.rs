@@ -33,6 +33,47 @@ pub fn stratified_split<R: Rng>(dataset: &Dataset, fraction: f64, rng: &mut R) -
     (first, second)
 }
 
+/// The seed of `train_subsample`'s subset: fixed, so every run with the same
+/// subsample size sees the same samples.
+pub const SUBSAMPLE_SEED: u64 = 0x5b5a_3b1e;
+
+/// Exactly `n` indices of `dataset` (all when `n >= len`), stratified: each class gets
+/// its share of `n` rounded by largest remainder, drawn by a generator seeded with
+/// [`SUBSAMPLE_SEED`]; returned in ascending order.
+pub fn stratified_subset(dataset: &Dataset, n: usize) -> Vec<usize> {
+    let total = dataset.len();
+    if n >= total {
+        return (0..total).collect();
+    }
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); dataset.classes];
+    for (i, &l) in dataset.y.iter().enumerate() {
+        by_class[l as usize].push(i);
+    }
+    // Largest-remainder apportionment of n over the classes (ties to the lower class).
+    let quotas: Vec<f64> = by_class.iter().map(|c| n as f64 * c.len() as f64 / total as f64).collect();
+    let mut take: Vec<usize> = quotas.iter().map(|q| q.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..quotas.len()).collect();
+    order.sort_by(|&a, &b| (quotas[b] - quotas[b].floor()).total_cmp(&(quotas[a] - quotas[a].floor())).then(a.cmp(&b)));
+    let mut left = n - take.iter().sum::<usize>();
+    for c in order {
+        if left == 0 {
+            break;
+        }
+        if take[c] < by_class[c].len() {
+            take[c] += 1;
+            left -= 1;
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(SUBSAMPLE_SEED);
+    let mut out = Vec::with_capacity(n);
+    for (mut idx, k) in by_class.into_iter().zip(take) {
+        idx.shuffle(&mut rng);
+        out.extend_from_slice(&idx[..k]);
+    }
+    out.sort_unstable();
+    out
+}
+
 /// Reorders the rows of `x` (`[n, features]`, row-major) and `y` in place so that row
 /// `i` becomes the former row `order[i]`; `order` must be a permutation of `0..n`. It
 /// follows the permutation's cycles with one spare row, so large data is not copied.
@@ -112,6 +153,18 @@ impl DataSplits {
             h.update(&labels);
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// These splits with the training file cut to a fixed stratified subset of `n`
+    /// samples ([`stratified_subset`]); the test file stays whole.
+    pub fn with_train_subsample(mut self, n: usize) -> Result<DataSplits> {
+        if n < 2 {
+            return Err(Error::config("train_subsample", format!("{n} is too small: at least 2 samples")));
+        }
+        if n < self.train.len() {
+            self.train = self.train.subset(&stratified_subset(&self.train, n));
+        }
+        Ok(self)
     }
 
     /// The weight and validation splits of the training file for a run with `seed`

@@ -134,7 +134,7 @@ fn run(config: Option<SearchConfig>, out_dir: Option<&str>, options: &RunOptions
     }
     let config = config.unwrap_or_default();
     let Some(dir) = out_dir else {
-        let splits = data::load(&config.data)?;
+        let splits = data::load_subsampled(&config.data, config.train_subsample)?;
         return Ok(run_search_with(&config, &splits, control, Persistence::default())?.summary);
     };
     let done = search_in_folder(Path::new(dir), &config, control, options.keep_checkpoints)?;

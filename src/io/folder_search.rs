@@ -49,7 +49,7 @@ pub fn search_in_folder(dir: &Path, config: &SearchConfig, control: &mut Control
         )));
     }
     write_config(dir, config)?;
-    let data = data::load(&config.data)?;
+    let data = data::load_subsampled(&config.data, config.train_subsample)?;
     let persistence = Persistence { checkpoints: Some(checkpoints), resume: None };
     let outcome = run_search_with(config, &data, control, persistence)?;
     finish(dir, config.clone(), &data, outcome, keep_checkpoints)
@@ -81,10 +81,26 @@ pub fn resume_in_folder(dir: &Path, config: Option<&SearchConfig>, control: &mut
         }
     }
     let config = config.cloned().unwrap_or_else(|| checkpoint.config.clone());
-    let data = data::load(&config.data)?;
+    let data = data::load_subsampled(&config.data, config.train_subsample)?;
     let persistence = Persistence { checkpoints: Some(checkpoints), resume: Some(checkpoint) };
     let outcome = run_search_with(&config, &data, control, persistence)?;
     finish(dir, config, &data, outcome, keep_checkpoints)
+}
+
+/// Runs the search of `config` in the run folder `dir` on `data` (loaded by the
+/// caller), continuing from the folder's latest checkpoint when it has one (an
+/// experiment's unit that was interrupted), else from the start; checkpoints are
+/// removed when it finishes.
+pub fn run_in_folder(dir: &Path, config: &SearchConfig, data: &DataSplits, control: &mut Control<'_>) -> Result<FolderSearch> {
+    config.validate()?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let _lock = FolderLock::acquire(dir, "a search")?;
+    let checkpoints = dir.join(CHECKPOINTS);
+    let resume = if checkpoints.join(LATEST).exists() { Some(checkpoint::read_latest(&checkpoints)?) } else { None };
+    write_config(dir, config)?;
+    let persistence = Persistence { checkpoints: Some(checkpoints), resume };
+    let outcome = run_search_with(config, data, control, persistence)?;
+    finish(dir, config.clone(), data, outcome, false)
 }
 
 /// A run folder whose summary says the search finished has nothing to resume.

@@ -76,6 +76,9 @@ impl SpaceOptions {
 pub struct SearchConfig {
     /// The `--data` spec.
     pub data: String,
+    /// Train on a fixed stratified subset of this many samples of the training file
+    /// (`null`: all of it); the test file stays whole.
+    pub train_subsample: Option<usize>,
     /// The space.
     pub space: SpaceOptions,
     /// Phases `P`.
@@ -120,6 +123,7 @@ impl Default for SearchConfig {
     fn default() -> Self {
         SearchConfig {
             data: "digits".into(),
+            train_subsample: None,
             space: SpaceOptions::default(),
             phases: 5,
             epochs: 10,

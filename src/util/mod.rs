@@ -6,4 +6,5 @@ pub mod atomic;
 pub mod format;
 pub mod json;
 pub mod lock;
+pub mod memory;
 pub mod tensor_file;

@@ -160,6 +160,12 @@ pub fn padded(lo: f64, hi: f64) -> (f64, f64) {
 }
 
 impl Axes {
+    /// A plotting area at `(left, top)` of `width` by `height` showing the data ranges
+    /// `x` and `y`.
+    pub fn new(left: f64, top: f64, width: f64, height: f64, x: (f64, f64), y: (f64, f64)) -> Axes {
+        Axes { left, top, width, height, x, y }
+    }
+
     /// Canvas x of data x.
     pub fn px(&self, x: f64) -> f64 {
         self.left + (x - self.x.0) / (self.x.1 - self.x.0) * self.width

@@ -1,0 +1,192 @@
+//! `densenas experiment` (a study's units with a local pool of workers, then its
+//! report), `densenas report` and the hidden `experiment-worker`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Args;
+
+use densenas::experiment::executor::{self, Progress, UnitEvent};
+use densenas::experiment::plan::{known_units_of, PlannedUnit};
+use densenas::experiment::run_unit::{execute, DataCache, UnitOutcome};
+use densenas::experiment::{Experiment, ExperimentDir};
+use densenas::util::lock::FolderLock;
+use densenas::{Error, Result};
+
+/// Options of `densenas experiment`.
+#[derive(Args)]
+pub struct ExperimentArgs {
+    /// The experiment file (one group, or `{"name", "groups": [...]}`).
+    file: PathBuf,
+    /// The experiment folder (results of finished units are kept there and skipped on a
+    /// rerun).
+    #[arg(long)]
+    out: PathBuf,
+    /// Worker processes, one libtorch thread each.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Print the units known now (stage 1, and stage 2 of finished searches) and exit.
+    #[arg(long)]
+    list_units: bool,
+    /// Run only this unit (by id) in this process.
+    #[arg(long, conflicts_with_all = ["list_units", "stage"])]
+    unit: Option<String>,
+    /// With --unit-index: run the N-th unit (from 0) of stage S, as a Slurm array task.
+    #[arg(long, requires = "unit_index")]
+    stage: Option<u8>,
+    /// See --stage.
+    #[arg(long, requires = "stage")]
+    unit_index: Option<usize>,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Options of `densenas report`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// The experiment folder.
+    dir: PathBuf,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+    // SAFETY: signal() is async-signal-safe; a second Ctrl-C ends the process at once.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+}
+
+pub fn run(args: ExperimentArgs) -> Result<()> {
+    let (experiment, dir) = executor::prepare(&args.file, &args.out)?;
+    if args.list_units {
+        for u in known_units_of(&experiment, &dir)? {
+            let state = if dir.result(&u.id).is_some() {
+                "finished"
+            } else if dir.error(&u.id).is_some() {
+                "failed"
+            } else {
+                "pending"
+            };
+            println!("{} {} {:<8} {}", u.stage, u.id, state, u.spec.describe());
+        }
+        return Ok(());
+    }
+    if let Some(unit) = one_unit(&args, &experiment, &dir)? {
+        // One unit (as a Slurm array task): only that unit's folder is locked, so that
+        // many run at once.
+        return run_one(&dir, &unit);
+    }
+    let _lock = FolderLock::acquire(&args.out, "an experiment")?;
+    // SAFETY: the handler only stores to an atomic and resets the disposition.
+    unsafe {
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+    }
+    let show = !args.quiet;
+    let tty = std::io::stderr().is_terminal();
+    let mut on_event = |event: &UnitEvent, p: &Progress| {
+        if show {
+            print_event(event, p, tty)
+        }
+    };
+    let exe = executor::current_exe()?;
+    let report = executor::run_local(&experiment, &dir, args.jobs, &exe, &mut on_event, &STOP)?;
+    if report.interrupted {
+        return Err(Error::State(format!(
+            "interrupted: the running units were abandoned; run the same command again to go on ({} finished here)",
+            report.finished
+        )));
+    }
+    let written = densenas::report::write(&args.out)?;
+    eprintln!(
+        "{} units: {} run now, {} already finished, {} failed; report in {}",
+        written.units.total,
+        report.finished,
+        report.skipped,
+        report.failed.len(),
+        args.out.join("report.md").display()
+    );
+    if !report.failed.is_empty() {
+        for (id, e) in &report.failed {
+            eprintln!("failed {id}: {e}");
+        }
+        let n = report.failed.len();
+        return Err(Error::State(format!("{n} unit{} failed; a rerun retries {}", if n == 1 { "" } else { "s" }, if n == 1 { "it" } else { "them" })));
+    }
+    Ok(())
+}
+
+fn print_event(event: &UnitEvent, p: &Progress, _tty: bool) {
+    let eta = p.eta_seconds.map_or(String::new(), |s| format!(", about {} left", human(s)));
+    let head = format!("[{}/{} done{}, {} running{}]", p.done, p.total, if p.failed > 0 { format!(", {} failed", p.failed) } else { String::new() }, p.running.len(), eta);
+    match event {
+        UnitEvent::Started { id, what } => eprintln!("{head} start {} {what}", &id[..12]),
+        UnitEvent::Finished { id, seconds } => eprintln!("{head} done  {} in {seconds:.1} s", &id[..12]),
+        UnitEvent::Failed { id, error } => eprintln!("{head} FAILED {}: {error}", &id[..12]),
+    }
+}
+
+fn human(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 5400.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
+/// The unit `--unit ID` or `--stage S --unit-index N` names, if any.
+fn one_unit(args: &ExperimentArgs, experiment: &Experiment, dir: &ExperimentDir) -> Result<Option<PlannedUnit>> {
+    let units = known_units_of(experiment, dir)?;
+    if let Some(id) = &args.unit {
+        let found = units.into_iter().find(|u| &u.id == id || (id.len() >= 8 && u.id.starts_with(id.as_str())));
+        return found.map(Some).ok_or_else(|| Error::Input(format!("no unit {id} in this experiment (see --list-units)")));
+    }
+    if let (Some(stage), Some(index)) = (args.stage, args.unit_index) {
+        let of_stage: Vec<PlannedUnit> = units.into_iter().filter(|u| u.stage == stage).collect();
+        let n = of_stage.len();
+        return of_stage.into_iter().nth(index).map(Some).ok_or_else(|| {
+            Error::Input(format!("stage {stage} has {n} units known now: index {index} is out of range"))
+        });
+    }
+    Ok(None)
+}
+
+fn run_one(dir: &ExperimentDir, unit: &PlannedUnit) -> Result<()> {
+    if dir.result(&unit.id).is_some() {
+        eprintln!("unit {} is finished already", unit.id);
+        return Ok(());
+    }
+    dir.write_spec(&unit.id, &unit.spec)?;
+    let _lock = FolderLock::acquire(&dir.unit_dir(&unit.id), "this unit")?;
+    tch::set_num_threads(1);
+    eprintln!("running {} ({})", unit.id, unit.spec.describe());
+    match execute(dir, &unit.id, &mut DataCache::default(), &AtomicBool::new(false)) {
+        UnitOutcome::Finished => Ok(()),
+        UnitOutcome::Failed(e) => Err(Error::State(format!("unit {} failed: {e}", unit.id))),
+        UnitOutcome::Abandoned => Err(Error::State(format!("unit {} was stopped", unit.id))),
+    }
+}
+
+pub fn report(args: ReportArgs) -> Result<()> {
+    let r = densenas::report::write(&args.dir)?;
+    println!(
+        "{}: {} of {} units finished ({} failed); wrote {}, {} and plots/",
+        r.experiment,
+        r.units.finished,
+        r.units.total,
+        r.units.failed,
+        args.dir.join("report.md").display(),
+        args.dir.join("report.json").display()
+    );
+    Ok(())
+}
+
+/// The hidden worker subcommand.
+pub fn worker(dir: PathBuf) -> Result<()> {
+    executor::worker_main(&dir)
+}

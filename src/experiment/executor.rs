@@ -1,0 +1,299 @@
+//! The local executor (DESIGN.md section 8): `--jobs N` worker processes of one
+//! libtorch thread each, fed unit ids over a pipe. Each worker keeps its datasets
+//! loaded for its next units, writes each unit's result or error itself, and dies with
+//! its parent. The parent schedules stage 1, adds a search's stage-2 units as soon as
+//! it finishes, skips finished units, retries failed and unfinished ones, and on a stop
+//! request kills its workers (the units they were running are abandoned: never
+//! recorded as finished or failed).
+
+use std::collections::{HashSet, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::file::Experiment;
+use super::plan::known_units_of;
+use super::run_unit::{execute, DataCache, UnitOutcome};
+use super::store::ExperimentDir;
+use crate::error::{Error, Result};
+
+/// The environment variable that tells a worker its parent's process id.
+pub const PARENT_ENV: &str = "DENSENAS_EXPERIMENT_PARENT";
+
+/// Reads the experiment file and records it in the folder `out` (as resolved, with
+/// absolute data paths); returns it with the folder.
+pub fn prepare(file: &Path, out: &Path) -> Result<(Experiment, ExperimentDir)> {
+    let experiment = Experiment::read(file)?;
+    let dir = ExperimentDir::create(out)?;
+    let text = serde_json::to_string_pretty(&experiment)?;
+    crate::util::atomic::write_atomic(&out.join("experiment.json"), text.as_bytes())?;
+    Ok((experiment, dir))
+}
+
+/// What happened to a unit, for progress displays.
+#[derive(Clone, Debug)]
+pub enum UnitEvent {
+    /// A worker started it.
+    Started {
+        /// Its id.
+        id: String,
+        /// What it is.
+        what: String,
+    },
+    /// It finished.
+    Finished {
+        /// Its id.
+        id: String,
+        /// Seconds it took.
+        seconds: f64,
+    },
+    /// It failed (the error is recorded in its folder).
+    Failed {
+        /// Its id.
+        id: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// Where a run stands.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    /// Units known so far (stage 2 grows as searches finish).
+    pub total: usize,
+    /// Units finished (earlier runs included).
+    pub done: usize,
+    /// Units failed in this run.
+    pub failed: usize,
+    /// What is running now.
+    pub running: Vec<String>,
+    /// Estimated seconds left (from this run's finished units), when known.
+    pub eta_seconds: Option<f64>,
+}
+
+/// What a run of the pool did.
+#[derive(Clone, Debug, Default)]
+pub struct RunReport {
+    /// Units finished in this run.
+    pub finished: usize,
+    /// Units already finished before it.
+    pub skipped: usize,
+    /// Units failed, with their errors.
+    pub failed: Vec<(String, String)>,
+    /// Whether a stop request ended it (running units abandoned).
+    pub interrupted: bool,
+}
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    busy: Option<(String, Instant)>,
+}
+
+/// Runs every unit of `experiment` not finished in `dir` with `jobs` worker processes
+/// of the program `exe` (`exe experiment-worker DIR`).
+pub fn run_local(
+    experiment: &Experiment,
+    dir: &ExperimentDir,
+    jobs: usize,
+    exe: &Path,
+    on_event: &mut dyn FnMut(&UnitEvent, &Progress),
+    stop: &AtomicBool,
+) -> Result<RunReport> {
+    if jobs == 0 {
+        return Err(Error::config("jobs", "must be at least 1"));
+    }
+    let mut report = RunReport::default();
+    let mut known: HashSet<String> = HashSet::new();
+    let mut queue: VecDeque<String> = VecDeque::new();
+    let mut progress = Progress::default();
+    enqueue_new(experiment, dir, &mut known, &mut queue, &mut progress, &mut report)?;
+    let (tx, rx) = mpsc::channel::<(usize, String)>();
+    let mut workers: Vec<Worker> = Vec::new();
+    let started = Instant::now();
+    let result = (|| -> Result<()> {
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                report.interrupted = true;
+                return Ok(());
+            }
+            dispatch(dir, jobs, exe, &tx, &mut workers, &mut queue, &mut progress, on_event)?;
+            if queue.is_empty() && workers.iter().all(|w| w.busy.is_none()) {
+                return Ok(());
+            }
+            let Ok((w, line)) = rx.recv_timeout(Duration::from_millis(200)) else { continue };
+            if line == "died" {
+                // A worker that died (killed, out of memory) is replaced; its unit fails.
+                let _ = workers[w].child.kill();
+                let _ = workers[w].child.wait();
+                let busy = workers[w].busy.take();
+                workers[w] = spawn_worker(dir.root(), exe, w, &tx)?;
+                workers[w].busy = busy;
+            }
+            let Some((id, t0)) = workers[w].busy.take() else { continue };
+            let (status, _) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+            progress.running.retain(|r| r != &id);
+            match status {
+                "finished" => {
+                    report.finished += 1;
+                    progress.done += 1;
+                    let seconds = t0.elapsed().as_secs_f64();
+                    progress.eta_seconds = eta(&progress, started.elapsed().as_secs_f64(), report.finished);
+                    on_event(&UnitEvent::Finished { id: id.clone(), seconds }, &progress);
+                    enqueue_new(experiment, dir, &mut known, &mut queue, &mut progress, &mut report)?;
+                }
+                "abandoned" => {}
+                _ => {
+                    let error = dir.error(&id).unwrap_or_else(|| format!("the worker ended: {line}"));
+                    progress.failed += 1;
+                    on_event(&UnitEvent::Failed { id: id.clone(), error: error.clone() }, &progress);
+                    report.failed.push((id, error));
+                }
+            }
+        }
+    })();
+    for mut w in workers {
+        let _ = w.child.kill();
+        let _ = w.child.wait();
+    }
+    result.map(|()| report)
+}
+
+/// Adds the units not known yet (stage 2 appears as searches finish); finished ones
+/// are counted, not queued.
+fn enqueue_new(
+    experiment: &Experiment,
+    dir: &ExperimentDir,
+    known: &mut HashSet<String>,
+    queue: &mut VecDeque<String>,
+    progress: &mut Progress,
+    report: &mut RunReport,
+) -> Result<()> {
+    for unit in known_units_of(experiment, dir)? {
+        if !known.insert(unit.id.clone()) {
+            continue;
+        }
+        progress.total += 1;
+        if dir.result(&unit.id).is_some() {
+            progress.done += 1;
+            report.skipped += 1;
+        } else {
+            dir.write_spec(&unit.id, &unit.spec)?;
+            queue.push_back(unit.id);
+        }
+    }
+    Ok(())
+}
+
+/// Seconds left at this run's pace so far (wall time per finished unit, the workers
+/// running side by side), for the units known now.
+fn eta(progress: &Progress, elapsed: f64, finished_here: usize) -> Option<f64> {
+    let left = progress.total.saturating_sub(progress.done + progress.failed);
+    (finished_here > 0).then(|| elapsed / finished_here as f64 * left as f64)
+}
+
+/// Hands queued units to idle workers, starting workers as needed.
+#[allow(clippy::too_many_arguments)]
+fn dispatch(
+    dir: &ExperimentDir,
+    jobs: usize,
+    exe: &Path,
+    tx: &mpsc::Sender<(usize, String)>,
+    workers: &mut Vec<Worker>,
+    queue: &mut VecDeque<String>,
+    progress: &mut Progress,
+    on_event: &mut dyn FnMut(&UnitEvent, &Progress),
+) -> Result<()> {
+    while !queue.is_empty() {
+        let idle = match workers.iter().position(|w| w.busy.is_none()) {
+            Some(i) => i,
+            None if workers.len() < jobs => {
+                workers.push(spawn_worker(dir.root(), exe, workers.len(), tx)?);
+                workers.len() - 1
+            }
+            None => return Ok(()),
+        };
+        let id = queue.pop_front().expect("checked non-empty");
+        let w = &mut workers[idle];
+        writeln!(w.stdin, "{id}").and_then(|()| w.stdin.flush()).map_err(|e| Error::State(format!("a worker died: {e}")))?;
+        w.busy = Some((id.clone(), Instant::now()));
+        let what = dir.read_spec(&id).map(|s| s.describe()).unwrap_or_default();
+        progress.running.push(id.clone());
+        on_event(&UnitEvent::Started { id, what }, progress);
+    }
+    Ok(())
+}
+
+fn spawn_worker(root: &Path, exe: &Path, index: usize, tx: &mpsc::Sender<(usize, String)>) -> Result<Worker> {
+    let mut child = Command::new(exe)
+        .arg("experiment-worker")
+        .arg(root)
+        .env(PARENT_ENV, std::process::id().to_string())
+        .env("OMP_NUM_THREADS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::io(exe, e))?;
+    let stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send((index, line)).is_err() {
+                break;
+            }
+        }
+        // The worker's output ended: it died (or was killed). A unit it was running fails.
+        let _ = tx.send((index, "died".to_string()));
+    });
+    Ok(Worker { child, stdin, busy: None })
+}
+
+/// The worker side: runs the unit ids read from standard input one by one in the
+/// experiment folder `root`, answering `finished ID`, `failed ID` or `abandoned ID`.
+/// It dies with its parent and ignores Ctrl-C (the parent decides).
+pub fn worker_main(root: &Path) -> Result<()> {
+    die_with_parent();
+    tch::set_num_threads(1);
+    let dir = ExperimentDir::open(root)?;
+    let mut cache = DataCache::default();
+    let never = AtomicBool::new(false);
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let id = line.map_err(|e| Error::State(format!("reading the unit to run: {e}")))?;
+        let status = match execute(&dir, id.trim(), &mut cache, &never) {
+            UnitOutcome::Finished => "finished",
+            UnitOutcome::Failed(_) => "failed",
+            UnitOutcome::Abandoned => "abandoned",
+        };
+        writeln!(out, "{status} {}", id.trim()).and_then(|()| out.flush()).map_err(|e| Error::State(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Asks the kernel to kill this process when its parent dies, and ignores SIGINT.
+fn die_with_parent() {
+    // SAFETY: prctl and signal with constant arguments; no memory is shared.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+    // The parent may have died before prctl took effect.
+    if let Some(parent) = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse::<i32>().ok()) {
+        // SAFETY: getppid has no preconditions.
+        if unsafe { libc::getppid() } != parent {
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The program to start workers with: this executable.
+pub fn current_exe() -> Result<PathBuf> {
+    std::env::current_exe().map_err(|e| Error::State(format!("cannot find the densenas program to start workers: {e}")))
+}

@@ -1,0 +1,17 @@
+//! Experiments (DESIGN.md sections 8 and 10): an experiment file's groups expanded into
+//! units (searches and standalone trainings), each identified by the hash of what
+//! defines it, run by a local pool of worker processes (or one at a time by any
+//! scheduler), with results kept in an experiment folder so that a rerun does only
+//! what is missing.
+
+pub mod executor;
+pub mod file;
+pub mod plan;
+pub mod run_unit;
+pub mod store;
+pub mod unit;
+
+pub use file::{Baseline, DatasetEntry, Experiment, Group, RandomDags, Standalone};
+pub use plan::PlannedUnit;
+pub use store::ExperimentDir;
+pub use unit::{UnitResult, UnitSpec};

@@ -1,0 +1,249 @@
+//! Expanding an experiment into units (DESIGN.md section 10), in a stable order.
+//!
+//! Stage 1, known up front: per group, dataset, space and seed, one search per
+//! strategy, then the standalone trainings of the chain, the full DAG and the random
+//! DAGs (the same DAGs on every dataset: drawn uniformly from the space with a seed
+//! fixed per space), or of every DAG of a small space. Stage 2, once a search is done:
+//! its `chain_matched` (the chain whose whole-number width gives the parameter count
+//! closest to the search's retrained best) and its last phase's `last_blocks` blocks
+//! with the largest `alpha`. Standalone trainings use the searches' seeds, so every
+//! comparison is paired by seed. Identical units (the same id) appear once.
+
+use std::collections::HashSet;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+
+use super::file::{base_config, Baseline, DatasetEntry, Experiment, Group, RandomDags, ALL_DAGS_LIMIT};
+use super::unit::{NetworkShape, SearchResult, UnitResult, UnitSpec};
+use crate::error::{Error, Result};
+use crate::model::dag::Dag;
+use crate::model::density::DagDensity;
+use crate::model::space::{Norm, Space, SpaceConfig};
+use crate::search::strategy::StrategyKind;
+use crate::search::SpaceOptions;
+
+/// A unit with its id and stage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedUnit {
+    /// The unit's id ([`UnitSpec::id`]).
+    pub id: String,
+    /// 1 (known up front) or 2 (derived from a finished search).
+    pub stage: u8,
+    /// What it computes.
+    pub spec: UnitSpec,
+}
+
+/// The network shape of a space's DAGs.
+pub fn shape_of(space: &SpaceOptions) -> NetworkShape {
+    NetworkShape {
+        layers: space.layers,
+        width: space.width,
+        activation: space.activation,
+        aggregation: space.aggregation,
+        norm: space.norm,
+    }
+}
+
+/// The search unit of a group's dataset, space, strategy and seed.
+pub fn search_spec(group: &Group, data: &DatasetEntry, space: &SpaceOptions, strategy: StrategyKind, seed: u64) -> Result<UnitSpec> {
+    let mut config = base_config(group)?;
+    config.data = data.data.clone();
+    config.train_subsample = data.train_subsample;
+    config.space = space.clone();
+    config.session.strategy = strategy;
+    config.session.seed = seed;
+    // One libtorch thread per unit: results do not depend on the worker.
+    config.threads = Some(1);
+    config.validate()?;
+    Ok(UnitSpec::Search { config: Box::new(config) })
+}
+
+/// The standalone training of `dag` with `shape` on a group's dataset and seed, with
+/// the group's retraining budget.
+pub fn standalone_spec(group: &Group, data: &DatasetEntry, shape: NetworkShape, dag: Dag, seed: u64) -> Result<UnitSpec> {
+    let config = base_config(group)?;
+    Ok(UnitSpec::Standalone {
+        data: data.data.clone(),
+        train_subsample: data.train_subsample,
+        shape,
+        dag,
+        train: config.retrain,
+        seed,
+        device: config.session.device,
+        precision: config.session.precision,
+    })
+}
+
+/// A space over no data (for its DAG set).
+fn dag_space(space: &SpaceOptions) -> Result<Space> {
+    let mut c = SpaceConfig::new(1, 2, space.layers, 1);
+    c.blocks = 1;
+    c.max_skip = space.max_skip;
+    c.min_edges = space.min_edges;
+    c.max_edges = space.max_edges;
+    Space::new(c)
+}
+
+/// The number of DAGs of a space (honouring its edge-count bounds), as a float.
+pub fn space_size(space: &SpaceOptions) -> Result<f64> {
+    Ok(DagDensity::new(&dag_space(space)?, 0.5, 0.0)?.constrained_size())
+}
+
+/// The seed of a space's random DAGs: fixed by what defines its DAG set.
+fn space_seed(space: &SpaceOptions) -> u64 {
+    let key = serde_json::json!([space.layers, space.max_skip, space.min_edges, space.max_edges]).to_string();
+    let digest = Sha256::digest(key.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// The random DAGs of a space (uniform over it, distinct), or all of its DAGs.
+pub fn random_dags(space: &SpaceOptions, which: &RandomDags) -> Result<Vec<Dag>> {
+    let s = dag_space(space)?;
+    match which {
+        RandomDags::Count(0) => Ok(Vec::new()),
+        RandomDags::Count(n) => {
+            let density = DagDensity::new(&s, 0.5, 0.0)?;
+            density.draw(*n, &[], &mut ChaCha8Rng::seed_from_u64(space_seed(space)))
+        }
+        RandomDags::All => {
+            let a = s.num_edges();
+            let size = space_size(space)?;
+            if a > 20 || size > ALL_DAGS_LIMIT as f64 {
+                return Err(Error::config(
+                    "standalone.random_dags",
+                    format!("\"all\" is refused for a space of {size} DAGs (at most {ALL_DAGS_LIMIT})"),
+                ));
+            }
+            let (lo, hi) = (s.min_edges(), s.max_edges());
+            Ok((0u32..1 << a)
+                .map(|bits| (0..a).map(|e| bits >> e & 1 == 1).collect::<Vec<bool>>())
+                .filter(|m| (lo..=hi).contains(&m.iter().filter(|&&b| b).count()))
+                .map(|m| Dag::from_mask(&s, &m))
+                .collect())
+        }
+    }
+}
+
+/// The DAG with every allowed edge.
+pub fn full_dag(space: &SpaceOptions) -> Result<Dag> {
+    Ok(Dag::full(&dag_space(space)?))
+}
+
+/// The standalone DAGs of stage 1 for a space: chain, full and random, as the group
+/// asks.
+pub fn stage1_dags(group: &Group, space: &SpaceOptions) -> Result<Vec<Dag>> {
+    let mut dags = Vec::new();
+    if group.baselines.contains(&Baseline::Chain) {
+        dags.push(Dag::chain(space.layers));
+    }
+    if group.baselines.contains(&Baseline::Full) {
+        dags.push(full_dag(space)?);
+    }
+    dags.extend(random_dags(space, &group.standalone.random_dags)?);
+    Ok(dags)
+}
+
+/// Every stage-1 unit, in a stable order (groups, datasets, spaces, seeds; searches
+/// first), each once.
+pub fn stage1(experiment: &Experiment) -> Result<Vec<PlannedUnit>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for group in &experiment.groups {
+        for data in &group.datasets {
+            for space in &group.spaces {
+                let dags = stage1_dags(group, space)?;
+                for &seed in &group.seeds {
+                    for &strategy in &group.strategies {
+                        push(&mut out, &mut seen, 1, search_spec(group, data, space, strategy, seed)?);
+                    }
+                    for dag in &dags {
+                        push(&mut out, &mut seen, 1, standalone_spec(group, data, shape_of(space), dag.clone(), seed)?);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn push(out: &mut Vec<PlannedUnit>, seen: &mut HashSet<String>, stage: u8, spec: UnitSpec) {
+    let id = spec.id();
+    if seen.insert(id.clone()) {
+        out.push(PlannedUnit { id, stage, spec });
+    }
+}
+
+/// The whole-number width of the chain whose parameter count is closest to `target`
+/// (the smaller width on a tie), for data of `features` and `classes`.
+pub fn matched_width(layers: usize, norm: Norm, features: usize, classes: usize, target: usize) -> usize {
+    let chain = Dag::chain(layers);
+    let params = |w: usize| chain.params(features, w, classes, norm == Norm::Layernorm);
+    let mut w = 1;
+    while params(w + 1) <= target && w < 1 << 20 {
+        w += 1;
+    }
+    // params(w) <= target < params(w + 1), or w = 1 above the target.
+    if params(w) < target && params(w + 1).abs_diff(target) < target.abs_diff(params(w)) {
+        w + 1
+    } else {
+        w
+    }
+}
+
+/// The stage-2 units of one finished search of `group` on `data` and `space` with
+/// `seed`: its matched chain and its last phase's top blocks by `alpha`.
+pub fn stage2_of(group: &Group, data: &DatasetEntry, space: &SpaceOptions, seed: u64, result: &SearchResult) -> Result<Vec<UnitSpec>> {
+    let mut out = Vec::new();
+    if group.baselines.contains(&Baseline::ChainMatched) {
+        let s = &result.summary;
+        let width = matched_width(space.layers, space.norm, s.dataset.features, s.dataset.classes, s.best.params);
+        let shape = NetworkShape { width, ..shape_of(space) };
+        out.push(standalone_spec(group, data, shape, Dag::chain(space.layers), seed)?);
+    }
+    for block in top_blocks(result, group.standalone.last_blocks) {
+        out.push(standalone_spec(group, data, shape_of(space), block.dag.clone(), seed)?);
+    }
+    Ok(out)
+}
+
+/// The last phase's `n` blocks with the largest `alpha` (the lower block index first on
+/// ties).
+pub fn top_blocks(result: &SearchResult, n: usize) -> Vec<&super::unit::LastBlock> {
+    let mut blocks: Vec<(usize, &super::unit::LastBlock)> = result.last_phase.iter().enumerate().collect();
+    blocks.sort_by(|a, b| b.1.alpha.total_cmp(&a.1.alpha).then(a.0.cmp(&b.0)));
+    blocks.into_iter().take(n).map(|(_, b)| b).collect()
+}
+
+/// Every stage-2 unit that the finished searches make known, in a stable order, each
+/// once and none that stage 1 already holds. `result(id)` gives a finished unit's result.
+pub fn stage2(experiment: &Experiment, stage1: &[PlannedUnit], result: &dyn Fn(&str) -> Option<UnitResult>) -> Result<Vec<PlannedUnit>> {
+    let mut seen: HashSet<String> = stage1.iter().map(|u| u.id.clone()).collect();
+    let mut out = Vec::new();
+    for group in &experiment.groups {
+        for data in &group.datasets {
+            for space in &group.spaces {
+                for &seed in &group.seeds {
+                    for &strategy in &group.strategies {
+                        let id = search_spec(group, data, space, strategy, seed)?.id();
+                        if let Some(UnitResult::Search(r)) = result(&id) {
+                            for spec in stage2_of(group, data, space, seed, &r)? {
+                                push(&mut out, &mut seen, 2, spec);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The units known now: stage 1, and stage 2 of the searches finished in `dir`.
+pub fn known_units_of(experiment: &Experiment, dir: &super::store::ExperimentDir) -> Result<Vec<PlannedUnit>> {
+    let mut units = stage1(experiment)?;
+    let more = stage2(experiment, &units, &|id| dir.result(id))?;
+    units.extend(more);
+    Ok(units)
+}

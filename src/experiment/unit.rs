@@ -1,0 +1,169 @@
+//! A unit of an experiment (DESIGN.md sections 8 and 10): a whole search, or one DAG
+//! trained alone from fresh weights. A unit is defined by everything that changes its
+//! result, and its id is the SHA-256 of that definition's canonical JSON (with the
+//! densenas version), so identical units run once and a changed option re-runs only
+//! the units it changes.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::Result;
+use crate::model::dag::{Dag, DagMetrics};
+use crate::model::device::Precision;
+use crate::model::space::{Activation, Aggregation, Norm, Space, SpaceConfig};
+use crate::search::summary::Summary;
+use crate::search::SearchConfig;
+use crate::train::TrainConfig;
+
+/// The layers of a standalone network (what of a space a single DAG's network needs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkShape {
+    /// Hidden layers `L`.
+    pub layers: usize,
+    /// Width `D`.
+    pub width: usize,
+    /// Activation.
+    pub activation: Activation,
+    /// Aggregation.
+    pub aggregation: Aggregation,
+    /// Normalisation.
+    pub norm: Norm,
+}
+
+impl NetworkShape {
+    /// The space (one block, every forward edge allowed) for data of `features` and
+    /// `classes`.
+    pub fn space(&self, features: usize, classes: usize) -> Result<Space> {
+        let mut c = SpaceConfig::new(features, classes, self.layers, self.width);
+        c.blocks = 1;
+        c.activation = self.activation;
+        c.aggregation = self.aggregation;
+        c.norm = self.norm;
+        Space::new(c)
+    }
+}
+
+/// What a unit computes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum UnitSpec {
+    /// A whole search, written as a run folder.
+    Search {
+        /// Its full configuration (data, subsample, space, strategy, seed, budgets).
+        config: Box<SearchConfig>,
+    },
+    /// One DAG trained from fresh weights on the whole training file, then tested.
+    Standalone {
+        /// The `--data` spec.
+        data: String,
+        /// The training file's subsample.
+        train_subsample: Option<usize>,
+        /// The network's layers.
+        shape: NetworkShape,
+        /// The DAG.
+        dag: Dag,
+        /// The training budget and optimiser.
+        train: TrainConfig,
+        /// The seed (its retraining stream, as a search retrains its best).
+        seed: u64,
+        /// `cpu`, `cuda` or `cuda:N`.
+        device: String,
+        /// Tensor precision.
+        precision: Precision,
+    },
+}
+
+impl UnitSpec {
+    /// The unit's id: the SHA-256 (hex) of the canonical JSON (sorted keys) of the
+    /// definition and the densenas version.
+    pub fn id(&self) -> String {
+        let canonical = serde_json::json!({ "densenas_version": crate::VERSION, "unit": self }).to_string();
+        Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A short description for progress lines.
+    pub fn describe(&self) -> String {
+        match self {
+            UnitSpec::Search { config } => format!(
+                "search {} on {} L={} D={} k={} seed {}",
+                config.session.strategy.name(),
+                short_data(&config.data),
+                config.space.layers,
+                config.space.width,
+                config.space.blocks,
+                config.session.seed
+            ),
+            UnitSpec::Standalone { data, shape, dag, seed, .. } => format!(
+                "train {} edges on {} L={} D={} seed {seed}",
+                dag.edges().len(),
+                short_data(data),
+                shape.layers,
+                shape.width
+            ),
+        }
+    }
+}
+
+fn short_data(spec: &str) -> String {
+    let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    let last = rest.rsplit('/').find(|s| !s.is_empty()).unwrap_or(rest);
+    if rest.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}:{last}")
+    }
+}
+
+/// A block of a search's last phase (for its stage-2 standalone trainings).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LastBlock {
+    /// Its DAG.
+    pub dag: Dag,
+    /// Its `alpha` at the phase's end.
+    pub alpha: f64,
+    /// Its inherited validation accuracy.
+    pub val_accuracy: f64,
+}
+
+/// What a search unit produced (its run folder holds the rest).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// `summary.json`.
+    pub summary: Summary,
+    /// The last phase's blocks, in block order.
+    pub last_phase: Vec<LastBlock>,
+    /// Wall-clock seconds of the unit.
+    pub seconds: f64,
+    /// The process's peak resident memory during the unit (bytes), where known.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// What a standalone unit produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StandaloneResult {
+    /// The DAG.
+    pub dag: Dag,
+    /// Its metrics.
+    pub metrics: DagMetrics,
+    /// Parameters.
+    pub params: usize,
+    /// Forward FLOPs per sample.
+    pub flops: usize,
+    /// Test accuracy after training.
+    pub test_accuracy: f64,
+    /// Wall-clock seconds of the unit.
+    pub seconds: f64,
+    /// The process's peak resident memory during the unit (bytes), where known.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// A finished unit's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UnitResult {
+    /// A search's.
+    Search(Box<SearchResult>),
+    /// A standalone training's.
+    Standalone(StandaloneResult),
+}

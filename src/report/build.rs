@@ -1,0 +1,577 @@
+//! Building a report (DESIGN.md section 10) from an experiment folder's finished units:
+//! per dataset, the tables of research questions 1 to 4, and across datasets that of
+//! question 5. Everything is recomputed from the experiment and the unit results, in a
+//! fixed order, so a rerun of the same experiment gives the same report (apart from
+//! its timing and memory figures).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::stats::{bootstrap, describe, holm, kendall, paired_t, spearman, Correlation, Described, Paired};
+use crate::error::Result;
+use crate::experiment::file::{Baseline, DatasetEntry, Experiment, Group, RandomDags};
+use crate::experiment::plan::{
+    full_dag, known_units_of, random_dags, search_spec, shape_of, space_size, standalone_spec, top_blocks,
+};
+use crate::experiment::unit::{NetworkShape, SearchResult, StandaloneResult, UnitResult};
+use crate::experiment::ExperimentDir;
+use crate::model::dag::{Dag, DagMetrics};
+use crate::search::strategy::StrategyKind;
+use crate::search::SpaceOptions;
+
+/// The DAG metrics the report correlates with accuracy, by name.
+pub const METRICS: [&str; 9] = [
+    "num_edges",
+    "depth",
+    "num_sources",
+    "num_sinks",
+    "mean_skip",
+    "num_paths",
+    "clustering",
+    "avg_path_length",
+    "disconnected_fraction",
+];
+
+/// A metric's value by name.
+pub fn metric(m: &DagMetrics, name: &str) -> f64 {
+    match name {
+        "num_edges" => m.num_edges as f64,
+        "depth" => m.depth as f64,
+        "num_sources" => m.num_sources as f64,
+        "num_sinks" => m.num_sinks as f64,
+        "mean_skip" => m.mean_skip,
+        "num_paths" => m.num_paths,
+        "clustering" => m.clustering,
+        "avg_path_length" => m.avg_path_length,
+        "disconnected_fraction" => m.disconnected_fraction,
+        _ => f64::NAN,
+    }
+}
+
+/// A space as the report names it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpaceLabel {
+    /// The group's name (or its index).
+    pub group: String,
+    /// `L`.
+    pub layers: usize,
+    /// `D`.
+    pub width: usize,
+    /// `k`.
+    pub blocks: usize,
+    /// Allowed edges `|A|`.
+    pub allowed_edges: usize,
+    /// log2 of the number of DAGs.
+    pub log2_dags: f64,
+}
+
+/// RQ1: one strategy on one space.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StrategyRow {
+    /// The space.
+    pub space: SpaceLabel,
+    /// The strategy.
+    pub strategy: String,
+    /// Seeds with a finished search.
+    pub seeds: usize,
+    /// Retrained test accuracy of the best DAG.
+    pub test_accuracy: Option<Described>,
+    /// Seconds of search.
+    pub search_seconds: Option<Described>,
+    /// Samples through weight and architecture steps per second.
+    pub samples_per_second: Option<Described>,
+    /// Peak resident memory of the unit (bytes).
+    pub peak_memory_bytes: Option<Described>,
+    /// Distinct best DAGs over the seeds.
+    pub distinct_best_dags: usize,
+    /// Kendall tau between inherited (validation) and standalone (test) accuracy of the
+    /// last phase's top blocks, over seeds.
+    pub kendall_tau_inherited_standalone: Option<Described>,
+    /// Where the whole space was trained: the found DAG's rank percentile among all
+    /// DAGs (100: the best) and its accuracy gap to the best DAG, over seeds.
+    pub rank_percentile: Option<Described>,
+    /// See `rank_percentile`.
+    pub gap_to_best: Option<Described>,
+}
+
+/// RQ2: a search's best against a baseline, paired by seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// The space.
+    pub space: SpaceLabel,
+    /// The strategy.
+    pub strategy: String,
+    /// `chain`, `chain_matched`, `random_mean` or `full`.
+    pub against: String,
+    /// The paired test of best minus baseline test accuracy.
+    pub test: Paired,
+}
+
+/// RQ3: accuracy against the space's size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SizeRow {
+    /// The space.
+    pub space: SpaceLabel,
+    /// The strategy.
+    pub strategy: String,
+    /// Retrained test accuracy of the best DAG.
+    pub test_accuracy: Option<Described>,
+}
+
+/// RQ4: one metric against standalone accuracy on one space.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricRow {
+    /// The space.
+    pub space: SpaceLabel,
+    /// The metric.
+    pub metric: String,
+    /// Spearman rho with its bootstrap interval.
+    pub spearman_rho: Correlation,
+    /// Kendall tau with its bootstrap interval.
+    pub kendall_tau: Correlation,
+}
+
+/// What one dataset's units say.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetReport {
+    /// A short name.
+    pub dataset: String,
+    /// The spec.
+    pub data: String,
+    /// The training subsample.
+    pub train_subsample: Option<usize>,
+    /// RQ1.
+    pub rq1: Vec<StrategyRow>,
+    /// RQ2: the comparisons (Holm-corrected together) and the one-sentence answer.
+    pub rq2: Vec<Comparison>,
+    /// RQ2's answer.
+    pub rq2_answer: String,
+    /// RQ3.
+    pub rq3: Vec<SizeRow>,
+    /// RQ4.
+    pub rq4: Vec<MetricRow>,
+    /// The standalone DAGs per space (for RQ4's and RQ5's plots): DAG, metrics, mean
+    /// test accuracy over seeds.
+    pub standalone: Vec<SpaceDags>,
+}
+
+/// A space's standalone DAGs on one dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpaceDags {
+    /// The space.
+    pub space: SpaceLabel,
+    /// The DAGs in the plan's order, with their metrics and mean test accuracy.
+    pub dags: Vec<DagAccuracy>,
+}
+
+/// A DAG's mean standalone accuracy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DagAccuracy {
+    /// Its edges.
+    pub edges: Vec<(usize, usize)>,
+    /// Its metrics.
+    pub metrics: DagMetrics,
+    /// Mean test accuracy over the seeds.
+    pub test_accuracy: f64,
+}
+
+/// RQ5: the same random DAGs ranked on two datasets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrossDataset {
+    /// The space.
+    pub space: SpaceLabel,
+    /// The two datasets.
+    pub datasets: [String; 2],
+    /// Spearman rho of the DAGs' mean accuracies.
+    pub spearman_rho: Correlation,
+    /// Kendall tau of the same.
+    pub kendall_tau: Correlation,
+}
+
+/// The units' state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitCounts {
+    /// Units known.
+    pub total: usize,
+    /// Finished.
+    pub finished: usize,
+    /// Failed (and not finished since).
+    pub failed: usize,
+}
+
+/// `report.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The densenas version.
+    pub densenas_version: String,
+    /// The units.
+    pub units: UnitCounts,
+    /// Per dataset.
+    pub datasets: Vec<DatasetReport>,
+    /// RQ5.
+    pub rq5: Vec<CrossDataset>,
+}
+
+/// Finished results by unit id.
+struct Results {
+    map: HashMap<String, UnitResult>,
+}
+
+impl Results {
+    fn search(&self, id: &str) -> Option<&SearchResult> {
+        match self.map.get(id) {
+            Some(UnitResult::Search(r)) => Some(r),
+            _ => None,
+        }
+    }
+    fn standalone(&self, id: &str) -> Option<&StandaloneResult> {
+        match self.map.get(id) {
+            Some(UnitResult::Standalone(r)) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// One group's dataset, space and its searches' results per strategy and seed.
+struct Cell<'a> {
+    group: &'a Group,
+    data: &'a DatasetEntry,
+    space: &'a SpaceOptions,
+    label: SpaceLabel,
+}
+
+impl Cell<'_> {
+    fn search(&self, r: &Results, strategy: StrategyKind, seed: u64) -> Option<SearchResult> {
+        let id = search_spec(self.group, self.data, self.space, strategy, seed).ok()?.id();
+        r.search(&id).cloned()
+    }
+    fn standalone(&self, r: &Results, shape: NetworkShape, dag: &Dag, seed: u64) -> Option<f64> {
+        let id = standalone_spec(self.group, self.data, shape, dag.clone(), seed).ok()?.id();
+        r.standalone(&id).map(|s| s.test_accuracy)
+    }
+    fn standalone_same(&self, r: &Results, dag: &Dag, seed: u64) -> Option<f64> {
+        self.standalone(r, shape_of(self.space), dag, seed)
+    }
+}
+
+fn group_name(g: &Group, i: usize) -> String {
+    g.name.clone().unwrap_or_else(|| format!("group {}", i + 1))
+}
+
+fn space_label(g: &Group, gi: usize, s: &SpaceOptions) -> Result<SpaceLabel> {
+    let size = space_size(s)?;
+    let allowed = {
+        let mut c = crate::model::space::SpaceConfig::new(1, 2, s.layers, 1);
+        c.max_skip = s.max_skip;
+        crate::model::space::Space::new(c)?.num_edges()
+    };
+    Ok(SpaceLabel { group: group_name(g, gi), layers: s.layers, width: s.width, blocks: s.blocks, allowed_edges: allowed, log2_dags: size.log2() })
+}
+
+/// The dataset's short name.
+pub fn dataset_label(d: &DatasetEntry) -> String {
+    let (kind, rest) = d.data.split_once(':').unwrap_or((d.data.as_str(), ""));
+    let name = rest.split(',').next().unwrap_or("").trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let base = if name.is_empty() { kind.to_string() } else { format!("{kind}:{name}") };
+    match d.train_subsample {
+        Some(n) => format!("{base} (n={n})"),
+        None => base,
+    }
+}
+
+/// Builds the report of the experiment in `dir`.
+pub fn build(experiment: &Experiment, dir: &ExperimentDir) -> Result<Report> {
+    let units = known_units_of(experiment, dir)?;
+    let mut map = HashMap::new();
+    let mut failed = 0;
+    for u in &units {
+        match dir.result(&u.id) {
+            Some(r) => {
+                map.insert(u.id.clone(), r);
+            }
+            None if dir.error(&u.id).is_some() => failed += 1,
+            None => {}
+        }
+    }
+    let results = Results { map };
+    let counts = UnitCounts { total: units.len(), finished: results.map.len(), failed };
+    // The datasets in order of first appearance.
+    let mut datasets: Vec<DatasetEntry> = Vec::new();
+    for g in &experiment.groups {
+        for d in &g.datasets {
+            if !datasets.contains(d) {
+                datasets.push(d.clone());
+            }
+        }
+    }
+    let mut reports = Vec::new();
+    for d in &datasets {
+        reports.push(dataset_report(experiment, d, &results)?);
+    }
+    let rq5 = cross_dataset(&reports);
+    Ok(Report {
+        experiment: experiment.name.clone(),
+        densenas_version: crate::VERSION.to_string(),
+        units: counts,
+        datasets: reports,
+        rq5,
+    })
+}
+
+fn cells<'a>(experiment: &'a Experiment, d: &DatasetEntry) -> Result<Vec<Cell<'a>>> {
+    let mut out = Vec::new();
+    for (gi, g) in experiment.groups.iter().enumerate() {
+        let Some(data) = g.datasets.iter().find(|x| *x == d) else { continue };
+        for space in &g.spaces {
+            out.push(Cell { group: g, data, space, label: space_label(g, gi, space)? });
+        }
+    }
+    Ok(out)
+}
+
+fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Result<DatasetReport> {
+    let cells = cells(experiment, d)?;
+    let (mut rq1, mut rq2, mut rq3, mut rq4, mut standalone) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (ci, cell) in cells.iter().enumerate() {
+        let dags = standalone_dags(cell, r)?;
+        for &strategy in &cell.group.strategies {
+            let row = strategy_row(cell, strategy, r)?;
+            rq3.push(SizeRow { space: cell.label.clone(), strategy: row.strategy.clone(), test_accuracy: row.test_accuracy.clone() });
+            rq1.push(row);
+            rq2.extend(comparisons(cell, strategy, r)?);
+        }
+        if dags.dags.len() >= 3 {
+            rq4.extend(metric_rows(cell, &dags, ci as u64));
+        }
+        if !dags.dags.is_empty() {
+            standalone.push(dags);
+        }
+    }
+    let corrected = holm(&rq2.iter().map(|c| c.test.p).collect::<Vec<_>>());
+    for (c, p) in rq2.iter_mut().zip(corrected) {
+        c.test.p_holm = p;
+    }
+    rq3.sort_by(|a, b| a.strategy.cmp(&b.strategy).then(a.space.allowed_edges.cmp(&b.space.allowed_edges)));
+    let label = dataset_label(d);
+    let rq2_answer = rq2_answer(&label, &rq2);
+    Ok(DatasetReport {
+        dataset: label,
+        data: d.data.clone(),
+        train_subsample: d.train_subsample,
+        rq1,
+        rq2,
+        rq2_answer,
+        rq3,
+        rq4,
+        standalone,
+    })
+}
+
+/// The space's random (or all) DAGs with their mean standalone accuracy over the
+/// seeds that have one for every DAG.
+fn standalone_dags(cell: &Cell<'_>, r: &Results) -> Result<SpaceDags> {
+    let mut dags = Vec::new();
+    for dag in random_dags(cell.space, &cell.group.standalone.random_dags)? {
+        let accs: Vec<f64> = cell.group.seeds.iter().filter_map(|&s| cell.standalone_same(r, &dag, s)).collect();
+        if accs.len() == cell.group.seeds.len() {
+            let mean = accs.iter().sum::<f64>() / accs.len() as f64;
+            dags.push(DagAccuracy { edges: dag.edges().to_vec(), metrics: dag.metrics(), test_accuracy: mean });
+        }
+    }
+    Ok(SpaceDags { space: cell.label.clone(), dags })
+}
+
+fn strategy_row(cell: &Cell<'_>, strategy: StrategyKind, r: &Results) -> Result<StrategyRow> {
+    let runs: Vec<(u64, SearchResult)> =
+        cell.group.seeds.iter().filter_map(|&s| cell.search(r, strategy, s).map(|x| (s, x))).collect();
+    let values = |f: &dyn Fn(&SearchResult) -> Option<f64>| describe(&runs.iter().filter_map(|(_, x)| f(x)).collect::<Vec<_>>());
+    let mut best: Vec<&Vec<(usize, usize)>> = runs.iter().map(|(_, x)| &x.summary.best.edges).collect();
+    best.sort();
+    best.dedup();
+    let taus: Vec<f64> = runs
+        .iter()
+        .filter_map(|(seed, x)| {
+            let top = top_blocks(x, cell.group.standalone.last_blocks);
+            let pairs: Vec<(f64, f64)> =
+                top.iter().filter_map(|b| cell.standalone_same(r, &b.dag, *seed).map(|s| (b.val_accuracy, s))).collect();
+            (pairs.len() == top.len() && pairs.len() >= 2).then(|| {
+                let (a, b): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+                kendall(&a, &b)
+            })?
+        })
+        .collect();
+    let (percentiles, gaps) = ground_truth(cell, r, &runs)?;
+    Ok(StrategyRow {
+        space: cell.label.clone(),
+        strategy: strategy.name().to_string(),
+        seeds: runs.len(),
+        test_accuracy: values(&|x| Some(x.summary.best.test_accuracy)),
+        search_seconds: values(&|x| Some(x.summary.timing.search_seconds)),
+        samples_per_second: values(&|x| Some(x.summary.timing.samples_per_second)),
+        peak_memory_bytes: values(&|x| x.peak_memory_bytes.map(|b| b as f64)),
+        distinct_best_dags: best.len(),
+        kendall_tau_inherited_standalone: describe(&taus),
+        rank_percentile: describe(&percentiles),
+        gap_to_best: describe(&gaps),
+    })
+}
+
+/// Where every DAG of the space has a standalone accuracy for a seed: the found DAG's
+/// rank percentile (the share of DAGs it matches or beats, in percent) and its gap to
+/// the best DAG, per seed.
+fn ground_truth(cell: &Cell<'_>, r: &Results, runs: &[(u64, SearchResult)]) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (mut percentiles, mut gaps) = (Vec::new(), Vec::new());
+    if space_size(cell.space)? > crate::experiment::file::ALL_DAGS_LIMIT as f64 {
+        return Ok((percentiles, gaps));
+    }
+    let all = random_dags(cell.space, &RandomDags::All)?;
+    for (seed, x) in runs {
+        let accs: Option<Vec<f64>> = all.iter().map(|d| cell.standalone_same(r, d, *seed)).collect();
+        let Some(accs) = accs else { continue };
+        let found = Dag::new(cell.space.layers, x.summary.best.edges.clone())?;
+        let Some(pos) = all.iter().position(|d| *d == found) else { continue };
+        let own = accs[pos];
+        let best = accs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        percentiles.push(100.0 * accs.iter().filter(|&&a| a <= own).count() as f64 / accs.len() as f64);
+        gaps.push(best - own);
+    }
+    Ok((percentiles, gaps))
+}
+
+/// RQ2's comparisons of one strategy on one space, those whose baseline exists.
+fn comparisons(cell: &Cell<'_>, strategy: StrategyKind, r: &Results) -> Result<Vec<Comparison>> {
+    let g = cell.group;
+    let mut against: Vec<(&str, Box<dyn Fn(u64, &SearchResult) -> Option<f64> + '_>)> = Vec::new();
+    if g.baselines.contains(&Baseline::Chain) {
+        let chain = Dag::chain(cell.space.layers);
+        against.push(("chain", Box::new(move |s, _| cell.standalone_same(r, &chain, s))));
+    }
+    if g.baselines.contains(&Baseline::ChainMatched) {
+        against.push((
+            "chain_matched",
+            Box::new(move |s, x| {
+                let specs = crate::experiment::plan::stage2_of(g, cell.data, cell.space, s, x).ok()?;
+                let id = specs.first()?.id();
+                r.standalone(&id).map(|u| u.test_accuracy)
+            }),
+        ));
+    }
+    let randoms = random_dags(cell.space, &g.standalone.random_dags)?;
+    if !randoms.is_empty() {
+        against.push((
+            "random_mean",
+            Box::new(move |s, _| {
+                let accs: Option<Vec<f64>> = randoms.iter().map(|d| cell.standalone_same(r, d, s)).collect();
+                accs.map(|a| a.iter().sum::<f64>() / a.len() as f64)
+            }),
+        ));
+    }
+    if g.baselines.contains(&Baseline::Full) {
+        let full = full_dag(cell.space)?;
+        against.push(("full", Box::new(move |s, _| cell.standalone_same(r, &full, s))));
+    }
+    let mut out = Vec::new();
+    for (name, baseline) in against {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for &seed in &g.seeds {
+            let Some(x) = cell.search(r, strategy, seed) else { continue };
+            let Some(base) = baseline(seed, &x) else { continue };
+            a.push(x.summary.best.test_accuracy);
+            b.push(base);
+        }
+        if !a.is_empty() {
+            out.push(Comparison { space: cell.label.clone(), strategy: strategy.name().into(), against: name.into(), test: paired_t(&a, &b) });
+        }
+    }
+    Ok(out)
+}
+
+fn rq2_answer(dataset: &str, rq2: &[Comparison]) -> String {
+    if rq2.is_empty() {
+        return format!("{dataset}: no comparison has results yet.");
+    }
+    let better: Vec<&Comparison> =
+        rq2.iter().filter(|c| c.test.mean_difference > 0.0 && c.test.p_holm.is_some_and(|p| p < 0.05)).collect();
+    let worse = rq2.iter().filter(|c| c.test.mean_difference < 0.0 && c.test.p_holm.is_some_and(|p| p < 0.05)).count();
+    let n = rq2.iter().map(|c| c.test.n).max().unwrap_or(0);
+    if let Some(c) = better.first() {
+        return format!(
+            "{dataset}: yes: {} found networks beat their baseline at Holm-corrected p < 0.05 (for example {} on L={} against {}: {:+.2} points, p = {:.3}), with {n} seeds.",
+            better.len(),
+            c.strategy,
+            c.space.layers,
+            c.against,
+            100.0 * c.test.mean_difference,
+            c.test.p_holm.unwrap_or(f64::NAN)
+        );
+    }
+    let closest = rq2
+        .iter()
+        .filter(|c| c.test.mean_difference > 0.0)
+        .max_by(|a, b| a.test.mean_difference.total_cmp(&b.test.mean_difference));
+    let tail = match closest {
+        Some(c) => format!(
+            " The largest advantage, {} on L={} against {} ({:+.2} points), would need about {} seeds at the observed spread to be detected (5% level, 80% power).",
+            c.strategy,
+            c.space.layers,
+            c.against,
+            100.0 * c.test.mean_difference,
+            c.test.seeds_needed.map_or("an unknown number of".to_string(), |s| s.to_string())
+        ),
+        None => " No found network is ahead of its baseline on average.".to_string(),
+    };
+    let worse_text = if worse > 0 { format!(" {worse} comparisons are significantly worse than their baseline.") } else { String::new() };
+    format!("{dataset}: no: no found network beats a baseline at Holm-corrected p < 0.05 with {n} seeds.{worse_text}{tail}")
+}
+
+fn metric_rows(cell: &Cell<'_>, dags: &SpaceDags, salt: u64) -> Vec<MetricRow> {
+    let acc: Vec<f64> = dags.dags.iter().map(|d| d.test_accuracy).collect();
+    METRICS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let x: Vec<f64> = dags.dags.iter().map(|d| metric(&d.metrics, name)).collect();
+            let seed = 1000 * salt + i as u64;
+            MetricRow {
+                space: cell.label.clone(),
+                metric: name.to_string(),
+                spearman_rho: bootstrap(&x, &acc, spearman, seed),
+                kendall_tau: bootstrap(&x, &acc, kendall, seed + 500),
+            }
+        })
+        .collect()
+}
+
+/// RQ5: for every space with standalone DAGs on two datasets, the rank correlation of
+/// the same DAGs' accuracies.
+fn cross_dataset(reports: &[DatasetReport]) -> Vec<CrossDataset> {
+    let mut out = Vec::new();
+    for (i, a) in reports.iter().enumerate() {
+        for b in &reports[i + 1..] {
+            for sa in &a.standalone {
+                let Some(sb) = b.standalone.iter().find(|s| s.space == sa.space) else { continue };
+                let by_edges: BTreeMap<&Vec<(usize, usize)>, f64> = sb.dags.iter().map(|d| (&d.edges, d.test_accuracy)).collect();
+                let (mut x, mut y) = (Vec::new(), Vec::new());
+                for d in &sa.dags {
+                    if let Some(&v) = by_edges.get(&d.edges) {
+                        x.push(d.test_accuracy);
+                        y.push(v);
+                    }
+                }
+                if x.len() >= 3 {
+                    let seed = 77 + out.len() as u64;
+                    out.push(CrossDataset {
+                        space: sa.space.clone(),
+                        datasets: [a.dataset.clone(), b.dataset.clone()],
+                        spearman_rho: bootstrap(&x, &y, spearman, seed),
+                        kendall_tau: bootstrap(&x, &y, kendall, seed + 500),
+                    });
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,35 @@
+//! Reports of experiments (DESIGN.md section 10): `report.json`, `report.md` (headings
+//! "RQ1" to "RQ5") and `plots/*.svg`, computed from an experiment folder's finished
+//! units. Statistics in [`stats`], tables in [`build`], text in [`markdown`], plots in
+//! [`plots`].
+
+pub mod build;
+pub mod markdown;
+pub mod plots;
+pub mod stats;
+
+use std::path::Path;
+
+pub use build::Report;
+
+use crate::error::{Error, Result};
+use crate::experiment::{Experiment, ExperimentDir};
+use crate::util::atomic::write_atomic;
+
+/// Writes `report.json`, `report.md` and `plots/` of the experiment folder `dir`
+/// (from the experiment recorded there and its finished units) and returns the report.
+pub fn write(dir: &Path) -> Result<Report> {
+    let folder = ExperimentDir::open(dir)?;
+    let path = dir.join("experiment.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let experiment: Experiment = serde_json::from_str(&text).map_err(|e| Error::data(&path, format!("not an experiment ({e})")))?;
+    let report = build::build(&experiment, &folder)?;
+    write_atomic(&dir.join("report.json"), (serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
+    write_atomic(&dir.join("report.md"), markdown::render(&report).as_bytes())?;
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
+    for (name, svg) in plots::all(&report) {
+        write_atomic(&plots.join(name), svg.as_bytes())?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,201 @@
+//! The statistics of a report: summaries over seeds with t-based 95% confidence
+//! intervals, paired t-tests with Holm's correction, the seeds a paired test would need,
+//! rank correlations (Spearman's rho, Kendall's tau-b) and seeded percentile-bootstrap
+//! intervals. The distributions come from `statrs`.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Mean, standard deviation and 95% confidence interval of a sample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Described {
+    /// Sample size.
+    pub n: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation (n - 1 in the denominator; `null` for one value).
+    pub sd: Option<f64>,
+    /// The t-based 95% confidence interval of the mean (`null` for one value).
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// The `q` quantile of Student's t with `df` degrees of freedom.
+pub fn t_quantile(q: f64, df: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, df).expect("df > 0").inverse_cdf(q)
+}
+
+/// Mean, standard deviation and t-based 95% interval of `v` (`None` when empty).
+pub fn describe(v: &[f64]) -> Option<Described> {
+    let n = v.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = v.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return Some(Described { n, mean, sd: None, ci95: None });
+    }
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    let half = t_quantile(0.975, (n - 1) as f64) * sd / (n as f64).sqrt();
+    Some(Described { n, mean, sd: Some(sd), ci95: Some([mean - half, mean + half]) })
+}
+
+/// A paired comparison `a - b` over seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Paired {
+    /// Pairs.
+    pub n: usize,
+    /// Mean difference.
+    pub mean_difference: f64,
+    /// Its t-based 95% interval (`null` with fewer than two pairs).
+    pub ci95: Option<[f64; 2]>,
+    /// The t statistic (`null` when undefined: fewer than two pairs, or no spread).
+    pub t: Option<f64>,
+    /// Two-sided p-value of the paired t-test (`null` when `t` is).
+    pub p: Option<f64>,
+    /// Holm-corrected p-value among the comparisons it was corrected with.
+    pub p_holm: Option<f64>,
+    /// Seeds a paired t-test would need to find this mean difference at the observed
+    /// spread (two-sided 5% level, 80% power; `null` when there is no difference or no
+    /// spread to judge by).
+    pub seeds_needed: Option<usize>,
+}
+
+/// The paired t-test of `a[i] - b[i]`.
+pub fn paired_t(a: &[f64], b: &[f64]) -> Paired {
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let n = d.len();
+    let desc = describe(&d);
+    let mean = desc.as_ref().map_or(f64::NAN, |s| s.mean);
+    let sd = desc.as_ref().and_then(|s| s.sd);
+    let t = sd.filter(|&s| s > 0.0).map(|s| mean / (s / (n as f64).sqrt()));
+    let p = t.map(|t| 2.0 * StudentsT::new(0.0, 1.0, (n - 1) as f64).expect("n > 1").sf(t.abs()));
+    let seeds_needed = sd.filter(|&s| s > 0.0 && mean != 0.0).map(|s| seeds_for_power(mean.abs() / s));
+    Paired { n, mean_difference: mean, ci95: desc.and_then(|s| s.ci95), t, p, p_holm: None, seeds_needed }
+}
+
+/// The smallest number of pairs `n >= 2` at which a two-sided paired t-test at the 5%
+/// level has at least 80% power against a true mean difference of `effect` standard
+/// deviations, with the usual t approximation `n = ((t(0.975, n-1) + t(0.8, n-1)) /
+/// effect)^2` iterated to its fixed point (capped at 100,000).
+pub fn seeds_for_power(effect: f64) -> usize {
+    if !(effect > 0.0) {
+        return 100_000;
+    }
+    let mut n = 2usize;
+    while n < 100_000 {
+        let df = (n - 1) as f64;
+        let need = ((t_quantile(0.975, df) + t_quantile(0.8, df)) / effect).powi(2);
+        if (n as f64) >= need {
+            return n;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Holm's step-down correction of `p` (`None` entries are left out and stay `None`).
+pub fn holm(p: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut idx: Vec<usize> = (0..p.len()).filter(|&i| p[i].is_some()).collect();
+    idx.sort_by(|&a, &b| p[a].unwrap().total_cmp(&p[b].unwrap()).then(a.cmp(&b)));
+    let m = idx.len();
+    let mut out = vec![None; p.len()];
+    let mut running = 0.0f64;
+    for (rank, &i) in idx.iter().enumerate() {
+        let adjusted = ((m - rank) as f64 * p[i].unwrap()).min(1.0);
+        running = running.max(adjusted);
+        out[i] = Some(running);
+    }
+    out
+}
+
+/// Ranks from 1, ties sharing their average rank.
+pub fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut out = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            out[k] = avg;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// Pearson's correlation (`None` when either side is constant).
+pub fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len().min(b.len()) as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma).powi(2);
+        sbb += (y - mb).powi(2);
+    }
+    (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
+}
+
+/// Spearman's rho: Pearson's correlation of the (average) ranks.
+pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    pearson(&ranks(a), &ranks(b))
+}
+
+/// Kendall's tau-b (ties handled).
+pub fn kendall(a: &[f64], b: &[f64]) -> Option<f64> {
+    crate::search::stats::kendall_tau(a, b)
+}
+
+/// A correlation with its bootstrap interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Correlation {
+    /// Pairs.
+    pub n: usize,
+    /// The statistic (`null` when a side is constant).
+    pub value: Option<f64>,
+    /// The 95% percentile-bootstrap interval (`null` when undefined).
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// Resamples of the bootstrap.
+pub const BOOTSTRAP_RESAMPLES: usize = 2000;
+
+/// `stat(a, b)` with a 95% percentile-bootstrap interval over resampled pairs, from a
+/// generator seeded with `seed` (resamples where `stat` is undefined are left out).
+pub fn bootstrap(a: &[f64], b: &[f64], stat: fn(&[f64], &[f64]) -> Option<f64>, seed: u64) -> Correlation {
+    let n = a.len().min(b.len());
+    let value = if n >= 2 { stat(a, b) } else { None };
+    if value.is_none() {
+        return Correlation { n, value, ci95: None };
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut draws = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    let (mut ra, mut rb) = (vec![0.0; n], vec![0.0; n]);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        for i in 0..n {
+            let k = rng.gen_range(0..n);
+            ra[i] = a[k];
+            rb[i] = b[k];
+        }
+        if let Some(v) = stat(&ra, &rb) {
+            draws.push(v);
+        }
+    }
+    draws.sort_by(f64::total_cmp);
+    let ci95 = (draws.len() >= 20).then(|| [quantile(&draws, 0.025), quantile(&draws, 0.975)]);
+    Correlation { n, value, ci95 }
+}
+
+/// The `q` quantile of sorted `v`, linearly interpolated (numpy's default).
+pub fn quantile(v: &[f64], q: f64) -> f64 {
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}

@@ -1,0 +1,283 @@
+//! `densenas experiment` and `densenas report` on a tiny study (digits, two spaces, two
+//! strategies, two seeds, a few random DAGs, small budgets): the whole flow with two
+//! workers; a run killed midway (SIGKILL of the whole process group) and rerun gives
+//! the same report.json as an uninterrupted one (apart from timing and memory); a
+//! failing unit is reported while the rest complete, and a rerun retries it; changing
+//! one option re-runs only the units it changes; single units run by id or index; bad
+//! experiment files get clear errors.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+mod common;
+
+const TINY: &str = r#"{"name": "tiny", "groups": [
+ {"name": "strategies", "datasets": ["digits"],
+  "spaces": [{"layers": 3, "width": 16, "blocks": 3}, {"layers": 4, "width": 16, "blocks": 3}],
+  "strategies": ["darts", "gdas"], "seeds": [0, 1],
+  "search": {"phases": 2, "epochs": 1}, "retrain_epochs": 2,
+  "standalone": {"random_dags": 4, "last_blocks": 2},
+  "baselines": ["chain", "chain_matched", "full"]},
+ {"name": "ground truth", "datasets": ["digits"],
+  "spaces": [{"layers": 3, "width": 16, "blocks": 2}],
+  "strategies": ["darts"], "seeds": [0, 1],
+  "search": {"phases": 2, "epochs": 1}, "retrain_epochs": 2,
+  "standalone": {"random_dags": "all"}, "baselines": ["chain"]}]}"#;
+
+fn densenas() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_densenas"));
+    c.env("OMP_NUM_THREADS", "1");
+    c
+}
+
+fn experiment(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    densenas().arg("experiment").arg(file).arg("--out").arg(out).args(extra).output().unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn report(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+/// The report without the fields DESIGN.md lets differ between reruns.
+fn comparable(mut v: serde_json::Value) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.retain(|k, _| !(k.contains("seconds") || k.contains("per_second") || k.contains("memory")));
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+/// "N run now, M already finished" of the closing line.
+fn counts(e: &str) -> (usize, usize) {
+    let line = e.lines().find(|l| l.contains(" run now, ")).unwrap_or_else(|| panic!("no summary line in\n{e}"));
+    let num = |after: &str| -> usize {
+        let head = line.split(after).next().unwrap();
+        head.rsplit(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()).unwrap().parse().unwrap()
+    };
+    (num(" run now"), num(" already finished"))
+}
+
+#[test]
+fn a_tiny_study_runs_reports_and_survives_a_kill() {
+    let root = common::temp_dir("experiment");
+    let file = write(&root, "tiny.json", TINY);
+    let whole = root.join("whole");
+    let start = std::time::Instant::now();
+    let o = experiment(&file, &whole, &["--jobs", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(start.elapsed().as_secs() < 60, "the tiny study took {:?}", start.elapsed());
+    let r = report(&whole);
+    assert_eq!(r["units"]["failed"], 0);
+    assert_eq!(r["units"]["finished"], r["units"]["total"]);
+    let md = std::fs::read_to_string(whole.join("report.md")).unwrap();
+    for h in ["## RQ1", "## RQ2", "## RQ3", "## RQ4", "## RQ5", "Kendall tau", "Spearman rho"] {
+        assert!(md.contains(h), "report.md lacks {h}");
+    }
+    let digits = &r["datasets"][0];
+    assert_eq!(digits["dataset"], "digits");
+    // RQ1: two strategies on two spaces, and the ground-truth group's darts row, ranked
+    // among all 8 DAGs of its space.
+    let rq1 = digits["rq1"].as_array().unwrap();
+    assert_eq!(rq1.len(), 5);
+    let truth = rq1.iter().find(|row| row["space"]["group"] == "ground truth").unwrap();
+    let pct = truth["rank_percentile"]["mean"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&pct) && truth["gap_to_best"]["mean"].as_f64().unwrap() >= 0.0);
+    for row in rq1 {
+        let acc = row["test_accuracy"]["mean"].as_f64().unwrap();
+        assert!(acc > 0.3 && acc <= 1.0, "{row}");
+        assert_eq!(row["seeds"], 2);
+    }
+    // RQ2: every strategy against chain, chain_matched, random_mean and full on the
+    // first group's spaces, Holm-corrected.
+    let rq2 = digits["rq2"].as_array().unwrap();
+    assert_eq!(rq2.len(), 2 * 2 * 4 + 2);
+    assert!(rq2.iter().all(|c| c["test"]["n"] == 2 && c["test"]["p_holm"].as_f64().map_or(true, |h| h >= c["test"]["p"].as_f64().unwrap())));
+    assert!(digits["rq2_answer"].as_str().unwrap().starts_with("digits: "));
+    // RQ4: nine metrics per space with random DAGs.
+    assert_eq!(digits["rq4"].as_array().unwrap().len(), 9 * 3);
+    for p in ["rq1_digits.svg", "rq3_digits.svg"] {
+        assert!(whole.join("plots").join(p).exists(), "{p}");
+    }
+
+    // Killed midway with its workers, then rerun: the same report.
+    let killed = root.join("killed");
+    let mut child = densenas()
+        .arg("experiment")
+        .arg(&file)
+        .arg("--out")
+        .arg(&killed)
+        .args(["--jobs", "2"])
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        if line.unwrap().starts_with("[12/") {
+            // SAFETY: signalling the process group of our own child.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            break;
+        }
+    }
+    assert!(!child.wait().unwrap().success());
+    assert!(!killed.join("report.json").exists(), "the kill came too late");
+    let o = experiment(&file, &killed, &["--jobs", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (ran, skipped) = counts(&stderr(&o));
+    assert!(skipped >= 12 && ran >= 1, "ran {ran}, skipped {skipped}");
+    assert_eq!(comparable(report(&killed)), comparable(r), "the rerun's report differs");
+}
+
+#[test]
+fn a_failing_unit_is_reported_and_retried_and_a_changed_option_reruns_only_its_units() {
+    let root = common::temp_dir("experiment-fail");
+    let bad = write(&root, "bad.csv", "1,2,0\n3,4,1\n5,6\n");
+    let text = r#"{"name": "mixed", "groups": [
+      {"name": "a", "datasets": ["digits", "csv:bad.csv"], "spaces": [{"layers": 3, "width": 8, "blocks": 2}],
+       "seeds": [0], "retrain_epochs": 1, "baselines": ["chain", "full"]},
+      {"name": "b", "datasets": ["digits"], "spaces": [{"layers": 3, "width": 8, "blocks": 2}],
+       "strategies": ["random"], "seeds": [0, 1], "search": {"phases": 1, "epochs": 1}, "retrain_epochs": 1,
+       "baselines": ["chain"]}]}"#;
+    let file = write(&root, "mixed.json", text);
+    let out = root.join("out");
+    let o = experiment(&file, &out, &["--jobs", "2"]);
+    let e = stderr(&o);
+    assert!(!o.status.success(), "a failed unit must make the command fail");
+    assert!(e.contains("2 units failed") && e.contains("bad.csv") && e.contains("line 3"), "{e}");
+    let r = report(&out);
+    assert_eq!(r["units"]["failed"], 2);
+    assert_eq!(r["units"]["finished"].as_u64().unwrap() + 2, r["units"]["total"].as_u64().unwrap());
+
+    // The data is fixed: the rerun retries only the failed units.
+    write(&root, "bad.csv", "1,2,0\n3,4,1\n5,6,0\n7,8,1\n1,1,0\n9,9,1\n2,2,0\n8,8,1\n3,3,0\n7,7,1\n");
+    let o = experiment(&file, &out, &["--jobs", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (ran, skipped) = counts(&stderr(&o));
+    assert_eq!(ran, 2, "only the failed units run again");
+    assert_eq!(report(&out)["units"]["failed"], 0);
+    let _ = bad;
+
+    // Changing group b's budget re-runs b's units only.
+    let list = |f: &Path| -> Vec<String> {
+        let o = experiment(f, &out, &["--list-units"]);
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| l.split_whitespace().nth(1).unwrap().to_string()).collect()
+    };
+    let before = list(&file);
+    let changed = write(&root, "mixed.json", &text.replace(r#""search": {"phases": 1, "epochs": 1}, "retrain_epochs": 1"#, r#""search": {"phases": 1, "epochs": 1}, "retrain_epochs": 2"#));
+    let after = list(&changed);
+    let kept = after.iter().filter(|id| before.contains(id)).count();
+    assert!(kept >= 4 && kept < after.len(), "kept {kept} of {}", after.len());
+    let o = experiment(&changed, &out, &["--jobs", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (ran, skipped2) = counts(&stderr(&o));
+    assert_eq!((ran, skipped2), (after.len() - kept, kept));
+    assert!(skipped >= kept);
+}
+
+#[test]
+fn single_units_run_by_id_or_by_index() {
+    let root = common::temp_dir("experiment-one");
+    let file = write(
+        &root,
+        "one.json",
+        r#"{"datasets": ["digits"], "spaces": [{"layers": 2, "width": 8, "blocks": 2}], "strategies": ["darts"],
+            "seeds": [0], "search": {"phases": 1, "epochs": 1}, "retrain_epochs": 1, "baselines": ["chain", "chain_matched"]}"#,
+    );
+    let out = root.join("out");
+    let o = experiment(&file, &out, &["--list-units"]);
+    let listing = String::from_utf8_lossy(&o.stdout).into_owned();
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 2, "stage 1: the search and the chain\n{listing}");
+    assert!(lines.iter().all(|l| l.starts_with("1 ") && l.contains("pending")));
+    let search_id = lines.iter().find(|l| l.contains("search darts")).unwrap().split_whitespace().nth(1).unwrap();
+    let o = experiment(&file, &out, &["--unit", &search_id[..12]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("units").join(search_id).join("result.json").exists());
+    assert!(out.join("units").join(search_id).join("run/best.onnx").exists());
+    // The finished search made its stage-2 unit known: the matched chain.
+    let o = experiment(&file, &out, &["--list-units"]);
+    let listing = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(listing.lines().any(|l| l.starts_with("2 ") && l.contains("pending")), "{listing}");
+    for (stage, index) in [("1", "1"), ("2", "0")] {
+        let o = experiment(&file, &out, &["--stage", stage, "--unit-index", index]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = experiment(&file, &out, &["--list-units"]);
+    assert!(String::from_utf8_lossy(&o.stdout).lines().all(|l| l.contains("finished")));
+    let o = experiment(&file, &out, &["--stage", "2", "--unit-index", "5"]);
+    assert!(!o.status.success() && stderr(&o).contains("out of range"));
+    // The report of what is there.
+    let o = densenas().arg("report").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(report(&out)["units"]["finished"], 3);
+}
+
+#[test]
+fn bad_experiment_files_get_clear_errors() {
+    let root = common::temp_dir("experiment-bad");
+    let cases = [
+        (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "colour": 1}"#, "unknown field `colour`"),
+        (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": []}"#, "seeds"),
+        (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "strategies": ["evolution"]}"#, "evolution"),
+        (r#"{"datasets": ["digits"], "spaces": [{"layers": 8}], "seeds": [0], "standalone": {"random_dags": "all"}}"#, "random_dags"),
+        (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "search": {"space": {}}}"#, "search.space"),
+        (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "search": {"phases": 0}}"#, "phases"),
+        (r#"{"name": "x", "groups": [], "extra": 1}"#, "extra"),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let file = write(&root, &format!("bad{i}.json"), text);
+        let o = experiment(&file, &root.join(format!("out{i}")), &["--list-units"]);
+        let e = stderr(&o);
+        assert!(!o.status.success() && e.contains(needle), "case {i}: {e}");
+    }
+}
+
+#[test]
+fn ctrl_c_abandons_the_running_units_and_exits_non_zero() {
+    let root = common::temp_dir("experiment-int");
+    let file = write(
+        &root,
+        "long.json",
+        r#"{"datasets": ["digits"], "spaces": [{"layers": 4, "width": 64, "blocks": 4}], "strategies": ["darts", "gdas"],
+            "seeds": [0, 1], "search": {"phases": 50, "epochs": 5}, "retrain_epochs": 1}"#,
+    );
+    let out = root.join("out");
+    let mut child = densenas().arg("experiment").arg(&file).arg("--out").arg(&out).args(["--jobs", "2"]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains(" start ") {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            break;
+        }
+    }
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("interrupted") && l.contains("run the same command again")), "{rest:?}");
+    // Nothing was recorded as finished or failed.
+    for unit in std::fs::read_dir(out.join("units")).unwrap() {
+        let unit = unit.unwrap().path();
+        assert!(!unit.join("result.json").exists() && !unit.join("error.txt").exists(), "{}", unit.display());
+    }
+    assert!(!out.join("report.json").exists());
+}
