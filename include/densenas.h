@@ -321,6 +321,39 @@ size_t densenas_last_error_message(char *buf, size_t len);
 const char *densenas_status_name(uint32_t status);
 
 /**
+ * Lists the units of the experiment file `file` with the experiment folder `out_dir`
+ * (created if needed; the experiment is recorded there): the units known now (stage 1,
+ * and stage 2 of the searches finished in the folder) as a JSON array of `{"id",
+ * "stage", "state" ("finished", "failed" or "pending"), "what", "spec"}` in a stable
+ * order. On success `*units_json_out` receives a string the caller owns and must free
+ * with `densenas_string_free`.
+ */
+densenas_status densenas_experiment_list_units(const char *file,
+                                               const char *out_dir,
+                                               char **units_json_out);
+
+/**
+ * Runs the unit `unit_id` (its full id, or an unambiguous prefix of at least 8
+ * characters) of the experiment file `file` in the folder `out_dir`, in the calling
+ * thread, and records its result there (a finished unit is left as it is). Only the
+ * unit's own folder is locked, so that different units may run at once, in threads or
+ * processes. A unit that fails records its error and returns its status. It sets
+ * libtorch's process-wide thread count only as the unit's configuration says (a search
+ * unit: one thread).
+ */
+densenas_status densenas_experiment_run_unit(const char *file,
+                                             const char *out_dir,
+                                             const char *unit_id);
+
+/**
+ * Writes the report of the experiment folder `dir` (`report.md`, `report.json`,
+ * `plots/`) from its finished units. On success `*report_json_out` receives
+ * `report.json`'s content, a string the caller owns and must free with
+ * `densenas_string_free`.
+ */
+densenas_status densenas_report_write(const char *dir, char **report_json_out);
+
+/**
  * Runs a whole search: `config_json` has the keys of a run folder's `config.json`
  * (`"{}"` for the defaults: a search on the embedded digits). When `out_dir` is not
  * NULL the run folder (summary, history, `best.onnx`, ...) is written there, with a

@@ -114,7 +114,7 @@ fn c_reliability_test_passes_plain_and_under_sanitizers() {
         std::fs::create_dir_all(&work).unwrap();
         let stdout = run_example(&dir.join(exe), &work, sanitized);
         assert!(stdout.contains("all ok"), "{exe}:\n{stdout}");
-        for line in ["save/load round trip (darts2)", "save/load round trip (gdas)", "bad session files", "divergence", "stop on a phase report", "stop on an epoch report", "stop on a step report", "stop on a retraining report"] {
+        for line in ["save/load round trip (darts2)", "save/load round trip (gdas)", "bad session files", "divergence", "stop on a phase report", "stop on an epoch report", "stop on a step report", "stop on a retraining report", "ok experiment"] {
             assert!(stdout.contains(line), "{exe}: no {line:?} in\n{stdout}");
         }
     }

@@ -9,7 +9,6 @@ use clap::Args;
 
 use densenas::experiment::executor::{self, Progress, UnitEvent};
 use densenas::experiment::plan::{known_units_of, PlannedUnit};
-use densenas::experiment::run_unit::{execute, DataCache, UnitOutcome};
 use densenas::experiment::{Experiment, ExperimentDir};
 use densenas::util::lock::FolderLock;
 use densenas::{Error, Result};
@@ -63,15 +62,8 @@ extern "C" fn on_interrupt(_signal: libc::c_int) {
 pub fn run(args: ExperimentArgs) -> Result<()> {
     let (experiment, dir) = executor::prepare(&args.file, &args.out)?;
     if args.list_units {
-        for u in known_units_of(&experiment, &dir)? {
-            let state = if dir.result(&u.id).is_some() {
-                "finished"
-            } else if dir.error(&u.id).is_some() {
-                "failed"
-            } else {
-                "pending"
-            };
-            println!("{} {} {:<8} {}", u.stage, u.id, state, u.spec.describe());
+        for u in executor::list_units(&experiment, &dir)? {
+            println!("{} {} {:<8} {}", u.stage, u.id, u.state, u.what);
         }
         return Ok(());
     }
@@ -143,8 +135,7 @@ fn human(seconds: f64) -> String {
 fn one_unit(args: &ExperimentArgs, experiment: &Experiment, dir: &ExperimentDir) -> Result<Option<PlannedUnit>> {
     let units = known_units_of(experiment, dir)?;
     if let Some(id) = &args.unit {
-        let found = units.into_iter().find(|u| &u.id == id || (id.len() >= 8 && u.id.starts_with(id.as_str())));
-        return found.map(Some).ok_or_else(|| Error::Input(format!("no unit {id} in this experiment (see --list-units)")));
+        return executor::find_unit(experiment, dir, id).map(Some);
     }
     if let (Some(stage), Some(index)) = (args.stage, args.unit_index) {
         let of_stage: Vec<PlannedUnit> = units.into_iter().filter(|u| u.stage == stage).collect();
@@ -161,15 +152,9 @@ fn run_one(dir: &ExperimentDir, unit: &PlannedUnit) -> Result<()> {
         eprintln!("unit {} is finished already", unit.id);
         return Ok(());
     }
-    dir.write_spec(&unit.id, &unit.spec)?;
-    let _lock = FolderLock::acquire(&dir.unit_dir(&unit.id), "this unit")?;
     tch::set_num_threads(1);
     eprintln!("running {} ({})", unit.id, unit.spec.describe());
-    match execute(dir, &unit.id, &mut DataCache::default(), &AtomicBool::new(false)) {
-        UnitOutcome::Finished => Ok(()),
-        UnitOutcome::Failed(e) => Err(Error::State(format!("unit {} failed: {e}", unit.id))),
-        UnitOutcome::Abandoned => Err(Error::State(format!("unit {} was stopped", unit.id))),
-    }
+    executor::run_unit(dir, unit)
 }
 
 pub fn report(args: ReportArgs) -> Result<()> {

@@ -33,6 +33,67 @@ pub fn prepare(file: &Path, out: &Path) -> Result<(Experiment, ExperimentDir)> {
     Ok((experiment, dir))
 }
 
+/// A unit as `--list-units` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UnitListing {
+    /// Its id.
+    pub id: String,
+    /// Its stage.
+    pub stage: u8,
+    /// `finished`, `failed` or `pending`.
+    pub state: &'static str,
+    /// What it is, in words.
+    pub what: String,
+    /// Its definition.
+    pub spec: super::unit::UnitSpec,
+}
+
+/// The units known now with their state.
+pub fn list_units(experiment: &Experiment, dir: &ExperimentDir) -> Result<Vec<UnitListing>> {
+    Ok(known_units_of(experiment, dir)?
+        .into_iter()
+        .map(|u| {
+            let state = if dir.result(&u.id).is_some() {
+                "finished"
+            } else if dir.error(&u.id).is_some() {
+                "failed"
+            } else {
+                "pending"
+            };
+            UnitListing { what: u.spec.describe(), id: u.id, stage: u.stage, state, spec: u.spec }
+        })
+        .collect())
+}
+
+/// The unit with `id` (or an unambiguous prefix of at least 8 characters) among the
+/// units known now.
+pub fn find_unit(experiment: &Experiment, dir: &ExperimentDir, id: &str) -> Result<super::plan::PlannedUnit> {
+    let matches: Vec<_> = known_units_of(experiment, dir)?
+        .into_iter()
+        .filter(|u| u.id == id || (id.len() >= 8 && u.id.starts_with(id)))
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.into_iter().next().expect("one")),
+        0 => Err(Error::Input(format!("no unit {id} in this experiment (see --list-units)"))),
+        n => Err(Error::Input(format!("{id} names {n} units: give more of the id"))),
+    }
+}
+
+/// Runs one unit in this process (as a scheduler's task would): only its own folder
+/// is locked, so that many run at once. A finished unit is left as it is.
+pub fn run_unit(dir: &ExperimentDir, unit: &super::plan::PlannedUnit) -> Result<()> {
+    if dir.result(&unit.id).is_some() {
+        return Ok(());
+    }
+    dir.write_spec(&unit.id, &unit.spec)?;
+    let _lock = crate::util::lock::FolderLock::acquire(&dir.unit_dir(&unit.id), "this unit")?;
+    match execute(dir, &unit.id, &mut DataCache::default(), &AtomicBool::new(false)) {
+        UnitOutcome::Finished => Ok(()),
+        UnitOutcome::Failed(e) => Err(Error::State(format!("unit {} failed: {e}", unit.id))),
+        UnitOutcome::Abandoned => Err(Error::State(format!("unit {} was stopped", unit.id))),
+    }
+}
+
 /// What happened to a unit, for progress displays.
 #[derive(Clone, Debug)]
 pub enum UnitEvent {

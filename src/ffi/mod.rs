@@ -14,6 +14,7 @@
 mod boundary;
 pub mod dataset;
 pub mod error;
+pub mod experiment;
 pub mod search;
 pub mod session;
 pub mod space;

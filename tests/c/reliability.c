@@ -283,6 +283,37 @@ static void test_stop_on_each_report(const char *dir) {
     }
 }
 
+/* An experiment from C: list its units, run each by id, write the report. */
+static void test_experiment(const char *dir) {
+    char file[1024], out[1024], id[65];
+    char *units = NULL, *report = NULL;
+    const char *p;
+    int ran = 0;
+    FILE *f;
+    snprintf(file, sizeof file, "%s/experiment.json", dir);
+    snprintf(out, sizeof out, "%s/experiment", dir);
+    f = fopen(file, "w");
+    fputs("{\"datasets\": [\"digits\"], \"spaces\": [{\"layers\": 2, \"width\": 8, \"blocks\": 2}], "
+          "\"strategies\": [\"gdas\"], \"seeds\": [0], \"search\": {\"phases\": 1, \"epochs\": 1}, "
+          "\"retrain_epochs\": 1, \"baselines\": [\"chain\"]}",
+          f);
+    fclose(f);
+    OK(densenas_experiment_list_units(file, out, &units));
+    for (p = units; (p = strstr(p, "\"id\":\"")) != NULL; p += 6) {
+        memcpy(id, p + 6, 64);
+        id[64] = 0;
+        OK(densenas_experiment_run_unit(file, out, id));
+        ran++;
+    }
+    densenas_string_free(units);
+    EXPECT(ran == 2, "ran %d units, expected the search and the chain", ran);
+    OK(densenas_report_write(out, &report));
+    EXPECT(strstr(report, "\"finished\": 2") != NULL, "report: %.200s", report);
+    densenas_string_free(report);
+    EXPECT(densenas_experiment_run_unit(file, out, "nonexistent") == DENSENAS_STATUS_INVALID_INPUT, "a bad unit id");
+    printf("ok experiment: %d units listed and run by id, report written\n", ran);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";
     densenas_dataset *data = NULL;
@@ -297,6 +328,7 @@ int main(int argc, char **argv) {
     test_bad_session_files(dir);
     test_lengths_and_divergence(data, &d);
     test_stop_on_each_report(dir);
+    test_experiment(dir);
     densenas_dataset_free(data);
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);

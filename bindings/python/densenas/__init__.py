@@ -22,6 +22,7 @@ The library is loaded from `$DENSENAS_LIBRARY`, a libdensenas.so next to this pa
 path, in that order (`densenas.library_path` says which).
 """
 from . import _ffi
+from . import experiment
 from .dataset import Dataset, Split
 from .errors import (
     DensenasError,
@@ -78,6 +79,7 @@ __all__ = [
     "Space",
     "Split",
     "Status",
+    "experiment",
     "TorchError",
     "UnavailableError",
     "last_error_message",

@@ -1,0 +1,72 @@
+//! Experiments from C (DESIGN.md section 8): list an experiment's units, run one unit
+//! by id (so that any scheduler can spread them), and write the report.
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use super::boundary::{not_null, str_arg, write_out};
+use super::densenas_status;
+use super::string::to_c_string;
+use crate::experiment::executor::{find_unit, list_units, prepare, run_unit};
+
+/// Lists the units of the experiment file `file` with the experiment folder `out_dir`
+/// (created if needed; the experiment is recorded there): the units known now (stage 1,
+/// and stage 2 of the searches finished in the folder) as a JSON array of `{"id",
+/// "stage", "state" ("finished", "failed" or "pending"), "what", "spec"}` in a stable
+/// order. On success `*units_json_out` receives a string the caller owns and must free
+/// with `densenas_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_experiment_list_units(
+    file: *const c_char,
+    out_dir: *const c_char,
+    units_json_out: *mut *mut c_char,
+) -> densenas_status {
+    ffi_boundary!({
+        not_null(units_json_out, "units_json_out")?;
+        // SAFETY: per the contract.
+        let (file, out_dir) = unsafe { (str_arg(file, "file")?, str_arg(out_dir, "out_dir")?) };
+        let (experiment, dir) = prepare(Path::new(file), Path::new(out_dir))?;
+        let json = to_c_string(serde_json::to_string(&list_units(&experiment, &dir)?)?)?;
+        unsafe { write_out(units_json_out, json) };
+        Ok(())
+    })
+}
+
+/// Runs the unit `unit_id` (its full id, or an unambiguous prefix of at least 8
+/// characters) of the experiment file `file` in the folder `out_dir`, in the calling
+/// thread, and records its result there (a finished unit is left as it is). Only the
+/// unit's own folder is locked, so that different units may run at once, in threads or
+/// processes. A unit that fails records its error and returns its status. It sets
+/// libtorch's process-wide thread count only as the unit's configuration says (a search
+/// unit: one thread).
+#[no_mangle]
+pub unsafe extern "C" fn densenas_experiment_run_unit(
+    file: *const c_char,
+    out_dir: *const c_char,
+    unit_id: *const c_char,
+) -> densenas_status {
+    ffi_boundary!({
+        // SAFETY: per the contract.
+        let (file, out_dir, id) =
+            unsafe { (str_arg(file, "file")?, str_arg(out_dir, "out_dir")?, str_arg(unit_id, "unit_id")?) };
+        let (experiment, dir) = prepare(Path::new(file), Path::new(out_dir))?;
+        run_unit(&dir, &find_unit(&experiment, &dir, id)?)
+    })
+}
+
+/// Writes the report of the experiment folder `dir` (`report.md`, `report.json`,
+/// `plots/`) from its finished units. On success `*report_json_out` receives
+/// `report.json`'s content, a string the caller owns and must free with
+/// `densenas_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_report_write(dir: *const c_char, report_json_out: *mut *mut c_char) -> densenas_status {
+    ffi_boundary!({
+        not_null(report_json_out, "report_json_out")?;
+        // SAFETY: per the contract.
+        let dir = unsafe { str_arg(dir, "dir") }?;
+        let report = crate::report::write(Path::new(dir))?;
+        let json = to_c_string(serde_json::to_string_pretty(&report)?)?;
+        unsafe { write_out(report_json_out, json) };
+        Ok(())
+    })
+}
