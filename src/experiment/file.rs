@@ -76,7 +76,8 @@ impl Default for RandomDags {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Standalone {
-    /// Random DAGs per space (the same DAGs on every dataset), or `"all"`.
+    /// Random DAGs per space (the same DAGs on every dataset), or `"all"`; a count of at
+    /// least the space's size trains all of its DAGs.
     pub random_dags: RandomDags,
     /// The last phase's blocks with the largest `alpha` trained alone, per search.
     pub last_blocks: usize,

@@ -98,9 +98,14 @@ fn space_seed(space: &SpaceOptions) -> u64 {
     u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-/// The random DAGs of a space (uniform over it, distinct), or all of its DAGs.
+/// The random DAGs of a space (uniform over it, distinct), or all of its DAGs; a count
+/// of at least the space's size means all of them.
 pub fn random_dags(space: &SpaceOptions, which: &RandomDags) -> Result<Vec<Dag>> {
     let s = dag_space(space)?;
+    let which = match which {
+        RandomDags::Count(n) if *n as f64 >= space_size(space)? => &RandomDags::All,
+        other => other,
+    };
     match which {
         RandomDags::Count(0) => Ok(Vec::new()),
         RandomDags::Count(n) => {

@@ -107,7 +107,8 @@ impl UnitSpec {
 
 fn short_data(spec: &str) -> String {
     let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
-    let last = rest.rsplit('/').find(|s| !s.is_empty()).unwrap_or(rest);
+    let first = rest.split(',').next().unwrap_or(rest);
+    let last = first.rsplit('/').find(|s| !s.is_empty()).unwrap_or(first);
     if rest.is_empty() {
         kind.to_string()
     } else {

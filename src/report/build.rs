@@ -274,7 +274,11 @@ fn space_label(g: &Group, gi: usize, s: &SpaceOptions) -> Result<SpaceLabel> {
 /// The dataset's short name.
 pub fn dataset_label(d: &DatasetEntry) -> String {
     let (kind, rest) = d.data.split_once(':').unwrap_or((d.data.as_str(), ""));
-    let name = rest.split(',').next().unwrap_or("").trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let file = rest.split(',').next().unwrap_or("").trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let mut name = file;
+    for ext in [".gz", ".tgz", ".tar", ".bin", ".csv"] {
+        name = name.strip_suffix(ext).unwrap_or(name);
+    }
     let base = if name.is_empty() { kind.to_string() } else { format!("{kind}:{name}") };
     match d.train_subsample {
         Some(n) => format!("{base} (n={n})"),
