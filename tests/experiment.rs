@@ -203,6 +203,10 @@ fn single_units_run_by_id_or_by_index() {
             "seeds": [0], "search": {"phases": 1, "epochs": 1}, "retrain_epochs": 1, "baselines": ["chain", "chain_matched"]}"#,
     );
     let out = root.join("out");
+    // A piece of zero minutes starts nothing and says how to go on.
+    let o = experiment(&file, &out, &["--max-minutes", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2 units not started") && stderr(&o).contains("run the same command again"), "{}", stderr(&o));
     let o = experiment(&file, &out, &["--list-units"]);
     let listing = String::from_utf8_lossy(&o.stdout).into_owned();
     let lines: Vec<&str> = listing.lines().collect();

@@ -37,6 +37,10 @@ pub struct ExperimentArgs {
     /// See --stage.
     #[arg(long, requires = "stage")]
     unit_index: Option<usize>,
+    /// Start no unit after this many minutes (the running ones finish; a rerun goes on):
+    /// a study run in pieces.
+    #[arg(long)]
+    max_minutes: Option<f64>,
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
@@ -84,8 +88,12 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
             print_event(event, p, tty)
         }
     };
-    let exe = executor::current_exe()?;
-    let report = executor::run_local(&experiment, &dir, args.jobs, &exe, &mut on_event, &STOP)?;
+    let pool = executor::PoolOptions {
+        jobs: args.jobs,
+        exe: executor::current_exe()?,
+        time_limit: args.max_minutes.map(|m| std::time::Duration::from_secs_f64(60.0 * m.max(0.0))),
+    };
+    let report = executor::run_local(&experiment, &dir, &pool, &mut on_event, &STOP)?;
     if report.interrupted {
         return Err(Error::State(format!(
             "interrupted: the running units were abandoned; run the same command again to go on ({} finished here)",
@@ -101,6 +109,12 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         report.failed.len(),
         args.out.join("report.md").display()
     );
+    if report.left > 0 {
+        eprintln!(
+            "the time limit is reached with {} units not started: run the same command again to go on (the report covers the finished units)",
+            report.left
+        );
+    }
     if !report.failed.is_empty() {
         for (id, e) in &report.failed {
             eprintln!("failed {id}: {e}");

@@ -146,6 +146,8 @@ pub struct RunReport {
     pub failed: Vec<(String, String)>,
     /// Whether a stop request ended it (running units abandoned).
     pub interrupted: bool,
+    /// Units not started because the time limit was reached (a piece of a study).
+    pub left: usize,
 }
 
 struct Worker {
@@ -154,16 +156,28 @@ struct Worker {
     busy: Option<(String, Instant)>,
 }
 
-/// Runs every unit of `experiment` not finished in `dir` with `jobs` worker processes
-/// of the program `exe` (`exe experiment-worker DIR`).
+/// How the local pool runs.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    /// Worker processes.
+    pub jobs: usize,
+    /// The program to start them with (`exe experiment-worker DIR`).
+    pub exe: PathBuf,
+    /// Start no unit after this long (the running ones finish): a piece of a study
+    /// that a rerun continues.
+    pub time_limit: Option<Duration>,
+}
+
+/// Runs every unit of `experiment` not finished in `dir` with a pool of worker
+/// processes.
 pub fn run_local(
     experiment: &Experiment,
     dir: &ExperimentDir,
-    jobs: usize,
-    exe: &Path,
+    pool: &PoolOptions,
     on_event: &mut dyn FnMut(&UnitEvent, &Progress),
     stop: &AtomicBool,
 ) -> Result<RunReport> {
+    let (jobs, exe) = (pool.jobs, pool.exe.as_path());
     if jobs == 0 {
         return Err(Error::config("jobs", "must be at least 1"));
     }
@@ -180,6 +194,10 @@ pub fn run_local(
             if stop.load(Ordering::Relaxed) {
                 report.interrupted = true;
                 return Ok(());
+            }
+            if pool.time_limit.is_some_and(|limit| started.elapsed() >= limit) {
+                report.left += queue.len();
+                queue.clear();
             }
             dispatch(dir, jobs, exe, &tx, &mut workers, &mut queue, &mut progress, on_event)?;
             if queue.is_empty() && workers.iter().all(|w| w.busy.is_none()) {
