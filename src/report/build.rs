@@ -339,13 +339,26 @@ fn cells<'a>(experiment: &'a Experiment, d: &DatasetEntry) -> Result<Vec<Cell<'a
 fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Result<DatasetReport> {
     let cells = cells(experiment, d)?;
     let (mut rq1, mut rq2, mut rq3, mut rq4, mut standalone) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Groups may share searches (the same units): each is reported once, under the
+    // first group that has it; a comparison is kept once per baseline.
+    let mut seen_searches = std::collections::HashSet::new();
+    let mut seen_comparisons = std::collections::HashSet::new();
     for (ci, cell) in cells.iter().enumerate() {
         let dags = standalone_dags(cell, r)?;
         for &strategy in &cell.group.strategies {
-            let row = strategy_row(cell, strategy, r)?;
-            rq3.push(SizeRow { space: cell.label.clone(), strategy: row.strategy.clone(), test_accuracy: row.test_accuracy.clone() });
-            rq1.push(row);
-            rq2.extend(comparisons(cell, strategy, r)?);
+            let ids = cell.group.seeds.iter().map(|&s| Ok(search_spec(cell.group, cell.data, cell.space, strategy, s)?.id())).collect::<Result<Vec<_>>>()?;
+            let first = seen_searches.insert(ids.clone());
+            if first {
+                let row = strategy_row(cell, strategy, r)?;
+                rq3.push(SizeRow { space: cell.label.clone(), strategy: row.strategy.clone(), test_accuracy: row.test_accuracy.clone() });
+                rq1.push(row);
+            }
+            for c in comparisons(cell, strategy, r)? {
+                let key = (ids.clone(), c.against.clone(), serde_json::to_string(&c.test).unwrap_or_default());
+                if seen_comparisons.insert(key) {
+                    rq2.push(c);
+                }
+            }
         }
         if dags.dags.len() >= 3 {
             rq4.extend(metric_rows(cell, &dags, ci as u64));

@@ -122,7 +122,7 @@ fn rq2(s: &mut String, r: &Report) {
                 t.t.map_or("-".into(), |v| format!("{v:.2}")),
                 p_value(t.p),
                 p_value(t.p_holm),
-                t.seeds_needed.map_or("-".into(), |n| n.to_string()),
+                t.seeds_needed.map_or("-".into(), |n| if n >= super::stats::SEEDS_CAP { format!("> {n}") } else { n.to_string() }),
             );
         }
         let _ = writeln!(s);

@@ -62,14 +62,14 @@ fn rq1(d: &DatasetReport) -> String {
     let (y0, y1) = padded(100.0 * lo.min(hi), 100.0 * hi.max(lo));
     let mut svg = Svg::new(720.0, 420.0);
     let axes = Axes::new(70.0, 40.0, 620.0, 250.0, (0.0, rows.len().max(1) as f64), (y0, y1));
-    axes.draw(&mut svg, &format!("RQ1 {}: best retrained test accuracy", d.dataset), "", "test accuracy (%)");
+    axes.draw_categorical(&mut svg, &format!("RQ1 {}: best retrained test accuracy (mean, 95% CI)", d.dataset), "test accuracy (%)");
     for (i, (row, a)) in rows.iter().enumerate() {
         let x = axes.px(i as f64 + 0.5);
         if let Some([l, h]) = a.ci95 {
             svg.line(x, axes.py(100.0 * l), x, axes.py(100.0 * h), "black", 1.5, false);
         }
         svg.circle(x, axes.py(100.0 * a.mean), 4.0, &palette(i, rows.len()), "black");
-        svg.vtext(x + 4.0, 300.0, &format!("{} L={} D={}", row.strategy, row.space.layers, row.space.width), 10.0);
+        svg.vtext_below(x + 3.5, 298.0, &format!("{} L={} D={}", row.strategy, row.space.layers, row.space.width), 10.0);
     }
     svg.finish()
 }

@@ -75,16 +75,20 @@ pub fn paired_t(a: &[f64], b: &[f64]) -> Paired {
     Paired { n, mean_difference: mean, ci95: desc.and_then(|s| s.ci95), t, p, p_holm: None, seeds_needed }
 }
 
+/// The most seeds [`seeds_for_power`] reports.
+pub const SEEDS_CAP: usize = 10_000;
+
 /// The smallest number of pairs `n >= 2` at which a two-sided paired t-test at the 5%
 /// level has at least 80% power against a true mean difference of `effect` standard
 /// deviations, with the usual t approximation `n = ((t(0.975, n-1) + t(0.8, n-1)) /
-/// effect)^2` iterated to its fixed point (capped at 100,000).
+/// effect)^2` iterated to its fixed point, capped at [`SEEDS_CAP`] (which then means
+/// "at least that many").
 pub fn seeds_for_power(effect: f64) -> usize {
     if !(effect > 0.0) {
-        return 100_000;
+        return SEEDS_CAP;
     }
     let mut n = 2usize;
-    while n < 100_000 {
+    while n < SEEDS_CAP {
         let df = (n - 1) as f64;
         let need = ((t_quantile(0.975, df) + t_quantile(0.8, df)) / effect).powi(2);
         if (n as f64) >= need {

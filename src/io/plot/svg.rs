@@ -98,6 +98,16 @@ impl Svg {
         );
     }
 
+    /// Text rotated by -90 degrees that ends at `(x, y)` and reads upwards from below
+    /// it (category labels under an axis).
+    pub fn vtext_below(&mut self, x: f64, y: f64, s: &str, size: f64) {
+        let _ = writeln!(
+            self.body,
+            r#"<text x="{x:.2}" y="{y:.2}" font-family="sans-serif" font-size="{size}" text-anchor="end" transform="rotate(-90 {x:.2} {y:.2})">{}</text>"#,
+            escape(s)
+        );
+    }
+
     /// The finished document.
     pub fn finish(self) -> String {
         format!(
@@ -173,6 +183,20 @@ impl Axes {
     /// Canvas y of data y.
     pub fn py(&self, y: f64) -> f64 {
         self.top + self.height - (y - self.y.0) / (self.y.1 - self.y.0) * self.height
+    }
+
+    /// Frame, y ticks with labels, the y label and a title (x holds categories that
+    /// the caller labels).
+    pub fn draw_categorical(&self, svg: &mut Svg, title: &str, ylabel: &str) {
+        svg.rect(self.left, self.top, self.width, self.height, "none", "#333");
+        for t in ticks(self.y.0, self.y.1, 5) {
+            let y = self.py(t);
+            svg.line(self.left - 4.0, y, self.left, y, "#333", 1.0, false);
+            svg.line(self.left, y, self.left + self.width, y, "#eee", 1.0, false);
+            svg.text(self.left - 6.0, y + 3.5, &fmt_tick(t), 10.0, "end");
+        }
+        svg.text(self.left + self.width / 2.0, self.top - 8.0, title, 12.0, "middle");
+        svg.vtext(self.left - 38.0, self.top + self.height / 2.0, ylabel, 11.0);
     }
 
     /// Frame, ticks with labels, axis labels and a title.
