@@ -54,6 +54,38 @@ pub struct DagMetrics {
     pub disconnected_fraction: f64,
 }
 
+/// The metrics' names, in a fixed order (the fields of [`DagMetrics`]).
+pub const METRIC_NAMES: [&str; 9] = [
+    "num_edges",
+    "depth",
+    "num_sources",
+    "num_sinks",
+    "mean_skip",
+    "num_paths",
+    "clustering",
+    "avg_path_length",
+    "disconnected_fraction",
+];
+
+impl DagMetrics {
+    /// The metric called `name` (one of [`METRIC_NAMES`]) as a number; NaN for an
+    /// unknown name.
+    pub fn get(&self, name: &str) -> f64 {
+        match name {
+            "num_edges" => self.num_edges as f64,
+            "depth" => self.depth as f64,
+            "num_sources" => self.num_sources as f64,
+            "num_sinks" => self.num_sinks as f64,
+            "mean_skip" => self.mean_skip,
+            "num_paths" => self.num_paths,
+            "clustering" => self.clustering,
+            "avg_path_length" => self.avg_path_length,
+            "disconnected_fraction" => self.disconnected_fraction,
+            _ => f64::NAN,
+        }
+    }
+}
+
 impl Dag {
     /// A DAG on `layers` vertices; edges are sorted and deduplicated, and each must
     /// satisfy `i < j < layers`.

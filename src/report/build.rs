@@ -21,32 +21,11 @@ use crate::search::strategy::StrategyKind;
 use crate::search::SpaceOptions;
 
 /// The DAG metrics the report correlates with accuracy, by name.
-pub const METRICS: [&str; 9] = [
-    "num_edges",
-    "depth",
-    "num_sources",
-    "num_sinks",
-    "mean_skip",
-    "num_paths",
-    "clustering",
-    "avg_path_length",
-    "disconnected_fraction",
-];
+pub const METRICS: [&str; 9] = crate::model::dag::METRIC_NAMES;
 
 /// A metric's value by name.
 pub fn metric(m: &DagMetrics, name: &str) -> f64 {
-    match name {
-        "num_edges" => m.num_edges as f64,
-        "depth" => m.depth as f64,
-        "num_sources" => m.num_sources as f64,
-        "num_sinks" => m.num_sinks as f64,
-        "mean_skip" => m.mean_skip,
-        "num_paths" => m.num_paths,
-        "clustering" => m.clustering,
-        "avg_path_length" => m.avg_path_length,
-        "disconnected_fraction" => m.disconnected_fraction,
-        _ => f64::NAN,
-    }
+    m.get(name)
 }
 
 /// A space as the report names it.

@@ -41,31 +41,10 @@ pub fn alpha_chart(trace: &[Vec<Vec<f64>>]) -> String {
 }
 
 /// The DAG metrics plotted against validation accuracy.
-const METRICS: [&str; 9] = [
-    "num_edges",
-    "depth",
-    "num_sources",
-    "num_sinks",
-    "mean_skip",
-    "num_paths",
-    "clustering",
-    "avg_path_length",
-    "disconnected_fraction",
-];
+const METRICS: [&str; 9] = crate::model::dag::METRIC_NAMES;
 
 fn metric(r: &HistoryRecord, name: &str) -> f64 {
-    let m = &r.metrics;
-    match name {
-        "num_edges" => m.num_edges as f64,
-        "depth" => m.depth as f64,
-        "num_sources" => m.num_sources as f64,
-        "num_sinks" => m.num_sinks as f64,
-        "mean_skip" => m.mean_skip,
-        "num_paths" => m.num_paths,
-        "clustering" => m.clustering,
-        "avg_path_length" => m.avg_path_length,
-        _ => m.disconnected_fraction,
-    }
+    r.metrics.get(name)
 }
 
 /// A grid of scatter plots: validation accuracy against each metric, one point per

@@ -188,6 +188,10 @@ impl Axes {
     /// Frame, y ticks with labels, the y label and a title (x holds categories that
     /// the caller labels).
     pub fn draw_categorical(&self, svg: &mut Svg, title: &str, ylabel: &str) {
+        self.frame_and_y(svg, title, ylabel);
+    }
+
+    fn frame_and_y(&self, svg: &mut Svg, title: &str, ylabel: &str) {
         svg.rect(self.left, self.top, self.width, self.height, "none", "#333");
         for t in ticks(self.y.0, self.y.1, 5) {
             let y = self.py(t);
@@ -201,21 +205,13 @@ impl Axes {
 
     /// Frame, ticks with labels, axis labels and a title.
     pub fn draw(&self, svg: &mut Svg, title: &str, xlabel: &str, ylabel: &str) {
-        svg.rect(self.left, self.top, self.width, self.height, "none", "#333");
+        self.frame_and_y(svg, title, ylabel);
         for t in ticks(self.x.0, self.x.1, 5) {
             let x = self.px(t);
             svg.line(x, self.top + self.height, x, self.top + self.height + 4.0, "#333", 1.0, false);
             svg.text(x, self.top + self.height + 15.0, &fmt_tick(t), 10.0, "middle");
         }
-        for t in ticks(self.y.0, self.y.1, 5) {
-            let y = self.py(t);
-            svg.line(self.left - 4.0, y, self.left, y, "#333", 1.0, false);
-            svg.line(self.left, y, self.left + self.width, y, "#eee", 1.0, false);
-            svg.text(self.left - 6.0, y + 3.5, &fmt_tick(t), 10.0, "end");
-        }
-        svg.text(self.left + self.width / 2.0, self.top - 8.0, title, 12.0, "middle");
         svg.text(self.left + self.width / 2.0, self.top + self.height + 30.0, xlabel, 11.0, "middle");
-        svg.vtext(self.left - 38.0, self.top + self.height / 2.0, ylabel, 11.0);
     }
 }
 
