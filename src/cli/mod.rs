@@ -1,5 +1,6 @@
 //! The subcommands of the `densenas` binary, one file each.
 
+pub mod args;
 pub mod eval;
 pub mod experiment;
 pub mod progress;

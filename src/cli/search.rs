@@ -13,7 +13,9 @@ use densenas::search::checkpoint;
 use densenas::search::summary::{OnnxCheck, Summary};
 use densenas::search::{ArchSplit, Control, Event, SearchConfig};
 
+use super::args::{parse_json_enum, parse_op, MapArgs};
 use super::progress::{Progress, ProgressMode};
+use densenas::model::ops::Op;
 use densenas::model::space::{Activation, Aggregation, Norm};
 use densenas::StrategyKind;
 
@@ -61,6 +63,12 @@ pub struct SearchArgs {
     /// Normalisation: none, layernorm [default: none].
     #[arg(long, value_parser = parse_json_enum::<Norm>)]
     norm: Option<Norm>,
+    /// The ops an edge may carry, comma-separated: dense, conv3x3, conv5x5, local3x3,
+    /// avgpool3x3, maxpool3x3, identity [default: dense].
+    #[arg(long, value_delimiter = ',', value_parser = parse_op)]
+    ops: Option<Vec<Op>>,
+    #[command(flatten)]
+    maps: MapArgs,
     /// Strategy: darts (first order), darts2 (second order), snas, gdas, proxyless,
     /// drnas or random; hyper-parameters under `session.strategy_options` in --config
     /// [default: darts].
@@ -148,16 +156,13 @@ pub struct SearchArgs {
 
 /// The options that make a configuration (refused beside --resume, which takes the
 /// checkpoint's).
-const CONFIG_OPTIONS: [&str; 32] = [
+const CONFIG_OPTIONS: [&str; 36] = [
     "config", "data", "train_subsample", "layers", "width", "blocks", "max_skip", "min_edges", "max_edges", "activation",
-    "aggregation", "norm", "strategy", "phases", "epochs", "warmup_epochs", "batch_size", "val_fraction", "seed",
+    "aggregation", "norm", "ops", "shape", "input_shape", "stem", "strategy", "phases", "epochs", "warmup_epochs", "batch_size", "val_fraction", "seed",
     "threads", "device", "retrain_epochs", "out", "optimizer", "lr", "arch_lr", "weight_decay", "grad_clip",
     "schedule", "first_dags", "feedback", "arch_split",
 ];
 
-fn parse_json_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
-}
 
 /// Reads a configuration file (the keys of a run folder's config.json).
 fn read_config(path: &std::path::Path) -> densenas::Result<SearchConfig> {
@@ -195,6 +200,14 @@ impl SearchArgs {
         set(&mut c.space.activation, &self.activation);
         set(&mut c.space.aggregation, &self.aggregation);
         set(&mut c.space.norm, &self.norm);
+        set(&mut c.space.ops, &self.ops);
+        set(&mut c.space.stem, &self.maps.stem);
+        if self.maps.shape.is_some() {
+            c.space.shape = self.maps.shape;
+        }
+        if self.maps.input_shape.is_some() {
+            c.space.input_shape = self.maps.input_shape;
+        }
         set(&mut c.phases, &self.phases);
         set(&mut c.epochs, &self.epochs);
         set(&mut c.warmup_epochs, &self.warmup_epochs);
@@ -295,10 +308,16 @@ fn print_table(s: &Summary, dir: &Path) {
     let b = &s.best;
     println!("{:<10} {:>6} {:>6} {:>10} {:>12} {:>9} {:>14} {:>9}", "best", b.num_edges, b.depth, b.params, b.flops,
         pct(b.val_accuracy), pct(b.inherited_test_accuracy), pct(b.test_accuracy));
-    let c = &s.baseline;
-    println!("{:<10} {:>6} {:>6} {:>10} {:>12} {:>9} {:>14} {:>9}", "chain", c.edges.len(), s.space.layers, c.params, c.flops,
-        "-", "-", c.test_accuracy.map_or("-".to_string(), pct));
-    println!("best DAG edges: {:?}", b.edges);
+    for (name, c) in std::iter::once(("chain", &s.baseline)).chain(s.baseline_cnn.as_ref().map(|c| ("cnn chain", c))) {
+        println!("{:<10} {:>6} {:>6} {:>10} {:>12} {:>9} {:>14} {:>9}", name, c.edges.len(), s.space.layers, c.params, c.flops,
+            "-", "-", c.test_accuracy.map_or("-".to_string(), pct));
+    }
+    if b.ops.iter().all(|&o| o == Op::Dense) {
+        println!("best DAG edges: {:?}", b.edges);
+    } else {
+        let typed: Vec<String> = b.edges.iter().zip(&b.ops).map(|((i, j), o)| format!("{i}-{j}:{o}")).collect();
+        println!("best DAG edges: {}", typed.join(", "));
+    }
     if let Some(r) = &s.resumed {
         println!("resumed after phase {} from the run folder's checkpoint", r.from_phase);
     }

@@ -15,7 +15,11 @@ use serde_json::json;
 use densenas::data::{self, SplitTensors};
 use densenas::model::device::{parse_device, Precision};
 use densenas::search::SpaceOptions;
+use densenas::model::ops::Op;
 use densenas::model::space::{Activation, Aggregation, Norm};
+use densenas::search::summary::MapKeys;
+
+use super::args::{parse_json_enum, MapArgs};
 use densenas::train::{evaluate_network, train_dag, TrainConfig};
 use densenas::{Dag, Error, Normalization, Result};
 
@@ -53,6 +57,10 @@ pub struct TrainArgs {
     /// Normalisation: none, layernorm [default: none].
     #[arg(long, value_parser = parse_json_enum::<Norm>)]
     norm: Option<Norm>,
+    /// The map keys of a typed DAG (its edges' ops come with --dag); a DAG file's own
+    /// `shape`, `input_shape` and `stem` (best.json has them) are the defaults.
+    #[command(flatten)]
+    maps: MapArgs,
     /// Epochs over the training file.
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
@@ -79,9 +87,6 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
-fn parse_json_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
-}
 
 /// Parses `--edges` (`0-1,1-2`, `chain`, `none` or empty) on `layers` vertices.
 fn parse_edges(text: &str, layers: usize) -> Result<Dag> {
@@ -107,27 +112,39 @@ fn parse_edges(text: &str, layers: usize) -> Result<Dag> {
     Dag::new(layers, edges)
 }
 
-/// Reads a DAG file (`best.json` or `{"layers", "edges"}`).
-fn read_dag(path: &Path) -> Result<Dag> {
+/// Reads a DAG file (`best.json` or `{"layers", "edges"}`, with `ops` and the map keys
+/// of a typed space).
+fn read_dag(path: &Path) -> Result<(Dag, MapKeys)> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::ConfigParse(format!("{}: not a DAG ({e})", path.display())))
+    let bad = |e: serde_json::Error| Error::ConfigParse(format!("{}: not a DAG ({e})", path.display()));
+    Ok((serde_json::from_str(&text).map_err(bad)?, serde_json::from_str(&text).map_err(bad)?))
+}
+
+/// The distinct ops of `dag`, in the fixed op order (`dense` for a DAG without edges).
+fn dag_ops(dag: &Dag) -> Vec<Op> {
+    let ops: Vec<Op> = Op::ALL.iter().copied().filter(|o| dag.ops().contains(o)).collect();
+    if ops.is_empty() {
+        vec![Op::Dense]
+    } else {
+        ops
+    }
 }
 
 impl TrainArgs {
-    /// The DAG to train, from --dag or --edges/--layers.
-    fn dag(&self) -> Result<Dag> {
+    /// The DAG to train and its map keys, from --dag or --edges/--layers.
+    fn dag(&self) -> Result<(Dag, MapKeys)> {
         match (&self.dag, &self.edges, self.layers) {
             (Some(path), _, layers) => {
-                let dag = read_dag(path)?;
+                let (dag, maps) = read_dag(path)?;
                 if let Some(l) = layers.filter(|&l| l != dag.layers()) {
                     return Err(Error::config(
                         "layers",
                         format!("--layers {l} disagrees with {} ({} layers)", path.display(), dag.layers()),
                     ));
                 }
-                Ok(dag)
+                Ok((dag, maps))
             }
-            (None, Some(edges), Some(layers)) => parse_edges(edges, layers),
+            (None, Some(edges), Some(layers)) => Ok((parse_edges(edges, layers)?, MapKeys::default())),
             _ => Err(Error::config("dag", "give --dag FILE.json, or --edges with --layers")),
         }
     }
@@ -137,7 +154,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if !(1..=1024).contains(&args.threads) {
         return Err(Error::config("threads", format!("{} is out of range: allowed 1..=1024", args.threads)));
     }
-    let dag = args.dag()?;
+    let (dag, file_maps) = args.dag()?;
     let device = parse_device(&args.device)?;
     let mut config = TrainConfig { epochs: args.epochs, batch_size: args.batch_size, ..TrainConfig::default() };
     config.optimizer.lr = args.lr;
@@ -155,9 +172,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
         norm: args.norm.unwrap_or(defaults.norm),
         min_edges: None,
         max_edges: None,
+        shape: args.maps.shape.or(file_maps.shape),
+        ops: dag_ops(&dag),
+        input_shape: args.maps.input_shape.or(file_maps.input_shape),
+        stem: args.maps.stem.unwrap_or(file_maps.stem),
     }
-    .space(data.train.features, data.train.classes)?;
-    dag.mask(&space)?;
+    .space(data.train.features, data.train.classes, data.train.shape)?;
+    dag.codes(&space)?;
     let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
     let kind = Precision::Float32.kind();
     let train_t = SplitTensors::new(&data.train, device)?;

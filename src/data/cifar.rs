@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 pub const RECORD_BYTES: usize = 1 + PIXELS;
 /// Features per image (3 x 32 x 32).
 pub const PIXELS: usize = 3 * 32 * 32;
+/// The shape of one image, channel-major.
+pub const SHAPE: [usize; 3] = [3, 32, 32];
 /// CIFAR-10's classes.
 pub const CLASSES: usize = 10;
 
@@ -70,7 +72,7 @@ fn read_batch(path: &Path, x: &mut Vec<f32>, y: &mut Vec<i64>) -> Result<()> {
 pub fn read_cifar_file(path: &Path, name: &str) -> Result<Dataset> {
     let (mut x, mut y) = (Vec::new(), Vec::new());
     read_batch(path, &mut x, &mut y)?;
-    Ok(Dataset { name: name.to_string(), features: PIXELS, classes: CLASSES, x, y })
+    Ok(Dataset { name: name.to_string(), features: PIXELS, classes: CLASSES, x, y, shape: Some(SHAPE) })
 }
 
 /// Loads `cifar:PATH`: a folder of the six batch files, or one `.bin` file.
@@ -87,7 +89,7 @@ pub fn load_cifar(path: &Path) -> Result<DataSplits> {
         }
         read_batch(&file, &mut x, &mut y)?;
     }
-    let train = Dataset { name: name.clone(), features: PIXELS, classes: CLASSES, x, y };
+    let train = Dataset { name: name.clone(), features: PIXELS, classes: CLASSES, x, y, shape: Some(SHAPE) };
     let test_file = path.join("test_batch.bin");
     if !test_file.is_file() {
         return Err(Error::data(test_file, NOT_FOUND));

@@ -85,7 +85,7 @@ pub fn read_csv(mut reader: impl BufRead, path: &Path, name: &str) -> Result<Dat
     }
     let features = features.ok_or_else(|| Error::data(path, "no data rows"))?;
     let classes = (y.iter().copied().max().unwrap_or(0) as usize + 1).max(2);
-    Ok(Dataset { name: name.to_string(), features, classes, x, y })
+    Ok(Dataset { name: name.to_string(), features, classes, x, y, shape: None })
 }
 
 /// Reads a CSV file, raw or gzip-compressed.

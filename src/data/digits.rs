@@ -14,5 +14,6 @@ pub fn digits() -> Result<Dataset> {
     let path = Path::new("<embedded digits.csv.gz>");
     let mut d = read_csv(BufReader::new(flate2::read::GzDecoder::new(DIGITS_CSV_GZ)), path, "digits")?;
     d.classes = 10;
+    d.shape = Some([1, 8, 8]);
     Ok(d)
 }

@@ -208,6 +208,7 @@ pub fn load_idx(dir: &Path) -> Result<DataSplits> {
         ));
     }
     let features = train.rows * train.cols;
-    let dataset = |im: IdxImages, y: Vec<i64>| Dataset { name: name.clone(), features, classes, x: im.pixels, y };
+    let shape = Some([1, train.rows, train.cols]);
+    let dataset = |im: IdxImages, y: Vec<i64>| Dataset { name: name.clone(), features, classes, x: im.pixels, y, shape };
     Ok(DataSplits { train: dataset(train, train_y), test: dataset(test, test_y) })
 }

@@ -412,7 +412,7 @@ pub fn load_images(train_path: &Path, test_path: Option<&Path>) -> Result<DataSp
     let classes = class_index.len();
     let dataset = |mut s: Samples| {
         s.sort(features);
-        Dataset { name: name.clone(), features, classes, x: s.x, y: s.y }
+        Dataset { name: name.clone(), features, classes, x: s.x, y: s.y, shape: Some([shape.channels, shape.height, shape.width]) }
     };
     let train = dataset(train);
     match test_part {

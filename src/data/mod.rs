@@ -38,6 +38,8 @@ pub struct Dataset {
     pub x: Vec<f32>,
     /// `[n]` labels.
     pub y: Vec<i64>,
+    /// The shape `[C, H, W]` of one sample, when the loader knows it (images).
+    pub shape: Option<[usize; 3]>,
 }
 
 impl Dataset {
@@ -64,6 +66,7 @@ impl Dataset {
             classes: self.classes,
             x,
             y: indices.iter().map(|&i| self.y[i]).collect(),
+            shape: self.shape,
         }
     }
 

@@ -129,6 +129,7 @@ impl DataSplits {
             classes: all.classes,
             x: all.x.split_off(n_train * all.features),
             y: all.y.split_off(n_train),
+            shape: all.shape,
         };
         all.x.shrink_to_fit();
         all.y.shrink_to_fit();

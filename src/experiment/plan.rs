@@ -43,6 +43,10 @@ pub fn shape_of(space: &SpaceOptions) -> NetworkShape {
         activation: space.activation,
         aggregation: space.aggregation,
         norm: space.norm,
+        ops: space.ops.clone(),
+        shape: space.shape,
+        input_shape: space.input_shape,
+        stem: space.stem,
     }
 }
 
@@ -184,7 +188,11 @@ fn push(out: &mut Vec<PlannedUnit>, seen: &mut HashSet<String>, stage: u8, spec:
 /// (the smaller width on a tie), for data of `features` and `classes`.
 pub fn matched_width(layers: usize, norm: Norm, features: usize, classes: usize, target: usize) -> usize {
     let chain = Dag::chain(layers);
-    let params = |w: usize| chain.params(features, w, classes, norm == Norm::Layernorm);
+    let params = |w: usize| {
+        let mut c = crate::model::space::SpaceConfig::new(features, classes, layers, w);
+        c.norm = norm;
+        Space::new(c).map_or(usize::MAX, |s| chain.params(&s))
+    };
     let mut w = 1;
     while params(w + 1) <= target && w < 1 << 20 {
         w += 1;

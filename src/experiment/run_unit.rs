@@ -19,7 +19,6 @@ use crate::io::folder_search::run_in_folder;
 use crate::model::dag::Dag;
 use crate::model::device::{parse_device, Precision};
 use crate::model::network::Normalization;
-use crate::model::space::Norm;
 use crate::search::{Control, SearchConfig};
 use crate::train::{evaluate_network, train_dag_until, TrainConfig, RETRAIN_BEST_STREAM};
 use crate::util::memory;
@@ -126,7 +125,7 @@ struct Standalone<'a> {
 
 fn standalone(splits: &DataSplits, job: &Standalone<'_>, stop: &AtomicBool) -> Result<Option<StandaloneResult>> {
     let (f, c) = (splits.train.features, splits.train.classes);
-    let space = job.shape.space(f, c)?;
+    let space = job.shape.space(f, c, splits.train.shape)?;
     let device = parse_device(job.device)?;
     let kind = job.precision.kind();
     let normalization = Normalization::from_data(&splits.train.x, f)?;
@@ -143,8 +142,8 @@ fn standalone(splits: &DataSplits, job: &Standalone<'_>, stop: &AtomicBool) -> R
     Ok(Some(StandaloneResult {
         dag: job.dag.clone(),
         metrics: job.dag.metrics(),
-        params: job.dag.params(f, job.shape.width, c, job.shape.norm == Norm::Layernorm),
-        flops: job.dag.flops(f, job.shape.width, c),
+        params: job.dag.params(&space),
+        flops: job.dag.flops(&space),
         test_accuracy,
         seconds: 0.0,
         peak_memory_bytes: None,

@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use crate::error::Result;
 use crate::model::dag::{Dag, DagMetrics};
 use crate::model::device::Precision;
-use crate::model::space::{Activation, Aggregation, Norm, Space, SpaceConfig};
+use crate::model::ops::{Op, Stem};
+use crate::model::space::{default_ops, is_dense_only, Activation, Aggregation, Norm, Space, SpaceConfig};
 use crate::search::summary::Summary;
 use crate::search::SearchConfig;
 use crate::train::TrainConfig;
@@ -29,18 +30,44 @@ pub struct NetworkShape {
     pub aggregation: Aggregation,
     /// Normalisation.
     pub norm: Norm,
+    /// The ops of a typed space (left out when only `dense`).
+    #[serde(default = "default_ops", skip_serializing_if = "is_dense_only")]
+    pub ops: Vec<Op>,
+    /// The vertices' maps `[C, H, W]` of a typed space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<[usize; 3]>,
+    /// The input's shape, when set explicitly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<[usize; 3]>,
+    /// The stem.
+    #[serde(default, skip_serializing_if = "Stem::is_dense")]
+    pub stem: Stem,
 }
 
 impl NetworkShape {
     /// The space (one block, every forward edge allowed) for data of `features` and
-    /// `classes`.
-    pub fn space(&self, features: usize, classes: usize) -> Result<Space> {
+    /// `classes` whose samples have the shape `data_shape` where known.
+    pub fn space(&self, features: usize, classes: usize, data_shape: Option<[usize; 3]>) -> Result<Space> {
         let mut c = SpaceConfig::new(features, classes, self.layers, self.width);
         c.blocks = 1;
         c.activation = self.activation;
         c.aggregation = self.aggregation;
         c.norm = self.norm;
+        c.ops = self.ops.clone();
+        c.shape = self.shape;
+        c.stem = self.stem;
+        c.input_shape = self.input_shape.or(if self.stem == Stem::Conv { data_shape } else { None });
         Space::new(c)
+    }
+
+    /// The plain MLP's shape beside this one (dense edges and stem).
+    pub fn plain_mlp(&self) -> NetworkShape {
+        NetworkShape { ops: default_ops(), shape: None, input_shape: None, stem: Stem::Dense, ..self.clone() }
+    }
+
+    /// The plain CNN's shape beside a typed one (`conv3x3` edges, `conv` stem).
+    pub fn plain_cnn(&self) -> NetworkShape {
+        NetworkShape { ops: vec![Op::Conv3x3], stem: Stem::Conv, ..self.clone() }
     }
 }
 

@@ -30,6 +30,10 @@ struct ConfigFile<'a> {
 struct BestFile<'a> {
     layers: usize,
     edges: &'a [(usize, usize)],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    ops: &'a [crate::model::ops::Op],
+    #[serde(flatten)]
+    maps: &'a crate::search::summary::MapKeys,
     metrics: &'a crate::model::dag::DagMetrics,
     val_accuracy: f64,
     inherited_test_accuracy: f64,
@@ -76,6 +80,8 @@ pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchO
         &BestFile {
             layers: outcome.summary.space.layers,
             edges: &s.edges,
+            ops: if s.ops.iter().all(|&o| o == crate::model::ops::Op::Dense) { &[] } else { &s.ops },
+            maps: &s.maps,
             metrics: &s.metrics,
             val_accuracy: s.val_accuracy,
             inherited_test_accuracy: s.inherited_test_accuracy,

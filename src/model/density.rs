@@ -1,6 +1,8 @@
-//! The DAG density (DESIGN.md section 4): independent Bernoulli edges `p_ij` over the
-//! allowed edges, draws of distinct DAGs that honour the edge-count constraints exactly,
-//! and the feedback update `p <- (1 - eta) p + eta sum_b r_b M_b`, clamped.
+//! The DAG density (DESIGN.md sections 4 and 9): independent edges over the allowed
+//! edges, each absent or present with one of the space's ops (a Bernoulli `p_ij` in an
+//! untyped space, a categorical over `{absent} + ops` in a typed one), draws of distinct
+//! DAGs that honour the edge-count constraints exactly, and the feedback update
+//! `p <- (1 - eta) p + eta sum_b r_b onehot_b`, clamped.
 
 use std::collections::HashSet;
 
@@ -77,13 +79,46 @@ impl DensityConfig {
     }
 }
 
-/// A product of independent Bernoulli edges over the allowed edges of a space, with
-/// edge-count constraints `[min_edges, max_edges]` applied to draws.
+/// A product of independent edges over the allowed edges of a space, with edge-count
+/// constraints `[min_edges, max_edges]` applied to draws. Edge `e` is present with
+/// probability `p[e]` and then carries op `o` with probability `op_p[e][o]` (so the
+/// categorical entry of `o` is `p[e] op_p[e][o]`); in an untyped space `op_p[e] = [1]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DagDensity {
     space: Space,
     p: Vec<f64>,
+    op_p: Vec<Vec<f64>>,
     p_min: f64,
+}
+
+/// Raises the entries of a categorical below `p_min` to `p_min` and scales the others
+/// down in proportion so the sum stays 1, repeated until none is below (DESIGN.md
+/// section 9; needs `q.len() * p_min < 1`). With two entries this is the clamp into
+/// `[p_min, 1 - p_min]`.
+pub fn clamp_categorical(q: &mut [f64], p_min: f64) {
+    let mut fixed = vec![false; q.len()];
+    loop {
+        let low: Vec<usize> = (0..q.len()).filter(|&i| !fixed[i] && q[i] < p_min).collect();
+        if low.is_empty() {
+            return;
+        }
+        for &i in &low {
+            fixed[i] = true;
+            q[i] = p_min;
+        }
+        let n_fixed = fixed.iter().filter(|&&f| f).count() as f64;
+        let free: f64 = (0..q.len()).filter(|&i| !fixed[i]).map(|i| q[i]).sum();
+        let scale = (1.0 - n_fixed * p_min) / free;
+        for i in 0..q.len() {
+            if !fixed[i] {
+                q[i] *= scale;
+            }
+        }
+    }
+}
+
+fn entropy_of(q: &[f64]) -> f64 {
+    -q.iter().filter(|&&v| v > 0.0).map(|&v| v * v.log2()).sum::<f64>()
 }
 
 fn ln_add(a: f64, b: f64) -> f64 {
@@ -110,48 +145,89 @@ fn bits(p: f64) -> f64 {
 }
 
 impl DagDensity {
-    /// The initial density `p_ij = p0` on every allowed edge of `space`.
+    /// The initial density on every allowed edge of `space`: present with probability
+    /// `p0`, split evenly over the space's ops. `m p_min < 1` is required (`m = 1 +
+    /// |ops|`).
     pub fn new(space: &Space, p0: f64, p_min: f64) -> Result<DagDensity> {
         let config = DensityConfig { p0, p_min, elitism: 0, ..DensityConfig::default() };
         config.validate(0)?;
-        Ok(DagDensity { space: space.clone(), p: vec![p0; space.num_edges()], p_min })
+        let m = space.ops().len() + 1;
+        if m as f64 * p_min >= 1.0 {
+            return Err(Error::config(
+                "density.p_min",
+                format!("{p_min} is too large for {} ops: (1 + ops) * p_min = {} must be below 1", m - 1, m as f64 * p_min),
+            ));
+        }
+        let ops = space.ops().len();
+        let op_p = vec![vec![1.0 / ops as f64; ops]; space.num_edges()];
+        Ok(DagDensity { space: space.clone(), p: vec![p0; space.num_edges()], op_p, p_min })
     }
 
-    /// A density with the given edge probabilities (in the space's edge order, each in
-    /// `[0, 1]`), as a checkpoint restores it.
-    pub fn from_probabilities(space: &Space, p: Vec<f64>, p_min: f64) -> Result<DagDensity> {
+    /// A density with the given presence probabilities (in the space's edge order,
+    /// each in `[0, 1]`) and, in a typed space, the conditional op probabilities of
+    /// each edge, as a checkpoint restores it.
+    pub fn from_probabilities(space: &Space, p: Vec<f64>, op_p: Option<Vec<Vec<f64>>>, p_min: f64) -> Result<DagDensity> {
         let mut density = DagDensity::new(space, 0.5, p_min)?;
-        if p.len() != space.num_edges() || p.iter().any(|v| !(0.0..=1.0).contains(v)) {
+        let unit = |v: &f64| (0.0..=1.0).contains(v);
+        if p.len() != space.num_edges() || !p.iter().all(unit) {
             return Err(Error::Input(format!(
                 "a density over {} edges needs as many probabilities in [0, 1]; got {} values",
                 space.num_edges(),
                 p.len()
             )));
         }
+        if let Some(op_p) = op_p {
+            let ops = space.ops().len();
+            let row_ok = |r: &Vec<f64>| r.len() == ops && r.iter().all(unit) && (r.iter().sum::<f64>() - 1.0).abs() < 1e-9;
+            if op_p.len() != space.num_edges() || !op_p.iter().all(row_ok) {
+                return Err(Error::Input(format!(
+                    "a typed density needs, per edge, {ops} op probabilities in [0, 1] summing to 1"
+                )));
+            }
+            density.op_p = op_p;
+        }
         density.p = p;
         Ok(density)
     }
 
-    /// The edge probabilities, in the space's edge order.
+    /// The edges' presence probabilities, in the space's edge order.
     pub fn probabilities(&self) -> &[f64] {
         &self.p
     }
 
+    /// Per edge, the probability of each of the space's ops given that the edge is
+    /// present (`[1]` per edge in an untyped space).
+    pub fn op_probabilities(&self) -> &[Vec<f64>] {
+        &self.op_p
+    }
+
+    /// Per edge, the categorical over `{absent} + ops`.
+    pub fn categorical(&self) -> Vec<Vec<f64>> {
+        self.p
+            .iter()
+            .zip(&self.op_p)
+            .map(|(&p, ops)| std::iter::once(1.0 - p).chain(ops.iter().map(|&o| p * o)).collect())
+            .collect()
+    }
+
     /// The entropy of the (unconstrained) density in bits: the sum of the edges'
-    /// Bernoulli entropies.
+    /// entropies (presence, plus the op's given presence).
     pub fn entropy_bits(&self) -> f64 {
-        self.p.iter().map(|&p| bits(p)).sum()
+        self.p.iter().zip(&self.op_p).map(|(&p, ops)| bits(p) + p * entropy_of(ops)).sum()
     }
 
     /// Number of DAGs that satisfy the edge-count constraints (as a float: it can be
-    /// `2^|A|`).
+    /// `(1 + |ops|)^|A|`).
     pub fn constrained_size(&self) -> f64 {
         let n = self.p.len();
-        (self.space.min_edges()..=self.space.max_edges()).map(|m| ln_binomial(n, m).exp()).sum()
+        let ln_ops = (self.space.ops().len() as f64).ln();
+        (self.space.min_edges()..=self.space.max_edges()).map(|m| (ln_binomial(n, m) + m as f64 * ln_ops).exp()).sum()
     }
 
-    /// The feedback update `p <- (1 - eta) p + eta sum_b r_b M_b`, then the clamp into
-    /// `[p_min, 1 - p_min]`. `r` must be non-negative, finite, and sum to 1 (within 1e-6).
+    /// The feedback update `p <- (1 - eta) p + eta sum_b r_b onehot_b` per edge over
+    /// `{absent} + ops`, then the clamp ([`clamp_categorical`]; in an untyped space the
+    /// clamp into `[p_min, 1 - p_min]`). `r` must be non-negative, finite, and sum to 1
+    /// (within 1e-6).
     pub fn update(&mut self, dags: &[Dag], r: &[f64], eta: f64) -> Result<()> {
         if dags.len() != r.len() || dags.is_empty() {
             return Err(Error::Input(format!(
@@ -166,10 +242,24 @@ impl DagDensity {
         if !(0.0..=1.0).contains(&eta) {
             return Err(Error::config("density.eta", format!("{eta} is out of range: allowed [0, 1]")));
         }
-        let masks = dags.iter().map(|d| d.mask(&self.space)).collect::<Result<Vec<_>>>()?;
-        for (e, p) in self.p.iter_mut().enumerate() {
-            let target: f64 = masks.iter().zip(r).filter(|(m, _)| m[e]).map(|(_, &w)| w).sum();
-            *p = ((1.0 - eta) * *p + eta * target).clamp(self.p_min, 1.0 - self.p_min);
+        let codes = dags.iter().map(|d| d.codes(&self.space)).collect::<Result<Vec<_>>>()?;
+        if self.space.ops().len() == 1 {
+            for (e, p) in self.p.iter_mut().enumerate() {
+                let target: f64 = codes.iter().zip(r).filter(|(c, _)| c[e] > 0).map(|(_, &w)| w).sum();
+                *p = ((1.0 - eta) * *p + eta * target).clamp(self.p_min, 1.0 - self.p_min);
+            }
+            return Ok(());
+        }
+        let mut table = self.categorical();
+        for (e, q) in table.iter_mut().enumerate() {
+            for (c, v) in q.iter_mut().enumerate() {
+                let target: f64 = codes.iter().zip(r).filter(|(b, _)| b[e] as usize == c).map(|(_, &w)| w).sum();
+                *v = (1.0 - eta) * *v + eta * target;
+            }
+            clamp_categorical(q, self.p_min);
+            let present: f64 = q[1..].iter().sum();
+            self.p[e] = present;
+            self.op_p[e] = q[1..].iter().map(|&v| v / present).collect();
         }
         Ok(())
     }
@@ -179,12 +269,12 @@ impl DagDensity {
     /// constraints; the `k` are a sample without replacement.
     pub fn draw<R: Rng>(&self, k: usize, exclude: &[Dag], rng: &mut R) -> Result<Vec<Dag>> {
         let (lo, hi) = (self.space.min_edges(), self.space.max_edges());
-        let excluded: HashSet<Vec<bool>> = exclude
+        let excluded: HashSet<Vec<u8>> = exclude
             .iter()
-            .map(|d| d.mask(&self.space))
+            .map(|d| d.codes(&self.space))
             .collect::<Result<Vec<_>>>()?
             .into_iter()
-            .filter(|m| (lo..=hi).contains(&m.iter().filter(|&&b| b).count()))
+            .filter(|m| (lo..=hi).contains(&m.iter().filter(|&&b| b > 0).count()))
             .collect();
         let size = self.constrained_size();
         let available = size - excluded.len() as f64;
@@ -204,29 +294,39 @@ impl DagDensity {
         } else {
             self.draw_rejecting_duplicates(k, &excluded, rng)?
         };
-        Ok(masks.iter().map(|m| Dag::from_mask(&self.space, m)).collect())
+        Ok(masks.iter().map(|m| Dag::from_codes(&self.space, m)).collect())
     }
 
     /// Exact sampling without replacement over an enumerated constrained space
     /// (Gumbel top-k on the log-probabilities).
-    fn draw_enumerated<R: Rng>(&self, k: usize, excluded: &HashSet<Vec<bool>>, rng: &mut R) -> Result<Vec<Vec<bool>>> {
+    fn draw_enumerated<R: Rng>(&self, k: usize, excluded: &HashSet<Vec<u8>>, rng: &mut R) -> Result<Vec<Vec<u8>>> {
         let n = self.p.len();
-        let mut scored: Vec<(f64, Vec<bool>)> = Vec::new();
+        let ops = self.space.ops().len();
+        let mut scored: Vec<(f64, Vec<u8>)> = Vec::new();
         for m in self.space.min_edges()..=self.space.max_edges() {
             let mut combo: Vec<usize> = (0..m).collect();
             loop {
-                let mut mask = vec![false; n];
-                for &e in &combo {
-                    mask[e] = true;
-                }
-                if !excluded.contains(&mask) {
-                    let logp: f64 = mask
-                        .iter()
-                        .zip(&self.p)
-                        .map(|(&b, &p)| if b { p.ln() } else { (1.0 - p).ln() })
-                        .sum();
-                    let u: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
-                    scored.push((logp - (-u.ln()).ln(), mask));
+                let presence: f64 = (0..n)
+                    .map(|e| if combo.contains(&e) { self.p[e].ln() } else { (1.0 - self.p[e]).ln() })
+                    .sum();
+                // Every assignment of ops to the present edges (one when the space has one op).
+                let mut choice = vec![0usize; m];
+                loop {
+                    let mut codes = vec![0u8; n];
+                    let mut logp = presence;
+                    for (&e, &o) in combo.iter().zip(&choice) {
+                        codes[e] = o as u8 + 1;
+                        if ops > 1 {
+                            logp += self.op_p[e][o].ln();
+                        }
+                    }
+                    if !excluded.contains(&codes) {
+                        let u: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
+                        scored.push((logp - (-u.ln()).ln(), codes));
+                    }
+                    if !next_choice(&mut choice, ops) {
+                        break;
+                    }
                 }
                 // Next combination of m out of n, in lexicographic order.
                 let mut i = m;
@@ -257,14 +357,14 @@ impl DagDensity {
     /// For large spaces: draw the edge count from its conditional law, then the edges
     /// given the count, and retry duplicates (rare at this size), with a bounded number
     /// of attempts.
-    fn draw_rejecting_duplicates<R: Rng>(&self, k: usize, excluded: &HashSet<Vec<bool>>, rng: &mut R) -> Result<Vec<Vec<bool>>> {
+    fn draw_rejecting_duplicates<R: Rng>(&self, k: usize, excluded: &HashSet<Vec<u8>>, rng: &mut R) -> Result<Vec<Vec<u8>>> {
         let table = CountTable::new(&self.p, self.space.max_edges());
         let (lo, hi) = (self.space.min_edges(), self.space.max_edges());
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(k);
         let max_attempts = 1000 + 100 * k;
         for _ in 0..max_attempts {
-            let mask = table.draw(&self.p, lo, hi, rng)?;
+            let mask = self.draw_ops(&table.draw(&self.p, lo, hi, rng)?, rng);
             if !excluded.contains(&mask) && seen.insert(mask.clone()) {
                 out.push(mask);
                 if out.len() == k {
@@ -277,6 +377,46 @@ impl DagDensity {
             out.len()
         )))
     }
+}
+
+impl DagDensity {
+    /// Each present edge's op from its conditional categorical (no draw in an untyped
+    /// space), as codes.
+    fn draw_ops<R: Rng>(&self, mask: &[bool], rng: &mut R) -> Vec<u8> {
+        let ops = self.space.ops().len();
+        mask.iter()
+            .enumerate()
+            .map(|(e, &present)| {
+                if !present {
+                    return 0;
+                }
+                if ops == 1 {
+                    return 1;
+                }
+                let mut u = rng.gen::<f64>();
+                for (o, &q) in self.op_p[e].iter().enumerate() {
+                    u -= q;
+                    if u < 0.0 {
+                        return o as u8 + 1;
+                    }
+                }
+                ops as u8
+            })
+            .collect()
+    }
+}
+
+/// Advances `choice` (one op index per present edge) to the next assignment in
+/// lexicographic order; false after the last.
+fn next_choice(choice: &mut [usize], ops: usize) -> bool {
+    for c in choice.iter_mut().rev() {
+        if *c + 1 < ops {
+            *c += 1;
+            return true;
+        }
+        *c = 0;
+    }
+    false
 }
 
 /// `ln Q[e][r]`: the log-probability that edges `e..n` hold exactly `r` present edges.

@@ -8,6 +8,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::model::dag::Dag;
 use crate::error::{Error, Result};
+use crate::model::ops::{self, Op};
 use crate::model::space::{Activation, Aggregation, Norm, Space};
 
 /// LayerNorm's epsilon (PyTorch's default).
@@ -98,14 +99,26 @@ pub(crate) fn activate(x: &Tensor, act: Activation) -> Result<Tensor> {
     })
 }
 
+/// One edge's weights: its op and, for ops that have them, the tensor (`[D, D]` for
+/// dense and locally connected edges, applied as `h W`; `[C, C, K, K]` for convolutions).
+pub struct EdgeWeight {
+    /// The edge `(i, j)`.
+    pub edge: (usize, usize),
+    /// Its op.
+    pub op: Op,
+    /// Its weight tensor (`None` for pooling and identity).
+    pub weight: Option<Tensor>,
+}
+
 /// The weights one DAG uses. In a supernet's view they are slices of the shared
 /// tensors (so gradients reach them); in a snapshot or a retrained network they own
 /// their storage.
 pub struct DagWeights {
-    /// `(j, U_j)`, `U_j: [F, D]`, for every source `j`.
+    /// `(j, U_j)` for every source `j`: `U_j: [F, D]` (dense stem) or the stem kernel
+    /// `[C, C_in, K, K]` (convolutional stem).
     pub input: Vec<(usize, Tensor)>,
-    /// `((i, j), W_ij)`, `W_ij: [D, D]`, for every edge (applied as `h_i W_ij`).
-    pub edges: Vec<((usize, usize), Tensor)>,
+    /// Every edge's op and weight.
+    pub edges: Vec<EdgeWeight>,
     /// `b_j: [D]` for every vertex.
     pub bias: Vec<Tensor>,
     /// LayerNorm `(scale, bias)`, each `[D]`, for every vertex (when the space has it).
@@ -114,18 +127,47 @@ pub struct DagWeights {
     pub output: Vec<(usize, Tensor)>,
     /// `c: [C]`.
     pub output_bias: Tensor,
+    /// The locally connected edges' fixed 0/1 mask `[D, D]` (not a parameter), when
+    /// the space has `local3x3`.
+    pub local_mask: Option<Tensor>,
+}
+
+/// The fixed mask of `space`'s locally connected edges, if it has them.
+pub(crate) fn space_local_mask(space: &Space, kind: Kind, device: Device) -> Result<Option<Tensor>> {
+    match (space.op_index(Op::Local3x3), space.shape()) {
+        (Some(_), Some(s)) => Ok(Some(ops::local_mask(s, kind, device)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The shape of source `j`'s input weight in `space`.
+fn input_shape_of(space: &Space) -> Vec<i64> {
+    match (space.stem_geometry(), space.shape()) {
+        (Some(g), Some(m)) => vec![m.c, g.input.c, g.kernel, g.kernel],
+        _ => vec![space.features() as i64, space.width() as i64],
+    }
+}
+
+/// The fan-in of one output unit of a term: the input weight's, or an edge op's.
+fn fan_in(shape: &[i64]) -> i64 {
+    if shape.len() == 4 {
+        shape[1] * shape[2] * shape[3]
+    } else {
+        shape[0]
+    }
 }
 
 impl DagWeights {
     /// Fresh weights for `dag` (retraining from scratch), drawn from `rng`; every tensor
     /// requires grad. He-style uniform initialisation that knows the DAG: a term into
-    /// vertex `j` from a layer of width `n` gets the bound `gain * sqrt(3 s / n)`, with
-    /// `s = 1 / terms_j` for sum aggregation and `s = terms_j` for mean aggregation, so
-    /// that every pre-activation starts with about unit variance whatever the vertex's
-    /// in-degree and the depth (`gain`: sqrt 2 for relu and gelu, 5/3 for tanh, 1 for
-    /// sigmoid). Biases start at 0; the output `V_j` gets `1 / sqrt(D * sinks)`.
+    /// vertex `j` with fan-in `n` (`F` or `D` for matrices, `C K K` for kernels; 9 C for
+    /// locally connected edges) gets the bound `gain * sqrt(3 s / n)`, with `s = 1 /
+    /// terms_j` for sum aggregation and `s = terms_j` for mean aggregation, so that every
+    /// pre-activation starts with about unit variance whatever the vertex's in-degree and
+    /// the depth (`gain`: sqrt 2 for relu and gelu, 5/3 for tanh, 1 for sigmoid). Biases
+    /// start at 0; the output `V_j` gets `1 / sqrt(D * sinks)`.
     pub fn init<R: Rng>(space: &Space, dag: &Dag, kind: Kind, device: Device, rng: &mut R) -> Result<DagWeights> {
-        let (f, d, c) = (space.features() as i64, space.width() as i64, space.classes() as i64);
+        let (d, c) = (space.width() as i64, space.classes() as i64);
         let gain = match space.activation() {
             Activation::Relu | Activation::Gelu => 2f64.sqrt(),
             Activation::Tanh => 5.0 / 3.0,
@@ -139,13 +181,24 @@ impl DagWeights {
             };
             gain * (3.0 * s / fan_in as f64).sqrt()
         };
+        let in_shape = input_shape_of(space);
         let mut input = Vec::new();
         for j in dag.sources() {
-            input.push((j, uniform(rng, &[f, d], bound(f, j), kind, device)?));
+            input.push((j, uniform(rng, &in_shape, bound(fan_in(&in_shape), j), kind, device)?));
         }
         let mut edges = Vec::new();
-        for &(i, j) in dag.edges() {
-            edges.push(((i, j), uniform(rng, &[d, d], bound(d, j), kind, device)?));
+        for (&(i, j), &op) in dag.edges().iter().zip(dag.ops()) {
+            let weight = match ops::weight_shape(op, space.shape(), d) {
+                Some(shape) => {
+                    let n = match (op, space.shape()) {
+                        (Op::Local3x3, Some(m)) => 9 * m.c,
+                        _ => fan_in(&shape),
+                    };
+                    Some(uniform(rng, &shape, bound(n, j), kind, device)?)
+                }
+                None => None,
+            };
+            edges.push(EdgeWeight { edge: (i, j), op, weight });
         }
         let mut bias = Vec::new();
         for _ in 0..dag.layers() {
@@ -171,7 +224,8 @@ impl DagWeights {
             output.push((j, uniform(rng, &[d, c], bv, kind, device)?));
         }
         let output_bias = Tensor::f_zeros([c], (kind, device))?;
-        let w = DagWeights { input, edges, bias, layer_norm, output, output_bias };
+        let local_mask = space_local_mask(space, kind, device)?;
+        let w = DagWeights { input, edges, bias, layer_norm, output, output_bias, local_mask };
         for t in w.tensors() {
             let _ = t.set_requires_grad(true);
         }
@@ -181,7 +235,7 @@ impl DagWeights {
     /// Every tensor, in a fixed order (shallow clones).
     pub fn tensors(&self) -> Vec<Tensor> {
         let mut out: Vec<Tensor> = self.input.iter().map(|(_, t)| t.shallow_clone()).collect();
-        out.extend(self.edges.iter().map(|(_, t)| t.shallow_clone()));
+        out.extend(self.edges.iter().filter_map(|e| e.weight.as_ref().map(|t| t.shallow_clone())));
         out.extend(self.bias.iter().map(|t| t.shallow_clone()));
         if let Some(ln) = &self.layer_norm {
             for (g, b) in ln {
@@ -198,14 +252,17 @@ impl DagWeights {
     /// (as a checkpoint stores them), each checked for its shape; they are used as
     /// given.
     pub fn from_tensors(space: &Space, dag: &Dag, tensors: Vec<Tensor>) -> Result<DagWeights> {
-        dag.mask(space)?;
-        let (f, d, c) = (space.features() as i64, space.width() as i64, space.classes() as i64);
+        dag.codes(space)?;
+        let (d, c) = (space.width() as i64, space.classes() as i64);
         let (sources, sinks, l) = (dag.sources(), dag.sinks(), dag.layers());
         let ln = space.norm() == Norm::Layernorm;
-        let expected = sources.len() + dag.edges().len() + l * (1 + 2 * ln as usize) + sinks.len() + 1;
+        let weighted = dag.ops().iter().filter(|o| o.has_weights()).count();
+        let expected = sources.len() + weighted + l * (1 + 2 * ln as usize) + sinks.len() + 1;
         if tensors.len() != expected {
             return Err(Error::Input(format!("{} weight tensors for a DAG that has {expected}", tensors.len())));
         }
+        let kind = tensors[0].kind();
+        let device = tensors[0].device();
         let mut it = tensors.into_iter().enumerate();
         let mut next = |shape: &[i64]| -> Result<Tensor> {
             let (i, t) = it.next().expect("counted above");
@@ -214,13 +271,22 @@ impl DagWeights {
             }
             Ok(t)
         };
-        let input = sources.iter().map(|&j| Ok((j, next(&[f, d])?))).collect::<Result<_>>()?;
-        let edges = dag.edges().iter().map(|&e| Ok((e, next(&[d, d])?))).collect::<Result<_>>()?;
+        let in_shape = input_shape_of(space);
+        let input = sources.iter().map(|&j| Ok((j, next(&in_shape)?))).collect::<Result<_>>()?;
+        let mut edges = Vec::new();
+        for (&edge, &op) in dag.edges().iter().zip(dag.ops()) {
+            let weight = match ops::weight_shape(op, space.shape(), d) {
+                Some(shape) => Some(next(&shape)?),
+                None => None,
+            };
+            edges.push(EdgeWeight { edge, op, weight });
+        }
         let bias = (0..l).map(|_| next(&[d])).collect::<Result<_>>()?;
         let layer_norm = if ln { Some((0..l).map(|_| Ok((next(&[d])?, next(&[d])?))).collect::<Result<_>>()?) } else { None };
         let output = sinks.iter().map(|&j| Ok((j, next(&[d, c])?))).collect::<Result<_>>()?;
         let output_bias = next(&[c])?;
-        Ok(DagWeights { input, edges, bias, layer_norm, output, output_bias })
+        let local_mask = space_local_mask(space, kind, device)?;
+        Ok(DagWeights { input, edges, bias, layer_norm, output, output_bias, local_mask })
     }
 
     /// A deep copy that owns its storage and tracks no gradient.
@@ -228,7 +294,11 @@ impl DagWeights {
         let cp = |t: &Tensor| -> Result<Tensor> { Ok(t.f_detach_copy()?) };
         Ok(DagWeights {
             input: self.input.iter().map(|(j, t)| Ok((*j, cp(t)?))).collect::<Result<_>>()?,
-            edges: self.edges.iter().map(|(e, t)| Ok((*e, cp(t)?))).collect::<Result<_>>()?,
+            edges: self
+                .edges
+                .iter()
+                .map(|e| Ok(EdgeWeight { edge: e.edge, op: e.op, weight: e.weight.as_ref().map(cp).transpose()? }))
+                .collect::<Result<_>>()?,
             bias: self.bias.iter().map(cp).collect::<Result<_>>()?,
             layer_norm: match &self.layer_norm {
                 None => None,
@@ -236,13 +306,22 @@ impl DagWeights {
             },
             output: self.output.iter().map(|(j, t)| Ok((*j, cp(t)?))).collect::<Result<_>>()?,
             output_bias: cp(&self.output_bias)?,
+            local_mask: self.local_mask.as_ref().map(|m| m.shallow_clone()),
         })
     }
 }
 
+/// The input term of source `j`: `xn U_j`, or the stem convolution of the input maps.
+pub(crate) fn stem_term(space: &Space, xn: &Tensor, u: &Tensor) -> Result<Tensor> {
+    match space.stem_geometry() {
+        Some(g) => ops::apply_stem(xn, u, &g),
+        None => Ok(xn.f_matmul(u)?),
+    }
+}
+
 /// The forward pass of one DAG on normalised inputs `xn: [B, F]`, giving `[B, C]`:
-/// `pre_j = agg(x U_j [source], h_i W_ij for i in in(j)) + b_j`, `h_j = act(norm(pre_j))`,
-/// `logits = sum over sinks of h_j V_j + c`.
+/// `pre_j = agg(stem_j(x) [source], op_ij(h_i) for i in in(j)) + b_j`, `h_j =
+/// act(norm(pre_j))`, `logits = sum over sinks of h_j V_j + c`.
 pub fn forward_dag(space: &Space, dag: &Dag, w: &DagWeights, xn: &Tensor) -> Result<Tensor> {
     let l = dag.layers();
     let d = space.width() as i64;
@@ -250,10 +329,10 @@ pub fn forward_dag(space: &Space, dag: &Dag, w: &DagWeights, xn: &Tensor) -> Res
     for j in 0..l {
         let mut terms: Vec<Tensor> = Vec::new();
         if let Some((_, u)) = w.input.iter().find(|(s, _)| *s == j) {
-            terms.push(xn.f_matmul(u)?);
+            terms.push(stem_term(space, xn, u)?);
         }
-        for ((i, _), wt) in w.edges.iter().filter(|((_, t), _)| *t == j) {
-            terms.push(h[*i].f_matmul(wt)?);
+        for e in w.edges.iter().filter(|e| e.edge.1 == j) {
+            terms.push(ops::apply_op(e.op, &h[e.edge.0], e.weight.as_ref(), space.shape(), w.local_mask.as_ref())?);
         }
         let n_terms = terms.len();
         let mut pre = terms.into_iter().reduce(|a, b| a + b).expect("a vertex has a source term or an edge");
@@ -294,17 +373,12 @@ impl Network {
 
     /// Parameter count.
     pub fn params(&self) -> usize {
-        self.dag.params(
-            self.space.features(),
-            self.space.width(),
-            self.space.classes(),
-            self.space.norm() == Norm::Layernorm,
-        )
+        self.dag.params(&self.space)
     }
 
     /// Forward FLOPs per sample.
     pub fn flops(&self) -> usize {
-        self.dag.flops(self.space.features(), self.space.width(), self.space.classes())
+        self.dag.flops(&self.space)
     }
 
     /// A deep, gradient-free copy.

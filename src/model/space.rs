@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::ops::{self, MapShape, Op, Stem, StemGeometry};
 
 /// Largest number of layers a space may have.
 pub const MAX_LAYERS: usize = 64;
@@ -90,10 +91,34 @@ pub struct SpaceConfig {
     /// Most edges a drawn DAG may have (default `|A|`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_edges: Option<usize>,
+    /// The vertices' maps `[C, H, W]`, `C * H * W = width` (needed by every op but
+    /// `dense` and `identity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<[usize; 3]>,
+    /// The operations an edge may carry (default `["dense"]`).
+    #[serde(default = "default_ops", skip_serializing_if = "is_dense_only")]
+    pub ops: Vec<Op>,
+    /// The input's shape `[C_in, H_in, W_in]`, product `features` (by default what the
+    /// loader knows; needed by the convolutional stem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<[usize; 3]>,
+    /// How sources receive the input (default `dense`).
+    #[serde(default, skip_serializing_if = "Stem::is_dense")]
+    pub stem: Stem,
 }
 
 fn default_blocks() -> usize {
     8
+}
+
+/// `["dense"]`.
+pub fn default_ops() -> Vec<Op> {
+    vec![Op::Dense]
+}
+
+/// True for `["dense"]`.
+pub fn is_dense_only(ops: &[Op]) -> bool {
+    ops == [Op::Dense]
 }
 
 impl SpaceConfig {
@@ -111,6 +136,10 @@ impl SpaceConfig {
             norm: Norm::default(),
             min_edges: None,
             max_edges: None,
+            shape: None,
+            ops: default_ops(),
+            input_shape: None,
+            stem: Stem::Dense,
         }
     }
 
@@ -134,6 +163,69 @@ pub struct Space {
     edges: Vec<(usize, usize)>,
     /// `edge_index[i * L + j]` is the index of `(i, j)` in `edges`, if allowed.
     edge_index: Vec<Option<usize>>,
+    /// The convolutional stem's geometry, when the stem is `conv`.
+    stem: Option<StemGeometry>,
+}
+
+/// The typed keys' rules: known, distinct ops; `shape` given with the right product
+/// when an op needs it.
+fn check_ops(config: &SpaceConfig) -> Result<()> {
+    if config.ops.is_empty() {
+        return Err(Error::config("ops", format!("at least one op is needed: known ops are {}", Op::names())));
+    }
+    for (i, o) in config.ops.iter().enumerate() {
+        if config.ops[..i].contains(o) {
+            return Err(Error::config("ops", format!("{o} is listed twice")));
+        }
+    }
+    if let Some(s) = config.shape {
+        let product = s.iter().product::<usize>();
+        if s.contains(&0) || product != config.width {
+            return Err(Error::config(
+                "shape",
+                format!("{s:?} holds {product} numbers but the width is {}: C * H * W must equal the width", config.width),
+            ));
+        }
+    }
+    let needs_shape: Vec<&str> = config.ops.iter().filter(|o| o.needs_shape()).map(|o| o.name()).collect();
+    if config.shape.is_none() && !needs_shape.is_empty() {
+        return Err(Error::config(
+            "ops",
+            format!("{} need the vertices' `shape` [C, H, W], which is not set", needs_shape.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+/// The stem's rules: `input_shape` with the product `features`; a `conv` stem needs
+/// `shape` and `input_shape` and a whole stride, the same for height and width.
+fn check_stem(config: &SpaceConfig) -> Result<Option<StemGeometry>> {
+    if let Some(s) = config.input_shape {
+        let product = s.iter().product::<usize>();
+        if s.contains(&0) || product != config.features {
+            return Err(Error::config(
+                "input_shape",
+                format!("{s:?} holds {product} numbers but the data has {} features", config.features),
+            ));
+        }
+    }
+    if config.stem == Stem::Dense {
+        return Ok(None);
+    }
+    let Some(shape) = config.shape else {
+        return Err(Error::config("shape", "the conv stem needs the vertices' `shape` [C, H, W]"));
+    };
+    let Some(input) = config.input_shape else {
+        return Err(Error::config("input_shape", "the conv stem needs the input's shape [C_in, H_in, W_in] (the data's loader does not know it)"));
+    };
+    let (hi, wi, h, w) = (input[1], input[2], shape[1], shape[2]);
+    if hi % h != 0 || wi % w != 0 || hi / h != wi / w {
+        return Err(Error::config(
+            "stem",
+            format!("the conv stem's stride is input height / height = {hi}/{h} and input width / width = {wi}/{w}: both must be the same whole number"),
+        ));
+    }
+    Ok(Some(StemGeometry::new(MapShape::from_array(input), MapShape::from_array(shape))))
 }
 
 fn check_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
@@ -167,15 +259,23 @@ impl Space {
         check_range("max_edges", max_edges, 0, n)?;
         let min_edges = config.min_edges.unwrap_or(0);
         check_range("min_edges", min_edges, 0, max_edges)?;
+        check_ops(&config)?;
+        let stem = check_stem(&config)?;
         let (f, c, d) = (config.features as u64, config.classes as u64, config.width as u64);
-        let params = f * d * l as u64 + d * d * n as u64 + d * c * l as u64;
+        let shape = config.shape.map(MapShape::from_array);
+        let per_edge: u64 = config.ops.iter().map(|&o| ops::edge_params(o, shape, d as i64) as u64).sum();
+        let stem_params = match stem {
+            Some(g) => (g.input.c * g.kernel * g.kernel * shape.map_or(0, |s| s.c)) as u64,
+            None => f * d,
+        };
+        let params = stem_params * l as u64 + per_edge * n as u64 + d * c * l as u64;
         if params > MAX_PARAMETERS {
             return Err(Error::config(
                 "width",
                 format!("the supernet would hold {params} parameters, more than the limit of {MAX_PARAMETERS}"),
             ));
         }
-        Ok(Space { config, max_skip, min_edges, max_edges, edges, edge_index })
+        Ok(Space { config, max_skip, min_edges, max_edges, edges, edge_index, stem })
     }
 
     /// The configuration, with `max_skip` resolved.
@@ -247,6 +347,50 @@ impl Space {
     /// The allowed predecessors of vertex `j`, in edge-index order.
     pub fn predecessors(&self, j: usize) -> Vec<usize> {
         (j.saturating_sub(self.max_skip)..j).collect()
+    }
+    /// The operations an edge may carry.
+    pub fn ops(&self) -> &[Op] {
+        &self.config.ops
+    }
+    /// The index of `op` in [`Space::ops`].
+    pub fn op_index(&self, op: Op) -> Option<usize> {
+        self.config.ops.iter().position(|&o| o == op)
+    }
+    /// True when edges carry anything but the dense matrix or the stem is a convolution.
+    pub fn is_typed(&self) -> bool {
+        !is_dense_only(&self.config.ops) || self.config.stem != Stem::Dense
+    }
+    /// The vertices' map shape.
+    pub fn shape(&self) -> Option<MapShape> {
+        self.config.shape.map(MapShape::from_array)
+    }
+    /// The stem.
+    pub fn stem(&self) -> Stem {
+        self.config.stem
+    }
+    /// The convolutional stem's geometry (`None` for the dense stem).
+    pub fn stem_geometry(&self) -> Option<StemGeometry> {
+        self.stem
+    }
+    /// The space of the plain MLP baseline beside this one: dense edges only, dense
+    /// stem, the other options kept (the space itself when it is untyped).
+    pub fn plain_mlp_space(&self) -> Result<Space> {
+        let mut c = self.config();
+        c.ops = default_ops();
+        c.stem = Stem::Dense;
+        c.shape = None;
+        Space::new(c)
+    }
+    /// The space of the plain CNN baseline beside a typed space: every edge `conv3x3`,
+    /// `conv` stem (`None` when the space is untyped or lacks the shapes it needs).
+    pub fn plain_cnn_space(&self) -> Option<Space> {
+        if !self.is_typed() {
+            return None;
+        }
+        let mut c = self.config();
+        c.ops = vec![Op::Conv3x3];
+        c.stem = Stem::Conv;
+        Space::new(c).ok()
     }
     /// Returns a copy with another block count (validated).
     pub fn with_blocks(&self, blocks: usize) -> Result<Space> {

@@ -1,20 +1,25 @@
-//! The weight-sharing supernet (DESIGN.md section 2): shared tensors `U, W, b, V, c`
-//! (and LayerNorm's), every block a 0/1 mask over the allowed edges, all `k` blocks
-//! computed at once in batched tensor operations, plus a path that computes only chosen
-//! blocks (cost independent of `k`).
+//! The weight-sharing supernet (DESIGN.md sections 2 and 9): shared tensors `U, W, b,
+//! V, c` (and LayerNorm's, and in a typed space one weight per (edge, op) pair that has
+//! one), every block a 0/1 mask over the allowed (edge, op) pairs, all `k` blocks
+//! computed at once in batched tensor operations (per vertex and op one operation for
+//! all blocks and predecessors), plus a path that computes only chosen blocks (cost
+//! independent of `k`).
 
 use rand::Rng;
 use tch::{Device, Kind, Tensor};
 
 use crate::model::dag::Dag;
 use crate::error::{Error, Result};
-use crate::model::network::{activate, forward_dag, uniform, DagWeights, Network, Normalization, LAYER_NORM_EPS};
+use crate::model::network::{activate, forward_dag, space_local_mask, stem_term, uniform, DagWeights, EdgeWeight, Network, Normalization, LAYER_NORM_EPS};
+use crate::model::ops::{self, Op};
 use crate::model::space::{Aggregation, Norm, Space};
 
 /// The masks of `k` blocks as tensors of the supernet's kind and device.
 pub struct BlockMasks {
     /// `[k, |A|]`: 1 where the block has the edge.
     pub edge: Tensor,
+    /// Per op of the space, `[k, |A|]`: 1 where the block has the edge with that op.
+    pub op_edge: Vec<Tensor>,
     /// `[k, L]`: 1 where the vertex is a source in the block.
     pub source: Tensor,
     /// `[k, L]`: 1 where the vertex is a sink in the block.
@@ -30,11 +35,16 @@ impl BlockMasks {
     pub fn new(space: &Space, dags: &[Dag], kind: Kind, device: Device) -> Result<BlockMasks> {
         let (l, a) = (space.layers(), space.num_edges());
         let k = dags.len();
+        let n_ops = space.ops().len();
         let mut edge = Vec::with_capacity(k * a);
+        let mut op_edge = vec![Vec::with_capacity(k * a); n_ops];
         let (mut source, mut sink, mut count) = (Vec::new(), Vec::new(), Vec::new());
         for dag in dags {
-            let mask = dag.mask(space)?;
-            edge.extend(mask.iter().map(|&b| b as u8 as f64));
+            let codes = dag.codes(space)?;
+            edge.extend(codes.iter().map(|&c| (c > 0) as u8 as f64));
+            for (o, rows) in op_edge.iter_mut().enumerate() {
+                rows.extend(codes.iter().map(|&c| (c as usize == o + 1) as u8 as f64));
+            }
             for j in 0..l {
                 let src = dag.is_source(j);
                 source.push(src as u8 as f64);
@@ -45,8 +55,18 @@ impl BlockMasks {
         let t = |v: Vec<f64>, cols: usize| -> Result<Tensor> {
             Ok(Tensor::f_from_slice(&v)?.f_view([k as i64, cols as i64])?.f_to_kind(kind)?.f_to_device(device)?)
         };
-        Ok(BlockMasks { edge: t(edge, a)?, source: t(source, l)?, sink: t(sink, l)?, count: t(count, l)?, k })
+        let op_edge = op_edge.into_iter().map(|v| t(v, a)).collect::<Result<Vec<_>>>()?;
+        Ok(BlockMasks { edge: t(edge, a)?, op_edge, source: t(source, l)?, sink: t(sink, l)?, count: t(count, l)?, k })
     }
+}
+
+/// The shared weights of one op with weights, per vertex `j` (`None` for vertex 0):
+/// `[|P(j)|*D, D]` for dense and locally connected edges (the `W_ij` of the allowed
+/// predecessors stacked in edge order), `[C, |P(j)|*C, K, K]` for convolutions (the
+/// kernels stacked along the input channels).
+struct OpWeights {
+    op: Op,
+    per_vertex: Vec<Option<Tensor>>,
 }
 
 /// The shared weights of all blocks.
@@ -55,11 +75,13 @@ pub struct Supernet {
     normalization: Normalization,
     kind: Kind,
     device: Device,
-    /// `[F, L*D]`: `U_j` is columns `j*D..(j+1)*D`.
+    /// Dense stem `[F, L*D]`: `U_j` is columns `j*D..(j+1)*D`; convolutional stem
+    /// `[L*C, C_in, K, K]`: vertex `j`'s kernel is rows `j*C..(j+1)*C`.
     u: Tensor,
-    /// Per vertex `j`: `[|P(j)|*D, D]`, the `W_ij` of its allowed predecessors stacked
-    /// in edge order (`None` for vertex 0).
-    w: Vec<Option<Tensor>>,
+    /// One entry per op of the space that has weights, in the space's op order.
+    w: Vec<OpWeights>,
+    /// The locally connected edges' fixed mask `[D, D]`, when the space has them.
+    local_mask: Option<Tensor>,
     /// `[L, D]`.
     b: Tensor,
     /// LayerNorm scale and bias, `[L, D]` each.
@@ -88,13 +110,22 @@ impl Supernet {
         }
         let (f, l, d, c) =
             (space.features() as i64, space.layers() as i64, space.width() as i64, space.classes() as i64);
-        let bf = 1.0 / (f as f64).sqrt();
         let bd = 1.0 / (d as f64).sqrt();
-        let u = uniform(rng, &[f, l * d], bf, kind, device)?;
+        let u = match (space.stem_geometry(), space.shape()) {
+            (Some(g), Some(m)) => {
+                let shape = [l * m.c, g.input.c, g.kernel, g.kernel];
+                uniform(rng, &shape, 1.0 / ((g.input.c * g.kernel * g.kernel) as f64).sqrt(), kind, device)?
+            }
+            _ => uniform(rng, &[f, l * d], 1.0 / (f as f64).sqrt(), kind, device)?,
+        };
         let mut w = Vec::new();
-        for j in 0..space.layers() {
-            let p = space.predecessors(j).len() as i64;
-            w.push(if p == 0 { None } else { Some(uniform(rng, &[p * d, d], bd, kind, device)?) });
+        for &op in space.ops().iter().filter(|o| o.has_weights()) {
+            let mut per_vertex = Vec::new();
+            for j in 0..space.layers() {
+                let p = space.predecessors(j).len() as i64;
+                per_vertex.push(if p == 0 { None } else { Some(op_weight(space, op, p, rng, kind, device)?) });
+            }
+            w.push(OpWeights { op, per_vertex });
         }
         let b = uniform(rng, &[l, d], bd, kind, device)?;
         let layer_norm = match space.norm() {
@@ -105,7 +136,8 @@ impl Supernet {
         };
         let v = uniform(rng, &[l * d, c], bd, kind, device)?;
         let c = uniform(rng, &[c], bd, kind, device)?;
-        let net = Supernet { space: space.clone(), normalization, kind, device, u, w, b, layer_norm, v, c };
+        let local_mask = space_local_mask(space, kind, device)?;
+        let net = Supernet { space: space.clone(), normalization, kind, device, u, w, local_mask, b, layer_norm, v, c };
         for t in net.parameters() {
             let _ = t.set_requires_grad(true);
         }
@@ -132,7 +164,7 @@ impl Supernet {
     /// The shared parameters, in a fixed order (shallow clones).
     pub fn parameters(&self) -> Vec<Tensor> {
         let mut out = vec![self.u.shallow_clone()];
-        out.extend(self.w.iter().flatten().map(|t| t.shallow_clone()));
+        out.extend(self.w.iter().flat_map(|o| o.per_vertex.iter().flatten()).map(|t| t.shallow_clone()));
         out.push(self.b.shallow_clone());
         if let Some((g, b)) = &self.layer_norm {
             out.push(g.shallow_clone());
@@ -160,7 +192,11 @@ impl Supernet {
         let mut it = params.iter().map(|t| t.shallow_clone());
         let mut next = || it.next().expect("counted above");
         let u = next();
-        let w = self.w.iter().map(|t| t.as_ref().map(|_| next())).collect();
+        let w = self
+            .w
+            .iter()
+            .map(|o| OpWeights { op: o.op, per_vertex: o.per_vertex.iter().map(|t| t.as_ref().map(|_| next())).collect() })
+            .collect();
         let b = next();
         let layer_norm = self.layer_norm.as_ref().map(|_| (next(), next()));
         let v = next();
@@ -172,6 +208,7 @@ impl Supernet {
             device: self.device,
             u,
             w,
+            local_mask: self.local_mask.as_ref().map(|m| m.shallow_clone()),
             b,
             layer_norm,
             v,
@@ -190,27 +227,48 @@ impl Supernet {
     }
 
     /// Logits of every block, `[k, B, C]`, for raw features `x: [B, F]`, computed in
-    /// batched operations: per vertex one matrix product over the masked inputs of all
-    /// its allowed predecessors, for all blocks at once.
+    /// batched operations: per vertex and op one operation over the masked inputs of
+    /// all its allowed predecessors, for all blocks at once.
     pub fn forward_all(&self, x: &Tensor, masks: &BlockMasks) -> Result<Tensor> {
         let space = &self.space;
         let (l, d) = (space.layers(), space.width() as i64);
         let k = masks.k as i64;
         let xn = self.normalize(x)?;
         let batch = xn.size()[0];
-        let ux = xn.f_matmul(&self.u)?.f_view([batch, l as i64, d])?;
+        let ux = stem_term(space, &xn, &self.u)?.f_view([batch, l as i64, d])?;
         let col = |m: &Tensor, idx: usize| -> Result<Tensor> { Ok(m.f_select(1, idx as i64)?.f_view([k, 1, 1])?) };
         let mut h: Vec<Tensor> = Vec::with_capacity(l);
+        let mut pooled: Vec<Vec<Option<Tensor>>> = (0..l).map(|_| space.ops().iter().map(|_| None).collect()).collect();
         for j in 0..l {
             // [k, B, D]: the input term where j is a source.
             let mut pre = ux.f_select(1, j as i64)?.f_unsqueeze(0)?.f_mul(&col(&masks.source, j)?)?;
-            if let Some(wj) = &self.w[j] {
-                let parts = space
-                    .predecessors(j)
-                    .iter()
-                    .map(|&i| Ok(h[i].f_mul(&col(&masks.edge, space.edge_index(i, j).expect("allowed"))?)?))
-                    .collect::<Result<Vec<_>>>()?;
-                pre = pre.f_add(&Tensor::f_cat(&parts, 2)?.f_matmul(wj)?)?;
+            for (o, &op) in space.ops().iter().enumerate() {
+                let preds = space.predecessors(j);
+                if preds.is_empty() {
+                    continue;
+                }
+                let mask = |i: usize| col(&masks.op_edge[o], space.edge_index(i, j).expect("allowed"));
+                let term = match self.op_weights(op, j) {
+                    Some(wj) => {
+                        let parts = preds.iter().map(|&i| Ok(h[i].f_mul(&mask(i)?)?)).collect::<Result<Vec<_>>>()?;
+                        self.batched_op(op, &Tensor::f_cat(&parts, 2)?, wj, preds.len() as i64)?
+                    }
+                    None => {
+                        let mut sum: Option<Tensor> = None;
+                        for &i in &preds {
+                            if pooled[i][o].is_none() {
+                                pooled[i][o] = Some(ops::apply_op(op, &h[i], None, space.shape(), None)?);
+                            }
+                            let t = pooled[i][o].as_ref().expect("set above").f_mul(&mask(i)?)?;
+                            sum = Some(match sum {
+                                None => t,
+                                Some(s) => s.f_add(&t)?,
+                            });
+                        }
+                        sum.expect("a vertex with predecessors")
+                    }
+                };
+                pre = pre.f_add(&term)?;
             }
             if space.aggregation() == Aggregation::Mean {
                 pre = pre.f_div(&col(&masks.count, j)?)?;
@@ -231,22 +289,55 @@ impl Supernet {
         Ok(Tensor::f_cat(&sinks, 2)?.f_matmul(&self.v)?.f_add(&self.c)?)
     }
 
+    /// The stacked weights of `op` into vertex `j` (`None` for ops without weights).
+    fn op_weights(&self, op: Op, j: usize) -> Option<&Tensor> {
+        self.w.iter().find(|o| o.op == op).and_then(|o| o.per_vertex[j].as_ref())
+    }
+
+    /// One op with weights over the masked inputs of `p` predecessors concatenated
+    /// along the last dimension (`[k, B, p*D]`), giving `[k, B, D]`.
+    fn batched_op(&self, op: Op, cat: &Tensor, wj: &Tensor, p: i64) -> Result<Tensor> {
+        match (op, self.space.shape()) {
+            (Op::Dense, _) => Ok(cat.f_matmul(wj)?),
+            (Op::Local3x3, _) => {
+                let mask = self.local_mask.as_ref().expect("the space has local3x3").f_repeat([p, 1])?;
+                Ok(cat.f_matmul(&wj.f_mul(&mask)?)?)
+            }
+            (_, Some(s)) => {
+                let size = cat.size();
+                let maps = cat.f_reshape([-1, p * s.c, s.h, s.w])?;
+                let out = ops::conv(&maps, wj, 1, wj.size()[3] / 2)?;
+                Ok(out.f_reshape([size[0], size[1], -1])?)
+            }
+            _ => Err(Error::Input(format!("the {op} edges need the vertices' shape"))),
+        }
+    }
+
     /// The weights `dag` uses, as views into the shared tensors (gradients flow back).
     pub fn dag_weights(&self, dag: &Dag) -> Result<DagWeights> {
         let space = &self.space;
-        dag.mask(space)?;
+        dag.codes(space)?;
         let d = space.width() as i64;
         let input = dag
             .sources()
             .into_iter()
-            .map(|j| Ok((j, self.u.f_narrow(1, j as i64 * d, d)?)))
+            .map(|j| {
+                Ok((j, match space.shape().filter(|_| space.stem_geometry().is_some()) {
+                    Some(m) => self.u.f_narrow(0, j as i64 * m.c, m.c)?,
+                    None => self.u.f_narrow(1, j as i64 * d, d)?,
+                }))
+            })
             .collect::<Result<Vec<_>>>()?;
         let mut edges = Vec::new();
-        for &(i, j) in dag.edges() {
+        for (&(i, j), &op) in dag.edges().iter().zip(dag.ops()) {
             let first = space.predecessors(j)[0];
             let pos = (i - first) as i64;
-            let wj = self.w[j].as_ref().expect("vertex with an allowed edge has weights");
-            edges.push(((i, j), wj.f_narrow(0, pos * d, d)?));
+            let weight = match (self.op_weights(op, j), op.conv_kernel(), space.shape()) {
+                (None, _, _) => None,
+                (Some(wj), Some(_), Some(m)) => Some(wj.f_narrow(1, pos * m.c, m.c)?),
+                (Some(wj), _, _) => Some(wj.f_narrow(0, pos * d, d)?),
+            };
+            edges.push(EdgeWeight { edge: (i, j), op, weight });
         }
         let bias = (0..space.layers()).map(|j| self.b.f_select(0, j as i64)).collect::<Result<Vec<_>, _>>()?;
         let layer_norm = match &self.layer_norm {
@@ -262,7 +353,8 @@ impl Supernet {
             .into_iter()
             .map(|j| Ok((j, self.v.f_narrow(0, j as i64 * d, d)?)))
             .collect::<Result<Vec<_>>>()?;
-        Ok(DagWeights { input, edges, bias, layer_norm, output, output_bias: self.c.shallow_clone() })
+        let local_mask = self.local_mask.as_ref().map(|m| m.shallow_clone());
+        Ok(DagWeights { input, edges, bias, layer_norm, output, output_bias: self.c.shallow_clone(), local_mask })
     }
 
     /// Logits `[B, C]` of one DAG with the shared weights, computing only its edges.
@@ -290,5 +382,21 @@ impl Supernet {
             normalization: self.normalization.clone(),
             weights: self.dag_weights(dag)?.detached_copy()?,
         })
+    }
+}
+
+/// Fresh shared weights of `op` into a vertex with `p` allowed predecessors (uniform,
+/// `1/sqrt(fan_in)` bounds).
+fn op_weight<R: Rng>(space: &Space, op: Op, p: i64, rng: &mut R, kind: Kind, device: Device) -> Result<Tensor> {
+    let d = space.width() as i64;
+    match (op.conv_kernel(), space.shape()) {
+        (Some(k), Some(m)) => uniform(rng, &[m.c, p * m.c, k, k], 1.0 / ((m.c * k * k) as f64).sqrt(), kind, device),
+        _ => {
+            let fan_in = match (op, space.shape()) {
+                (Op::Local3x3, Some(m)) => 9 * m.c,
+                _ => d,
+            };
+            uniform(rng, &[p * d, d], 1.0 / (fan_in as f64).sqrt(), kind, device)
+        }
     }
 }

@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::space::{Activation, Aggregation, Norm, Space, SpaceConfig};
+use crate::model::ops::{Op, Stem};
+use crate::model::space::{default_ops, is_dense_only, Activation, Aggregation, Norm, Space, SpaceConfig};
 use crate::search::first_dags::DagSpec;
 use crate::search::session::SessionOptions;
 use crate::train::optim::LrSchedule;
@@ -33,6 +34,18 @@ pub struct SpaceOptions {
     pub min_edges: Option<usize>,
     /// Most edges per drawn DAG.
     pub max_edges: Option<usize>,
+    /// The vertices' maps `[C, H, W]` (typed spaces).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<[usize; 3]>,
+    /// The ops an edge may carry (default `["dense"]`).
+    #[serde(skip_serializing_if = "is_dense_only")]
+    pub ops: Vec<Op>,
+    /// The input's shape `[C_in, H_in, W_in]` (default: what the data's loader knows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<[usize; 3]>,
+    /// How sources receive the input (default `dense`).
+    #[serde(skip_serializing_if = "Stem::is_dense")]
+    pub stem: Stem,
 }
 
 impl Default for SpaceOptions {
@@ -47,13 +60,18 @@ impl Default for SpaceOptions {
             norm: Norm::None,
             min_edges: None,
             max_edges: None,
+            shape: None,
+            ops: default_ops(),
+            input_shape: None,
+            stem: Stem::Dense,
         }
     }
 }
 
 impl SpaceOptions {
-    /// The validated space for data with `features` and `classes`.
-    pub fn space(&self, features: usize, classes: usize) -> Result<Space> {
+    /// The validated space for data with `features` and `classes` whose samples have
+    /// the shape `data_shape` when the loader knows it (the default `input_shape`).
+    pub fn space(&self, features: usize, classes: usize, data_shape: Option<[usize; 3]>) -> Result<Space> {
         Space::new(SpaceConfig {
             features,
             classes,
@@ -66,6 +84,10 @@ impl SpaceOptions {
             norm: self.norm,
             min_edges: self.min_edges,
             max_edges: self.max_edges,
+            shape: self.shape,
+            ops: self.ops.clone(),
+            input_shape: self.input_shape.or(if self.stem == Stem::Conv { data_shape } else { None }),
+            stem: self.stem,
         })
     }
 }

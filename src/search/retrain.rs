@@ -13,7 +13,8 @@ use crate::model::network::{Network, Normalization};
 use crate::model::space::Space;
 use crate::search::config::SearchConfig;
 use crate::search::events::{Control, Event};
-use crate::train::{evaluate_network, train_dag_until, RETRAIN_BASELINE_STREAM, RETRAIN_BEST_STREAM};
+use crate::model::ops::Op;
+use crate::train::{evaluate_network, train_dag_until, RETRAIN_BASELINE_STREAM, RETRAIN_BEST_STREAM, RETRAIN_CNN_STREAM};
 
 /// The retrained networks and their test accuracies.
 pub(super) struct Retrained {
@@ -21,6 +22,8 @@ pub(super) struct Retrained {
     pub baseline: Network,
     pub best_test: f64,
     pub baseline_test: f64,
+    /// The plain CNN of a typed space and its test accuracy.
+    pub cnn: Option<(Network, f64)>,
 }
 
 /// What retraining needs of the search.
@@ -34,18 +37,30 @@ pub(super) struct RetrainInputs<'a> {
     pub device: Device,
 }
 
-/// Retrains `best_dag` and the chain; `None` when a stop request cut it short.
+/// Retrains `best_dag`, the chain (the plain MLP) and, in a typed space, the plain
+/// CNN; `None` when a stop request cut it short.
 pub(super) fn retrain(inputs: &RetrainInputs<'_>, best_dag: &Dag, control: &mut Control<'_>) -> Result<Option<Retrained>> {
-    let Some(best) = train_one(inputs, best_dag, "best", RETRAIN_BEST_STREAM, control)? else { return Ok(None) };
+    let Some(best) = train_one(inputs, inputs.space, best_dag, "best", RETRAIN_BEST_STREAM, control)? else { return Ok(None) };
+    let mlp_space = inputs.space.plain_mlp_space()?;
     let chain = Dag::chain(inputs.space.layers());
-    let Some(baseline) = train_one(inputs, &chain, "baseline", RETRAIN_BASELINE_STREAM, control)? else { return Ok(None) };
+    let Some(baseline) = train_one(inputs, &mlp_space, &chain, "baseline", RETRAIN_BASELINE_STREAM, control)? else { return Ok(None) };
+    let cnn = match inputs.space.plain_cnn_space() {
+        Some(cnn_space) => {
+            let dag = Dag::chain_of(inputs.space.layers(), Op::Conv3x3);
+            let Some(net) = train_one(inputs, &cnn_space, &dag, "baseline_cnn", RETRAIN_CNN_STREAM, control)? else { return Ok(None) };
+            let (acc, _) = evaluate_network(&net, inputs.test, inputs.kind)?;
+            Some((net, acc))
+        }
+        None => None,
+    };
     let (best_test, _) = evaluate_network(&best, inputs.test, inputs.kind)?;
     let (baseline_test, _) = evaluate_network(&baseline, inputs.test, inputs.kind)?;
-    Ok(Some(Retrained { best, baseline, best_test, baseline_test }))
+    Ok(Some(Retrained { best, baseline, best_test, baseline_test, cnn }))
 }
 
 fn train_one(
     inputs: &RetrainInputs<'_>,
+    space: &Space,
     dag: &Dag,
     which: &'static str,
     stream: u64,
@@ -57,7 +72,7 @@ fn train_one(
     let stop = control.stop;
     let on_event = &mut *control.on_event;
     train_dag_until(
-        inputs.space,
+        space,
         dag,
         inputs.normalization,
         inputs.train,

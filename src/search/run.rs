@@ -11,7 +11,8 @@ use crate::data::{DataSplits, Dataset, SplitTensors};
 use crate::error::{Error, Result};
 use crate::model::dag::Dag;
 use crate::model::network::{Network, Normalization};
-use crate::model::space::{Norm, Space};
+use crate::model::ops::Op;
+use crate::model::space::Space;
 use crate::search::checkpoint::{self, Checkpoint};
 use crate::search::config::{ArchSplit, SearchConfig};
 use crate::search::events::{Control, Event};
@@ -21,7 +22,7 @@ use crate::search::retrain::{retrain, RetrainInputs, Retrained};
 use crate::search::session::{HistoryRecord, Session};
 use crate::search::state::LoopState;
 use crate::search::summary::{
-    BaselineSummary, BestSummary, DatasetSummary, Resumed, SpaceSummary, Summary, Timing,
+    BaselineSummary, BestSummary, DatasetSummary, MapKeys, Resumed, SpaceSummary, Summary, Timing,
 };
 use crate::train::evaluate_network;
 
@@ -127,7 +128,7 @@ fn search(
     if let Some(threads) = config.threads {
         tch::set_num_threads(threads as i32);
     }
-    let space = config.space.space(data.train.features, data.train.classes)?;
+    let space = config.space.space(data.train.features, data.train.classes, data.train.shape)?;
     let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
     let fingerprint = (persistence.checkpoints.is_some() || persistence.resume.is_some()).then(|| data.fingerprint());
     let resume = persistence.resume.map(|c| (c, fingerprint.as_deref().unwrap_or_default()));
@@ -209,9 +210,10 @@ fn summarize(
 ) -> Summary {
     let best = session.best().expect("checked by the caller");
     let chain = Dag::chain(space.layers());
-    let layer_norm = space.norm() == Norm::Layernorm;
-    let (f, d, c) = (space.features(), space.width(), space.classes());
+    let mlp_space = space.plain_mlp_space().expect("the plain MLP space of a valid space is valid");
+    let d = space.width();
     let dag = &best.record.dag;
+    let cnn = space.plain_cnn_space().map(|s| (Dag::chain_of(space.layers(), Op::Conv3x3), s));
     Summary {
         densenas_version: crate::VERSION.to_string(),
         git_commit: crate::GIT_COMMIT.to_string(),
@@ -227,13 +229,17 @@ fn summarize(
             activation: space.activation(),
             aggregation: space.aggregation(),
             norm: space.norm(),
+            ops: space.ops().to_vec(),
+            maps: MapKeys::of(space),
         },
         best: BestSummary {
             edges: dag.edges().to_vec(),
+            ops: dag.ops().to_vec(),
+            maps: MapKeys::of(space),
             depth: best.record.metrics.depth,
             num_edges: dag.edges().len(),
-            params: dag.params(f, d, c, layer_norm),
-            flops: dag.flops(f, d, c),
+            params: dag.params(space),
+            flops: dag.flops(space),
             phase: best.record.phase,
             block: best.record.block,
             val_accuracy: best.record.val_accuracy,
@@ -244,10 +250,18 @@ fn summarize(
         },
         baseline: BaselineSummary {
             edges: chain.edges().to_vec(),
-            params: chain.params(f, d, c, layer_norm),
-            flops: chain.flops(f, d, c),
+            ops: chain.ops().to_vec(),
+            params: chain.params(&mlp_space),
+            flops: chain.flops(&mlp_space),
             test_accuracy: retrained.map(|r| r.baseline_test),
         },
+        baseline_cnn: cnn.map(|(dag, s)| BaselineSummary {
+            edges: dag.edges().to_vec(),
+            ops: dag.ops().to_vec(),
+            params: dag.params(&s),
+            flops: dag.flops(&s),
+            test_accuracy: retrained.and_then(|r| r.cnn.as_ref().map(|c| c.1)),
+        }),
         onnx: None,
         resumed,
         interrupted,

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::dag::DagMetrics;
-use crate::model::space::{Activation, Aggregation, Norm};
+use crate::model::ops::{Op, Stem};
+use crate::model::space::{default_ops, is_dense_only, Activation, Aggregation, Norm, Space};
 
 /// The dataset and its split sizes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +44,38 @@ pub struct SpaceSummary {
     pub aggregation: Aggregation,
     /// Normalisation.
     pub norm: Norm,
+    /// The ops an edge may carry (left out when only `dense`).
+    #[serde(default = "default_ops", skip_serializing_if = "is_dense_only")]
+    pub ops: Vec<Op>,
+    /// The map keys of a typed space.
+    #[serde(flatten)]
+    pub maps: MapKeys,
+}
+
+/// The keys that, with a DAG's ops, rebuild a typed network (left out when unset).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MapKeys {
+    /// The vertices' maps `[C, H, W]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<[usize; 3]>,
+    /// The input's shape `[C_in, H_in, W_in]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<[usize; 3]>,
+    /// The stem.
+    #[serde(default, skip_serializing_if = "Stem::is_dense")]
+    pub stem: Stem,
+}
+
+impl MapKeys {
+    /// The keys of `space`.
+    pub fn of(space: &Space) -> MapKeys {
+        let c = space.config();
+        MapKeys { shape: c.shape, input_shape: c.input_shape, stem: c.stem }
+    }
+}
+
+fn all_dense(ops: &[Op]) -> bool {
+    ops.iter().all(|&o| o == Op::Dense)
 }
 
 /// The best architecture.
@@ -50,6 +83,12 @@ pub struct SpaceSummary {
 pub struct BestSummary {
     /// Its edges.
     pub edges: Vec<(usize, usize)>,
+    /// Each edge's op, parallel to `edges` (left out when every edge is dense).
+    #[serde(default, skip_serializing_if = "all_dense")]
+    pub ops: Vec<Op>,
+    /// The map keys of its space (typed spaces), so that it can be rebuilt.
+    #[serde(flatten)]
+    pub maps: MapKeys,
     /// Vertices on its longest path.
     pub depth: usize,
     /// Its edge count.
@@ -79,6 +118,9 @@ pub struct BestSummary {
 pub struct BaselineSummary {
     /// The chain's edges.
     pub edges: Vec<(usize, usize)>,
+    /// Each edge's op (left out when dense: the plain MLP).
+    #[serde(default, skip_serializing_if = "all_dense")]
+    pub ops: Vec<Op>,
     /// Parameters.
     pub params: usize,
     /// Forward FLOPs per sample.
@@ -167,8 +209,12 @@ pub struct Summary {
     pub space: SpaceSummary,
     /// Best architecture.
     pub best: BestSummary,
-    /// Chain baseline.
+    /// Chain baseline (the plain MLP).
     pub baseline: BaselineSummary,
+    /// The plain CNN baseline of a typed space (every chain edge `conv3x3`, `conv`
+    /// stem); absent in untyped spaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_cnn: Option<BaselineSummary>,
     /// Whether the search was stopped early (Ctrl-C or a progress callback): the
     /// phases done are in, the last one possibly shortened, and nothing was retrained.
     pub interrupted: bool,

@@ -9,4 +9,4 @@ mod trainer;
 
 pub use evaluate::{evaluate, EVAL_CHUNK};
 pub use loss::cross_entropy;
-pub use trainer::{evaluate_network, train_dag, train_dag_until, TrainConfig, RETRAIN_BASELINE_STREAM, RETRAIN_BEST_STREAM};
+pub use trainer::{evaluate_network, train_dag, train_dag_until, TrainConfig, RETRAIN_BASELINE_STREAM, RETRAIN_BEST_STREAM, RETRAIN_CNN_STREAM};

@@ -22,6 +22,8 @@ use super::loss::cross_entropy;
 pub const RETRAIN_BEST_STREAM: u64 = 1;
 /// The RNG stream of the chain baseline's retraining.
 pub const RETRAIN_BASELINE_STREAM: u64 = 2;
+/// The RNG stream the plain CNN baseline of a typed space is retrained with.
+pub const RETRAIN_CNN_STREAM: u64 = 3;
 
 /// The budget and optimiser of a training from scratch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,13 @@
 //! `LayerNormalization`, the activation -> the sinks' `MatMul`s, `Sum`, `Add c` ->
 //! outputs `logits [N, C]` and `probabilities = Softmax(logits) [N, C]`. GELU, which
 //! has no operator before opset 20, is written as `0.5 x (1 + Erf(x / sqrt 2))`.
+//!
+//! Typed spaces (DESIGN.md section 9): a convolutional stem is a `Reshape` of the
+//! input to `[N, C_in, H_in, W_in]` and a `Conv` per source; a convolution or pooling
+//! edge reshapes its source to `[N, C, H, W]` (once per vertex), applies `Conv`,
+//! `AveragePool` (`count_include_pad = 0`) or `MaxPool`, and reshapes back to `[N, D]`;
+//! a locally connected edge is a `MatMul` with its masked matrix; identity passes the
+//! source on.
 
 use std::path::Path;
 
@@ -14,7 +21,8 @@ use tch::{Kind, Tensor};
 
 use super::proto::*;
 use crate::error::{Error, Result};
-use crate::model::network::{Network, LAYER_NORM_EPS};
+use crate::model::network::{EdgeWeight, Network, LAYER_NORM_EPS};
+use crate::model::ops::Op;
 use crate::model::space::{Activation, Aggregation};
 
 /// The opset the exported graphs use.
@@ -112,6 +120,86 @@ impl GraphBuilder {
     }
 }
 
+/// The `[N, C, H, W]` views already made (the input's, and each vertex's by name).
+#[derive(Default)]
+struct MapCache {
+    input: Option<String>,
+    vertex: std::collections::HashMap<String, String>,
+}
+
+impl GraphBuilder {
+    /// `Reshape` to fixed dimensions (`-1` for the batch).
+    fn reshape(&mut self, x: &str, dims: &[i64]) -> String {
+        let name = self.fresh("shape");
+        self.initializers.push(TensorProto {
+            dims: vec![dims.len() as i64],
+            data_type: data_type::TENSOR_INT64,
+            name: name.clone(),
+            raw_data: dims.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+        self.node("Reshape", &[x, &name], vec![])
+    }
+}
+
+fn attr_ints(name: &str, ints: &[i64]) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: attribute_type::ATTRIBUTE_INTS, ints: ints.to_vec(), ..Default::default() }
+}
+
+/// Attributes of a square 2-D `Conv` or pooling window.
+fn conv_attributes(kernel: i64, stride: i64, padding: i64) -> Vec<AttributeProto> {
+    vec![
+        attr_ints("kernel_shape", &[kernel, kernel]),
+        attr_ints("strides", &[stride, stride]),
+        attr_ints("pads", &[padding; 4]),
+    ]
+}
+
+/// The term one edge sends into its target: its op applied to `h` (the source's
+/// output, `[N, D]`), as ONNX nodes.
+fn edge_term(g: &mut GraphBuilder, maps: &mut MapCache, network: &Network, e: &EdgeWeight, h: &str) -> Result<String> {
+    let (i, j) = e.edge;
+    let space = &network.space;
+    let d = space.width() as i64;
+    let weight = |g: &mut GraphBuilder, t: &Tensor| g.tensor(&format!("W_{i}_{j}_{}", e.op), t);
+    let need = || Error::Input(format!("edge ({i}, {j}) carries {} without its weight", e.op));
+    match e.op {
+        Op::Identity => return Ok(h.to_string()),
+        Op::Dense => {
+            let name = weight(g, e.weight.as_ref().ok_or_else(need)?)?;
+            return Ok(g.node("MatMul", &[h, &name], vec![]));
+        }
+        Op::Local3x3 => {
+            let mask = network.weights.local_mask.as_ref().ok_or_else(need)?;
+            let name = weight(g, &e.weight.as_ref().ok_or_else(need)?.f_mul(mask)?)?;
+            return Ok(g.node("MatMul", &[h, &name], vec![]));
+        }
+        _ => {}
+    }
+    let s = space.shape().ok_or_else(|| Error::Input(format!("the {} edge needs the vertices' shape", e.op)))?;
+    let input = match maps.vertex.get(h) {
+        Some(m) => m.clone(),
+        None => {
+            let m = g.reshape(h, &[-1, s.c, s.h, s.w]);
+            maps.vertex.insert(h.to_string(), m.clone());
+            m
+        }
+    };
+    let out = match e.op {
+        Op::Conv3x3 | Op::Conv5x5 => {
+            let k = e.op.conv_kernel().expect("a convolution");
+            let name = weight(g, e.weight.as_ref().ok_or_else(need)?)?;
+            g.node("Conv", &[&input, &name], conv_attributes(k, 1, k / 2))
+        }
+        Op::Avgpool3x3 => {
+            let mut attributes = conv_attributes(3, 1, 1);
+            attributes.push(attr_int("count_include_pad", 0));
+            g.node("AveragePool", &[&input], attributes)
+        }
+        _ => g.node("MaxPool", &[&input], conv_attributes(3, 1, 1)),
+    };
+    Ok(g.reshape(&out, &[-1, d]))
+}
+
 fn attr_int(name: &str, i: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attribute_type::ATTRIBUTE_INT, i, ..Default::default() }
 }
@@ -153,15 +241,24 @@ pub fn model(network: &Network, metadata: &ExportMetadata) -> Result<ModelProto>
     let xn = g.node("Div", &[&centred, &std], vec![]);
 
     let mut h: Vec<String> = Vec::with_capacity(dag.layers());
+    let mut maps = MapCache::default();
     for j in 0..dag.layers() {
         let mut terms = Vec::new();
         if let Some((_, u)) = w.input.iter().find(|(s, _)| *s == j) {
             let name = g.tensor(&format!("U_{j}"), u)?;
-            terms.push(g.node("MatMul", &[&xn, &name], vec![]));
+            terms.push(match space.stem_geometry() {
+                None => g.node("MatMul", &[&xn, &name], vec![]),
+                Some(st) => {
+                    let input = maps.input.get_or_insert_with(|| g.reshape(&xn, &[-1, st.input.c, st.input.h, st.input.w])).clone();
+                    let k = st.kernel;
+                    let conv = g.node("Conv", &[&input, &name], conv_attributes(k, st.stride, st.padding));
+                    g.reshape(&conv, &[-1, space.width() as i64])
+                }
+            });
         }
-        for ((i, _), wt) in w.edges.iter().filter(|((_, t), _)| *t == j) {
-            let name = g.tensor(&format!("W_{i}_{j}"), wt)?;
-            terms.push(g.node("MatMul", &[&h[*i], &name], vec![]));
+        for e in w.edges.iter().filter(|e| e.edge.1 == j) {
+            let i = e.edge.0;
+            terms.push(edge_term(&mut g, &mut maps, network, e, &h[i])?);
         }
         let n_terms = terms.len();
         let mut pre = g.sum(&terms);

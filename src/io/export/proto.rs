@@ -86,6 +86,7 @@ pub struct NodeProto {
 pub mod attribute_type {
     pub const ATTRIBUTE_FLOAT: i32 = 1;
     pub const ATTRIBUTE_INT: i32 = 2;
+    pub const ATTRIBUTE_INTS: i32 = 7;
 }
 
 /// `AttributeProto`.
@@ -108,6 +109,7 @@ pub struct AttributeProto {
 /// `TensorProto.DataType` values used here.
 pub mod data_type {
     pub const TENSOR_FLOAT: i32 = 1;
+    pub const TENSOR_INT64: i32 = 7;
 }
 
 /// `TensorProto`.

@@ -77,6 +77,9 @@ struct SessionDocument {
     weight_optimizer_steps: i32,
     arch_optimizer_steps: i32,
     density: Vec<f64>,
+    /// The density's op probabilities given presence, in a typed space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    density_ops: Option<Vec<Vec<f64>>>,
     dags: Vec<Dag>,
     history: Vec<HistoryRecord>,
     best: Option<HistoryRecord>,
@@ -110,6 +113,7 @@ impl Session {
             weight_optimizer_steps: weight_state.step,
             arch_optimizer_steps: arch_state.step,
             density: self.density.probabilities().to_vec(),
+            density_ops: (self.space.ops().len() > 1).then(|| self.density.op_probabilities().to_vec()),
             dags: self.dags.clone(),
             history: self.history.clone(),
             best: self.best.as_ref().map(|b| b.record.clone()),
@@ -222,7 +226,7 @@ fn restore(doc: SessionDocument, file: &mut TensorFile, what: &str) -> Result<Se
         return Err(Error::Input(format!("{} blocks, the space has {}", doc.dags.len(), space.blocks())));
     }
     let masks = BlockMasks::new(&space, &doc.dags, kind, device)?;
-    let density = DagDensity::from_probabilities(&space, doc.density, doc.options.density.p_min)?;
+    let density = DagDensity::from_probabilities(&space, doc.density, doc.density_ops, doc.options.density.p_min)?;
 
     // The shared weights, made leaves that require grad.
     let scratch = Supernet::new(&space, normalization.clone(), kind, device, &mut ChaCha8Rng::seed_from_u64(0))?;
