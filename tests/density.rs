@@ -7,6 +7,8 @@ use std::collections::{HashMap, HashSet};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use densenas::model::density::clamp_categorical;
+use densenas::model::ops::Op;
 use densenas::{Dag, DagDensity, Space, SpaceConfig};
 
 fn space(layers: usize, min_edges: Option<usize>, max_edges: Option<usize>) -> Space {
@@ -133,7 +135,7 @@ fn constrained_draws_follow_the_conditional_law_with_unequal_edge_probabilities(
     // renormalised over the 35 allowed DAGs (swapping p and 1 - p changes it).
     let sp = space(4, Some(2), Some(3));
     let p = vec![0.1, 0.3, 0.5, 0.7, 0.9, 0.2];
-    let density = DagDensity::from_probabilities(&sp, p.clone(), 0.05).unwrap();
+    let density = DagDensity::from_probabilities(&sp, p.clone(), None, 0.05).unwrap();
     let allowed: Vec<Vec<bool>> = (0u32..64)
         .map(|bits| (0..6).map(|e| bits >> e & 1 == 1).collect::<Vec<bool>>())
         .filter(|m| (2..=3).contains(&m.iter().filter(|&&b| b).count()))
@@ -164,7 +166,7 @@ fn constrained_draws_follow_the_conditional_law_with_unequal_edge_probabilities(
     // Poisson-binomial recursion: P(e | 9) = p_e P(8 among the others) / P(9 among all).
     let sp = space(10, Some(9), Some(9));
     let p: Vec<f64> = (0..sp.num_edges()).map(|e| 0.05 + 0.9 * ((e * 7) % 45) as f64 / 44.0).collect();
-    let density = DagDensity::from_probabilities(&sp, p.clone(), 0.05).unwrap();
+    let density = DagDensity::from_probabilities(&sp, p.clone(), None, 0.05).unwrap();
     let count_law = |skip: Option<usize>| {
         let mut dist = vec![1.0f64];
         for (e, &q) in p.iter().enumerate() {
@@ -253,4 +255,136 @@ fn session_refuses_more_blocks_than_the_constrained_space_holds() {
         .unwrap()
         .to_string();
     assert!(err.contains("holds only 4"), "{err}");
+}
+
+// ---- Typed spaces: a categorical per edge over {absent} + ops (DESIGN.md section 9).
+
+fn typed_space(layers: usize, ops: &[Op], min_edges: Option<usize>, max_edges: Option<usize>) -> Space {
+    let mut c = SpaceConfig::new(4, 2, layers, 8);
+    c.ops = ops.to_vec();
+    c.shape = Some([2, 2, 2]);
+    c.min_edges = min_edges;
+    c.max_edges = max_edges;
+    Space::new(c).unwrap()
+}
+
+#[test]
+fn the_categorical_clamp_raises_low_entries_and_rescales_the_others_until_none_is_low() {
+    // Worked by hand: 0.035 is raised to 0.11, the others scaled by 0.89 / 0.965, which
+    // takes 0.115 to 0.10606 < 0.11: it is raised too, and 0.85 takes the rest, 0.78.
+    let mut q = vec![0.115, 0.85, 0.035];
+    clamp_categorical(&mut q, 0.11);
+    for (a, b) in q.iter().zip([0.11, 0.78, 0.11]) {
+        assert!((a - b).abs() < 1e-12, "{q:?}");
+    }
+    // One round: 0.05 -> 0.1, the others times 0.9 / 0.95.
+    let mut q = vec![0.2, 0.75, 0.05];
+    clamp_categorical(&mut q, 0.1);
+    for (a, b) in q.iter().zip([0.2 * 0.9 / 0.95, 0.75 * 0.9 / 0.95, 0.1]) {
+        assert!((a - b).abs() < 1e-12, "{q:?}");
+    }
+    // Two entries: exactly the Bernoulli clamp into [p_min, 1 - p_min].
+    for p in [0.0, 0.01, 0.3, 0.97, 1.0] {
+        let mut q = vec![1.0 - p, p];
+        clamp_categorical(&mut q, 0.05);
+        assert!((q[1] - f64::clamp(p, 0.05, 0.95)).abs() < 1e-12 && (q[0] + q[1] - 1.0).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn the_typed_update_moves_each_edge_categorical_towards_the_blocks_ops() {
+    // One edge (L = 2), ops dense and identity: start p0 = 0.6 split evenly, so the
+    // categorical over (absent, dense, identity) is (0.4, 0.3, 0.3).
+    let sp = typed_space(2, &[Op::Dense, Op::Identity], None, None);
+    let mut density = DagDensity::new(&sp, 0.6, 0.05).unwrap();
+    for (a, b) in density.categorical()[0].iter().zip([0.4, 0.3, 0.3]) {
+        assert!((a - b).abs() < 1e-12);
+    }
+    let dense = Dag::with_ops(2, vec![(0, 1)], vec![Op::Dense]).unwrap();
+    let empty = Dag::new(2, vec![]).unwrap();
+    // r = (0.7, 0.3), eta = 0.5: target (0.3, 0.7, 0), result (0.35, 0.5, 0.15).
+    density.update(&[dense.clone(), empty.clone()], &[0.7, 0.3], 0.5).unwrap();
+    let want = [0.35, 0.5, 0.15];
+    for (a, b) in density.categorical()[0].iter().zip(want) {
+        assert!((a - b).abs() < 1e-12, "{:?}", density.categorical());
+    }
+    let entropy: f64 = -want.iter().map(|p| p * p.log2()).sum::<f64>();
+    assert!((density.entropy_bits() - entropy).abs() < 1e-12);
+    // r = (1, 0), eta = 0.9: (0.035, 0.95, 0.015); both low entries go to 0.05.
+    density.update(&[dense, empty], &[1.0, 0.0], 0.9).unwrap();
+    for (a, b) in density.categorical()[0].iter().zip([0.05, 0.9, 0.05]) {
+        assert!((a - b).abs() < 1e-12, "{:?}", density.categorical());
+    }
+    // m p_min >= 1 is refused, naming the field.
+    let e = DagDensity::new(&sp, 0.5, 0.34).unwrap_err().to_string();
+    assert!(e.contains("density.p_min"), "{e}");
+}
+
+fn code_probability(codes: &[u8], p: &[f64], op_p: &[Vec<f64>]) -> f64 {
+    codes
+        .iter()
+        .enumerate()
+        .map(|(e, &c)| if c == 0 { 1.0 - p[e] } else { p[e] * op_p[e][c as usize - 1] })
+        .product()
+}
+
+#[test]
+fn typed_constrained_draws_follow_the_conditional_law_with_unequal_probabilities() {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    // L = 3 (3 edges), ops dense, conv3x3, identity, 1 or 2 edges: 3*3 + 3*9 = 36 DAGs.
+    let ops = [Op::Dense, Op::Conv3x3, Op::Identity];
+    let sp = typed_space(3, &ops, Some(1), Some(2));
+    let p = vec![0.2, 0.6, 0.85];
+    let op_p = vec![vec![0.6, 0.3, 0.1], vec![0.1, 0.2, 0.7], vec![0.25, 0.5, 0.25]];
+    let density = DagDensity::from_probabilities(&sp, p.clone(), Some(op_p.clone()), 0.01).unwrap();
+    let allowed: Vec<Vec<u8>> = (0..64u32)
+        .map(|n| (0..3).map(|e| (n >> (2 * e) & 3) as u8).collect::<Vec<u8>>())
+        .filter(|c| (1..=2).contains(&c.iter().filter(|&&v| v > 0).count()))
+        .collect();
+    assert_eq!(allowed.len(), 36);
+    let total: f64 = allowed.iter().map(|c| code_probability(c, &p, &op_p)).sum();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let n = 40_000;
+    let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
+    for _ in 0..n {
+        let dag = density.draw(1, &[], &mut rng).unwrap().remove(0);
+        *counts.entry(dag.codes(&sp).unwrap()).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 36, "a DAG outside the constraints, or one never drawn");
+    let stat: f64 = allowed
+        .iter()
+        .map(|c| {
+            let expected = n as f64 * code_probability(c, &p, &op_p) / total;
+            (*counts.get(c).unwrap_or(&0) as f64 - expected).powi(2) / expected
+        })
+        .sum();
+    let critical = ChiSquared::new(35.0).unwrap().inverse_cdf(0.999);
+    assert!(stat < critical, "chi-square {stat} over 35 dof, critical value {critical}");
+
+    // Large-space path (L = 9: 36 edges, (1 + 3)^36 DAGs): each present edge's op
+    // follows its conditional categorical.
+    let sp = typed_space(9, &ops, Some(10), Some(20));
+    let edges = sp.num_edges();
+    let op_p: Vec<Vec<f64>> = (0..edges).map(|e| if e % 2 == 0 { vec![0.7, 0.2, 0.1] } else { vec![0.1, 0.3, 0.6] }).collect();
+    let density = DagDensity::from_probabilities(&sp, vec![0.4; edges], Some(op_p.clone()), 0.01).unwrap();
+    let mut by_parity = [[0usize; 3]; 2];
+    for dag in density.draw(3000, &[], &mut rng).unwrap() {
+        let codes = dag.codes(&sp).unwrap();
+        assert!((10..=20).contains(&dag.edges().len()));
+        for (e, &c) in codes.iter().enumerate() {
+            if c > 0 {
+                by_parity[e % 2][c as usize - 1] += 1;
+            }
+        }
+    }
+    for (parity, observed) in by_parity.iter().enumerate() {
+        let total: usize = observed.iter().sum();
+        let stat: f64 = observed
+            .iter()
+            .zip(&op_p[parity])
+            .map(|(&o, &q)| (o as f64 - total as f64 * q).powi(2) / (total as f64 * q))
+            .sum();
+        let critical = ChiSquared::new(2.0).unwrap().inverse_cdf(0.999);
+        assert!(stat < critical, "edges of parity {parity}: ops {observed:?}, chi-square {stat}");
+    }
 }

@@ -293,3 +293,83 @@ fn python_example_classifies_image_files_like_the_engine() {
         assert_eq!(results[i]["index"].as_i64().unwrap(), engine.int64_value(&[i as i64]), "file {i}");
     }
 }
+
+/// A typed space on the digits (input 1 x 8 x 8): maps `shape`, every op, `stem`.
+fn typed_digits_space(shape: [usize; 3], stem: densenas::model::ops::Stem) -> Space {
+    let mut c = SpaceConfig::new(64, 10, 4, shape.iter().product());
+    c.shape = Some(shape);
+    c.input_shape = Some([1, 8, 8]);
+    c.stem = stem;
+    c.ops = densenas::model::ops::Op::ALL.to_vec();
+    Space::new(c).unwrap()
+}
+
+#[test]
+fn engine_and_onnx_runtime_agree_on_every_op_and_both_stems() {
+    use densenas::model::ops::{Op, Stem};
+    let splits = data::load("digits").unwrap();
+    let norm = Normalization::from_data(&splits.train.x, 64).unwrap();
+    let (x_raw, x) = rows(&splits.test, 359);
+    let mut seed = 100;
+    // Stride 1 (3x3 stem with padding) and stride 2 (patchify stem).
+    for (shape, stem) in [([2, 8, 8], Stem::Conv), ([4, 4, 4], Stem::Conv), ([4, 4, 4], Stem::Dense)] {
+        let space = typed_digits_space(shape, stem);
+        for op in Op::ALL {
+            // The op on a chain, a skip and a second source: several terms per vertex.
+            let dag = Dag::with_ops(4, vec![(0, 1), (1, 2), (0, 2), (2, 3)], vec![op; 4]).unwrap();
+            seed += 1;
+            let net = random_network(&space, &dag, &norm, seed);
+            check_network(&net, &x_raw, &x, &format!("{op}-{stem:?}-{}", shape[0]));
+        }
+        // Every op in one network.
+        let mixed = Dag::with_ops(
+            4,
+            vec![(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)],
+            vec![Op::Conv3x3, Op::Conv5x5, Op::Local3x3, Op::Avgpool3x3, Op::Maxpool3x3, Op::Dense],
+        )
+        .unwrap();
+        check_network(&random_network(&space, &mixed, &norm, seed + 50), &x_raw, &x, &format!("mixed-{stem:?}-{}", shape[0]));
+    }
+}
+
+#[test]
+fn typed_models_pass_the_python_onnx_checker_and_use_the_documented_operators() {
+    use densenas::model::ops::{Op, Stem};
+    let splits = data::load("digits").unwrap();
+    let norm = Normalization::from_data(&splits.train.x, 64).unwrap();
+    let (x_raw, x) = rows(&splits.test, 200);
+    let input = tmp("py-typed-input.f32");
+    std::fs::write(&input, x_raw.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let space = typed_digits_space([4, 4, 4], Stem::Conv);
+    let dag = Dag::with_ops(
+        4,
+        vec![(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)],
+        vec![Op::Conv3x3, Op::Conv5x5, Op::Local3x3, Op::Avgpool3x3, Op::Maxpool3x3, Op::Identity],
+    )
+    .unwrap();
+    let net = random_network(&space, &dag, &norm, 7);
+    let model = tmp("py-typed.onnx");
+    onnx::write(&net, &model, &ExportMetadata::default()).unwrap();
+    let proto = onnx::read_model(&model).unwrap();
+    let ops: std::collections::BTreeSet<String> = proto.graph.unwrap().node.iter().map(|n| n.op_type.clone()).collect();
+    for op in ["Conv", "AveragePool", "MaxPool", "Reshape", "MatMul"] {
+        assert!(ops.contains(op), "{op} missing from {ops:?}");
+    }
+    let meta: std::collections::HashMap<_, _> = proto.metadata_props.iter().map(|p| (p.key.as_str(), p.value.as_str())).collect();
+    let back: Dag = serde_json::from_str(meta["densenas.dag"]).unwrap();
+    assert_eq!(back, dag, "the metadata's DAG keeps its ops");
+    let sp: SpaceConfig = serde_json::from_str(meta["densenas.space"]).unwrap();
+    assert_eq!(sp, space.config());
+    let out = tmp("py-typed.out");
+    let status = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/check_onnx.py"))
+        .args([model.to_str().unwrap(), input.to_str().unwrap(), "200", "64", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "python check failed: {}", String::from_utf8_lossy(&status.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    let py: Vec<f32> = bytes.chunks(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let engine = tch::no_grad(|| net.forward(&x)).unwrap();
+    let (max, bad) = compare(&engine, &py, 10);
+    assert!(max < 1e-4 && bad == 0, "python onnxruntime: max diff {max}, {bad} predictions differ");
+}

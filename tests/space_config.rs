@@ -84,3 +84,36 @@ fn session_options_are_validated() {
     assert_eq!(o.seed, 5);
     o.validate(&sp).unwrap();
 }
+
+#[test]
+fn typed_space_keys_are_checked_and_each_error_names_its_field() {
+    let base = |extra: &str| format!(r#"{{"features": 784, "classes": 10, "layers": 4, "width": 784{extra}}}"#);
+    for (extra, field, words) in [
+        (r#", "shape": [16, 7, 8]"#, "shape", "width is 784"),
+        (r#", "ops": ["dense", "conv3x3"]"#, "ops", "need the vertices' `shape`"),
+        (r#", "ops": ["dense", "conv7x7"]"#, "ops", "unknown op"),
+        (r#", "ops": []"#, "ops", "at least one op"),
+        (r#", "ops": ["dense", "dense"]"#, "ops", "listed twice"),
+        (r#", "shape": [16, 7, 7], "stem": "conv""#, "input_shape", "needs the input's shape"),
+        (r#", "shape": [16, 7, 7], "stem": "conv", "input_shape": [1, 28, 27]"#, "input_shape", "784 features"),
+        (r#", "shape": [16, 7, 7], "stem": "conv", "input_shape": [4, 14, 14]"#, "stem", "same whole number"),
+        (r#", "stem": "conv", "input_shape": [1, 28, 28]"#, "shape", "conv stem needs"),
+    ] {
+        let e = err(&base(extra));
+        assert!(e.contains(&format!("{field}:")) && e.contains(words), "{extra}: {e}");
+    }
+    // 784 = 16 * 7 * 7 and 28 / 7 = 4: a patchify stem of stride 4.
+    let s = SpaceConfig::from_json(&base(
+        r#", "shape": [16, 7, 7], "stem": "conv", "input_shape": [1, 28, 28], "ops": ["dense", "conv3x3", "avgpool3x3", "identity"]"#,
+    ))
+    .unwrap();
+    let g = s.stem_geometry().unwrap();
+    assert_eq!((g.kernel, g.stride, g.padding), (4, 4, 0));
+    assert!(s.is_typed());
+    // An untyped configuration serialises exactly as before (no typed keys).
+    let plain = SpaceConfig::from_json(&base("")).unwrap();
+    let json = serde_json::to_string(&plain.config()).unwrap();
+    for key in ["shape", "ops", "stem", "input_shape"] {
+        assert!(!json.contains(key), "{json}");
+    }
+}

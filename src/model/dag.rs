@@ -174,13 +174,15 @@ impl Dag {
     /// The DAG of per-edge codes over the allowed edges of `space`: 0 absent, `c > 0`
     /// the edge with op `space.ops()[c - 1]` (as the density draws them).
     pub fn from_codes(space: &Space, codes: &[u8]) -> Dag {
-        let (mut edges, mut ops) = (Vec::new(), Vec::new());
-        for (&e, &c) in space.edges().iter().zip(codes) {
-            if c > 0 {
-                edges.push(e);
-                ops.push(space.ops()[c as usize - 1]);
-            }
-        }
+        let mut pairs: Vec<((usize, usize), Op)> = space
+            .edges()
+            .iter()
+            .zip(codes)
+            .filter(|(_, &c)| c > 0)
+            .map(|(&e, &c)| (e, space.ops()[c as usize - 1]))
+            .collect();
+        pairs.sort_unstable();
+        let (edges, ops) = pairs.into_iter().unzip();
         Dag { layers: space.layers(), edges, ops }
     }
 
