@@ -285,3 +285,65 @@ fn ctrl_c_abandons_the_running_units_and_exits_non_zero() {
     }
     assert!(!out.join("report.json").exists());
 }
+
+const TYPED: &str = r#"{"name": "typed", "groups": [
+ {"name": "rq6", "datasets": ["digits"],
+  "spaces": [{"layers": 3, "width": 16, "blocks": 3},
+             {"layers": 3, "width": 16, "blocks": 3, "shape": [1, 4, 4], "stem": "conv",
+              "ops": ["dense", "conv3x3", "avgpool3x3", "identity"]}],
+  "strategies": ["darts"], "seeds": [0, 1],
+  "search": {"phases": 1, "epochs": 1}, "retrain_epochs": 2,
+  "standalone": {"random_dags": 3}, "baselines": ["chain", "cnn"]}]}"#;
+
+#[test]
+fn a_typed_group_gets_an_rq6_section_whose_figures_are_its_searches() {
+    let dir = common::temp_dir("experiment-typed");
+    let file = write(&dir, "typed.json", TYPED);
+    let out = dir.join("run");
+    let o = experiment(&file, &out, &["--jobs", "2", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## RQ6") && md.contains("ops dense,conv3x3,avgpool3x3,identity maps 1x4x4 conv stem"), "{md}");
+    let r = report(&out);
+    let rows = r["datasets"][0]["rq6"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // Each row's figures are its searches' summaries (read independently here).
+    let units = out.join("units");
+    let mut summaries: Vec<serde_json::Value> = Vec::new();
+    for e in std::fs::read_dir(&units).unwrap() {
+        let p = e.unwrap().path().join("run/summary.json");
+        if p.exists() {
+            summaries.push(serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap());
+        }
+    }
+    assert_eq!(summaries.len(), 4, "two spaces x two seeds");
+    for row in rows {
+        let typed = row["typed"].as_bool().unwrap();
+        let own: Vec<&serde_json::Value> =
+            summaries.iter().filter(|s| s["space"].get("stem").is_some() == typed).collect();
+        assert_eq!(own.len(), 2);
+        let mean = |f: &dyn Fn(&serde_json::Value) -> f64| own.iter().map(|s| f(s)).sum::<f64>() / 2.0;
+        let found = mean(&|s| s["best"]["test_accuracy"].as_f64().unwrap());
+        assert!((row["test_accuracy"]["mean"].as_f64().unwrap() - found).abs() < 1e-12);
+        let mlp = mean(&|s| s["baseline"]["test_accuracy"].as_f64().unwrap());
+        assert!((row["mlp_accuracy"]["mean"].as_f64().unwrap() - mlp).abs() < 1e-12);
+        if typed {
+            let cnn = mean(&|s| s["baseline_cnn"]["test_accuracy"].as_f64().unwrap());
+            assert!((row["cnn_accuracy"]["mean"].as_f64().unwrap() - cnn).abs() < 1e-12);
+            let edges: usize = own.iter().map(|s| s["best"]["edges"].as_array().unwrap().len()).sum();
+            let counted: u64 = row["op_counts"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+            assert_eq!(counted as usize, edges, "every edge of the found networks is counted under its op");
+        } else {
+            assert!(row["cnn_accuracy"].is_null());
+        }
+    }
+    let tests = r["datasets"][0]["rq6_tests"].as_array().unwrap();
+    let against: Vec<&str> = tests.iter().map(|t| t["against"].as_str().unwrap()).collect();
+    assert_eq!(against, ["dense space", "plain MLP", "plain CNN"]);
+    // Per seed: two searches, the plain MLP (one unit, shared by both spaces: the
+    // typed space's chain baseline is the same plain MLP), the plain CNN of the typed
+    // space, and three random DAGs per space.
+    let listed = densenas().arg("experiment").arg(&file).arg("--out").arg(dir.join("list")).arg("--list-units").output().unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(text.lines().count(), 2 * (2 + 1 + 1 + 3 + 3), "{text}");
+}

@@ -284,3 +284,24 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_typed_search_stopped_in_phase_2_resumes_to_the_uninterrupted_result() {
+    let root = common::temp_dir("resume-typed");
+    let typed = |dir: &Path| {
+        let mut args = search_args("gdas", dir);
+        args.extend(["--shape", "2,4,4", "--stem", "conv", "--ops", "dense,conv3x3,maxpool3x3,identity"].map(String::from));
+        args
+    };
+    let expected = root.join("uninterrupted");
+    run_ok(&typed(&expected));
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(expected.join("summary.json")).unwrap()).unwrap();
+    assert!(s["baseline_cnn"]["test_accuracy"].as_f64().unwrap() > 0.5, "{s}");
+    let dir = root.join("stopped");
+    let (status, printed) = interrupt(&typed(&dir), "phase 2 epoch", &[libc::SIGINT]);
+    assert_eq!(status.code(), Some(1), "{printed}");
+    assert_eq!(latest(&dir), "phase-1");
+    run_ok(&["search".into(), "--resume".into(), dir.display().to_string(), "--quiet".into()]);
+    assert_eq!(resumed_from(&dir), 1);
+    assert_same_run(&expected, &dir);
+}

@@ -93,6 +93,9 @@ pub enum Baseline {
     ChainMatched,
     /// The DAG with every allowed edge.
     Full,
+    /// The plain CNN of a typed space: every chain edge `conv3x3`, `conv` stem
+    /// (trained for the group's spaces that have `shape`).
+    Cnn,
 }
 
 /// One factorial group.

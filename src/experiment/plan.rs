@@ -20,7 +20,8 @@ use super::unit::{NetworkShape, SearchResult, UnitResult, UnitSpec};
 use crate::error::{Error, Result};
 use crate::model::dag::Dag;
 use crate::model::density::DagDensity;
-use crate::model::space::{Norm, Space, SpaceConfig};
+use crate::model::ops::{Op, Stem};
+use crate::model::space::{is_dense_only, Norm, Space, SpaceConfig};
 use crate::search::strategy::StrategyKind;
 use crate::search::SpaceOptions;
 
@@ -80,14 +81,32 @@ pub fn standalone_spec(group: &Group, data: &DatasetEntry, shape: NetworkShape, 
     })
 }
 
-/// A space over no data (for its DAG set).
+/// A space over no data (for its DAG set: edges, and ops in a typed space).
 fn dag_space(space: &SpaceOptions) -> Result<Space> {
-    let mut c = SpaceConfig::new(1, 2, space.layers, 1);
+    let width = space.shape.map_or(1, |s| s.iter().product());
+    let mut c = SpaceConfig::new(1, 2, space.layers, width);
     c.blocks = 1;
     c.max_skip = space.max_skip;
     c.min_edges = space.min_edges;
     c.max_edges = space.max_edges;
+    c.ops = space.ops.clone();
+    c.shape = space.shape;
     Space::new(c)
+}
+
+/// The network shape a standalone DAG of `space` trains in: the plain MLP's for the
+/// dense chain and the plain CNN's for the `conv3x3` chain of a typed space (the
+/// baselines), else the space's own.
+pub fn shape_for(space: &SpaceOptions, dag: &Dag) -> NetworkShape {
+    let own = shape_of(space);
+    let typed = !is_dense_only(&space.ops) || space.stem != Stem::Dense;
+    if typed && *dag == Dag::chain(space.layers) {
+        own.plain_mlp()
+    } else if typed && *dag == Dag::chain_of(space.layers, Op::Conv3x3) {
+        own.plain_cnn()
+    } else {
+        own
+    }
 }
 
 /// The number of DAGs of a space (honouring its edge-count bounds), as a float.
@@ -97,7 +116,11 @@ pub fn space_size(space: &SpaceOptions) -> Result<f64> {
 
 /// The seed of a space's random DAGs: fixed by what defines its DAG set.
 fn space_seed(space: &SpaceOptions) -> u64 {
-    let key = serde_json::json!([space.layers, space.max_skip, space.min_edges, space.max_edges]).to_string();
+    let mut key = serde_json::json!([space.layers, space.max_skip, space.min_edges, space.max_edges]);
+    if !is_dense_only(&space.ops) {
+        key.as_array_mut().expect("an array").push(serde_json::json!(space.ops));
+    }
+    let key = key.to_string();
     let digest = Sha256::digest(key.as_bytes());
     u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
@@ -126,10 +149,12 @@ pub fn random_dags(space: &SpaceOptions, which: &RandomDags) -> Result<Vec<Dag>>
                 ));
             }
             let (lo, hi) = (s.min_edges(), s.max_edges());
-            Ok((0u32..1 << a)
-                .map(|bits| (0..a).map(|e| bits >> e & 1 == 1).collect::<Vec<bool>>())
-                .filter(|m| (lo..=hi).contains(&m.iter().filter(|&&b| b).count()))
-                .map(|m| Dag::from_mask(&s, &m))
+            // Every code vector (0 absent, o + 1 op o), edge 0 the fastest digit.
+            let base = s.ops().len() as u64 + 1;
+            Ok((0..base.pow(a as u32))
+                .map(|n| (0..a).map(|e| (n / base.pow(e as u32) % base) as u8).collect::<Vec<u8>>())
+                .filter(|c| (lo..=hi).contains(&c.iter().filter(|&&v| v > 0).count()))
+                .map(|c| Dag::from_codes(&s, &c))
                 .collect())
         }
     }
@@ -150,6 +175,10 @@ pub fn stage1_dags(group: &Group, space: &SpaceOptions) -> Result<Vec<Dag>> {
     if group.baselines.contains(&Baseline::Full) {
         dags.push(full_dag(space)?);
     }
+    // The plain CNN belongs to the typed spaces of the group (those with maps).
+    if group.baselines.contains(&Baseline::Cnn) && space.shape.is_some() {
+        dags.push(Dag::chain_of(space.layers, Op::Conv3x3));
+    }
     dags.extend(random_dags(space, &group.standalone.random_dags)?);
     Ok(dags)
 }
@@ -168,7 +197,7 @@ pub fn stage1(experiment: &Experiment) -> Result<Vec<PlannedUnit>> {
                         push(&mut out, &mut seen, 1, search_spec(group, data, space, strategy, seed)?);
                     }
                     for dag in &dags {
-                        push(&mut out, &mut seen, 1, standalone_spec(group, data, shape_of(space), dag.clone(), seed)?);
+                        push(&mut out, &mut seen, 1, standalone_spec(group, data, shape_for(space, dag), dag.clone(), seed)?);
                     }
                 }
             }

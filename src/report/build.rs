@@ -8,11 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::rq6::{self, Rq6Row, Rq6Test};
 use super::stats::{bootstrap, describe, holm, kendall, paired_t, spearman, Correlation, Described, Paired};
 use crate::error::Result;
 use crate::experiment::file::{Baseline, DatasetEntry, Experiment, Group, RandomDags};
 use crate::experiment::plan::{
-    full_dag, known_units_of, random_dags, search_spec, shape_of, space_size, standalone_spec, top_blocks,
+    full_dag, known_units_of, random_dags, search_spec, shape_for, space_size, standalone_spec, top_blocks,
 };
 use crate::experiment::unit::{NetworkShape, SearchResult, StandaloneResult, UnitResult};
 use crate::experiment::ExperimentDir;
@@ -43,6 +44,29 @@ pub struct SpaceLabel {
     pub allowed_edges: usize,
     /// log2 of the number of DAGs.
     pub log2_dags: f64,
+    /// A typed space's ops, maps and stem (for example `ops dense,conv3x3 maps
+    /// 16x7x7 conv stem`); absent in untyped spaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typed: Option<String>,
+}
+
+/// True when `s` has ops on edges or a convolutional stem.
+fn is_typed(s: &SpaceOptions) -> bool {
+    !crate::model::space::is_dense_only(&s.ops) || s.stem != crate::model::ops::Stem::Dense
+}
+
+fn typed_label(s: &SpaceOptions) -> Option<String> {
+    is_typed(s).then(|| {
+        let ops: Vec<&str> = s.ops.iter().map(|o| o.name()).collect();
+        let mut t = format!("ops {}", ops.join(","));
+        if let Some([c, h, w]) = s.shape {
+            t += &format!(" maps {c}x{h}x{w}");
+        }
+        if s.stem == crate::model::ops::Stem::Conv {
+            t += " conv stem";
+        }
+        t
+    })
 }
 
 /// RQ1: one strategy on one space.
@@ -133,6 +157,12 @@ pub struct DatasetReport {
     /// The standalone DAGs per space (for RQ4's and RQ5's plots): DAG, metrics, mean
     /// test accuracy over seeds.
     pub standalone: Vec<SpaceDags>,
+    /// RQ6: the searches of groups with a typed space.
+    #[serde(default)]
+    pub rq6: Vec<Rq6Row>,
+    /// RQ6's paired tests.
+    #[serde(default)]
+    pub rq6_tests: Vec<Rq6Test>,
 }
 
 /// A space's standalone DAGs on one dataset.
@@ -232,7 +262,7 @@ impl Cell<'_> {
         r.standalone(&id).map(|s| s.test_accuracy)
     }
     fn standalone_same(&self, r: &Results, dag: &Dag, seed: u64) -> Option<f64> {
-        self.standalone(r, shape_of(self.space), dag, seed)
+        self.standalone(r, shape_for(self.space, dag), dag, seed)
     }
 }
 
@@ -247,7 +277,15 @@ fn space_label(g: &Group, gi: usize, s: &SpaceOptions) -> Result<SpaceLabel> {
         c.max_skip = s.max_skip;
         crate::model::space::Space::new(c)?.num_edges()
     };
-    Ok(SpaceLabel { group: group_name(g, gi), layers: s.layers, width: s.width, blocks: s.blocks, allowed_edges: allowed, log2_dags: size.log2() })
+    Ok(SpaceLabel {
+        group: group_name(g, gi),
+        layers: s.layers,
+        width: s.width,
+        blocks: s.blocks,
+        allowed_edges: allowed,
+        log2_dags: size.log2(),
+        typed: typed_label(s),
+    })
 }
 
 /// The dataset's short name.
@@ -318,6 +356,7 @@ fn cells<'a>(experiment: &'a Experiment, d: &DatasetEntry) -> Result<Vec<Cell<'a
 fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Result<DatasetReport> {
     let cells = cells(experiment, d)?;
     let (mut rq1, mut rq2, mut rq3, mut rq4, mut standalone) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut rq6 = Vec::new();
     // Groups may share searches (the same units): each is reported once, under the
     // first group that has it; a comparison is kept once per baseline.
     let mut seen_searches = std::collections::HashSet::new();
@@ -327,6 +366,11 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
         for &strategy in &cell.group.strategies {
             let ids = cell.group.seeds.iter().map(|&s| Ok(search_spec(cell.group, cell.data, cell.space, strategy, s)?.id())).collect::<Result<Vec<_>>>()?;
             let first = seen_searches.insert(ids.clone());
+            if cell.group.spaces.iter().any(is_typed) {
+                let runs: Vec<(u64, SearchResult)> =
+                    cell.group.seeds.iter().filter_map(|&s| cell.search(r, strategy, s).map(|x| (s, x))).collect();
+                rq6.push(rq6::row(cell.label.clone(), is_typed(cell.space), strategy.name(), &runs));
+            }
             if first {
                 let row = strategy_row(cell, strategy, r)?;
                 rq3.push(SizeRow { space: cell.label.clone(), strategy: row.strategy.clone(), test_accuracy: row.test_accuracy.clone() });
@@ -363,6 +407,8 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
         rq3,
         rq4,
         standalone,
+        rq6_tests: rq6::tests(&rq6),
+        rq6,
     })
 }
 

@@ -6,8 +6,11 @@ use std::fmt::Write;
 use super::build::{Report, SpaceLabel};
 use super::stats::{Correlation, Described};
 
-fn space(s: &SpaceLabel) -> String {
-    format!("{}: L={} D={} k={}", s.group, s.layers, s.width, s.blocks)
+pub(super) fn space(s: &SpaceLabel) -> String {
+    match &s.typed {
+        None => format!("{}: L={} D={} k={}", s.group, s.layers, s.width, s.blocks),
+        Some(t) => format!("{}: L={} D={} k={} {t}", s.group, s.layers, s.width, s.blocks),
+    }
 }
 
 fn pct(d: &Option<Described>) -> String {
@@ -60,6 +63,12 @@ pub fn render(r: &Report) -> String {
     rq3(&mut s, r);
     rq4(&mut s, r);
     rq5(&mut s, r);
+    if r.datasets.iter().any(|d| !d.rq6.is_empty()) {
+        let _ = writeln!(s, "## RQ6: can the space hold well-known structures such as filters and pooling?\n");
+        for d in &r.datasets {
+            super::rq6::render(&mut s, &d.dataset, &d.rq6, &d.rq6_tests);
+        }
+    }
     s
 }
 

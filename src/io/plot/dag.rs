@@ -1,9 +1,24 @@
 //! A drawing of one DAG: the input on the left, the hidden vertices in a row, the
 //! output on the right; an edge `i -> j` arcs above the row, higher for longer skips;
-//! sources take the input and sinks feed the output.
+//! sources take the input and sinks feed the output. In a typed space each edge is
+//! coloured by its op and labelled with the op's name at the top of its arc.
 
 use super::svg::Svg;
 use crate::model::dag::Dag;
+use crate::model::ops::Op;
+
+/// An op's colour in drawings (dense edges stay grey, as in untyped spaces).
+fn op_colour(op: Op) -> &'static str {
+    match op {
+        Op::Dense => "#555",
+        Op::Conv3x3 => "#1f77b4",
+        Op::Conv5x5 => "#17becf",
+        Op::Local3x3 => "#9467bd",
+        Op::Avgpool3x3 => "#2ca02c",
+        Op::Maxpool3x3 => "#d62728",
+        Op::Identity => "#ff7f0e",
+    }
+}
 
 /// The SVG drawing of `dag` with a title.
 pub fn draw_dag(dag: &Dag, title: &str) -> String {
@@ -30,11 +45,15 @@ pub fn draw_dag(dag: &Dag, title: &str) -> String {
         svg.path(&d, "#a88", 1.2, true);
     }
     // Hidden edges, above the row.
-    for &(i, j) in dag.edges() {
+    for (&(i, j), &op) in dag.edges().iter().zip(dag.ops()) {
         let (xi, xj) = (x(i as f64 + 1.0), x(j as f64 + 1.0));
         let lift = 28.0 * ((j - i) as f64).min(12.0);
         let d = format!("M {:.1} {:.1} Q {:.1} {:.1} {:.1} {:.1}", xi, base - r, (xi + xj) / 2.0, base - r - 2.0 * lift, xj - 2.0, base - r);
-        svg.path(&d, "#555", 1.5, true);
+        svg.path(&d, op_colour(op), 1.5, true);
+        if dag.is_typed() {
+            // The arc's apex is at half the control point's lift.
+            svg.text((xi + xj) / 2.0, base - r - lift - 3.0, op.name(), 9.0, "middle");
+        }
     }
     svg.rect(input - r, base - r, 2.0 * r, 2.0 * r, "#dfd", "#393");
     svg.text(input, base + 4.0, "in", 10.0, "middle");
