@@ -186,6 +186,11 @@ typedef uint32_t densenas_split;
 #endif // __cplusplus
 
 /**
+ * An operation an edge may carry.
+ */
+typedef struct Op Op;
+
+/**
  * A loaded dataset with its splits (opaque). Immutable once loaded: may be read from
  * several threads at once.
  */
@@ -551,7 +556,9 @@ densenas_status densenas_session_shape(const struct densenas_session *s,
 /**
  * Makes a space from its JSON configuration (`features`, `classes`, `layers`,
  * `width`, `blocks`, `max_skip`, optional `activation`, `aggregation`, `norm`,
- * `min_edges`, `max_edges`; unknown keys are refused).
+ * `min_edges`, `max_edges`, and for a typed space `shape` `[C, H, W]`, `ops` (from
+ * `dense`, `conv3x3`, `conv5x5`, `local3x3`, `avgpool3x3`, `maxpool3x3`, `identity`),
+ * `input_shape` and `stem` (`dense` or `conv`); unknown keys are refused).
  *
  * On success `*out` receives a new space: the caller owns it and must free it with
  * `densenas_space_free`. On failure `*out` is left unchanged.

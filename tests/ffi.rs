@@ -454,3 +454,60 @@ fn a_whole_search_reports_progress_and_stops_when_asked() {
     }
     assert_eq!(summary, 0x3 as *mut c_char);
 }
+
+#[test]
+fn a_typed_space_through_the_c_abi_trains_reports_its_ops_and_exports() {
+    let d = digits();
+    let n = d.y.len();
+    let json = r#"{"features": 64, "classes": 10, "layers": 3, "width": 32, "blocks": 3,
+        "shape": [2, 4, 4], "input_shape": [1, 8, 8], "stem": "conv",
+        "ops": ["dense", "conv3x3", "avgpool3x3", "maxpool3x3", "identity"]}"#;
+    let mut space = null_mut();
+    assert_eq!(unsafe { densenas_space_new(c(json).as_ptr(), &mut space) }, DENSENAS_STATUS_OK, "{}", last_error());
+    // Each typed key's error names it.
+    for (bad, needle) in [
+        (r#""shape": [2, 4, 5]"#, "shape:"),
+        (r#""ops": ["conv3x3"]"#, "ops:"),
+        (r#""ops": ["pool"]"#, "unknown op"),
+    ] {
+        let j = format!(r#"{{"features": 64, "classes": 10, "layers": 3, "width": 32, {bad}}}"#);
+        let mut out = null_mut();
+        fails(unsafe { densenas_space_new(c(&j).as_ptr(), &mut out) }, DENSENAS_STATUS_INVALID_CONFIG, needle);
+        assert!(out.is_null());
+    }
+    let mut s = null_mut();
+    let mut ds = null_mut();
+    unsafe {
+        assert_eq!(densenas_dataset_load(c("digits").as_ptr(), 0.5, 0, &mut ds), DENSENAS_STATUS_OK);
+        let opts = c(r#"{"strategy": "darts", "seed": 2}"#);
+        assert_eq!(densenas_session_new_for_dataset(space, opts.as_ptr(), ds, &mut s), DENSENAS_STATUS_OK, "{}", last_error());
+        densenas_dataset_free(ds);
+        densenas_space_free(space);
+    }
+    for _ in 0..4 {
+        for k in 0..(n / 64) {
+            steps(s, &d, k * 64, 64);
+        }
+    }
+    let mut best = 0f64;
+    assert_eq!(unsafe { densenas_session_end_phase(s, d.x.as_ptr(), n * 64, d.y.as_ptr(), n, &mut best) }, DENSENAS_STATUS_OK);
+    assert!(best > 0.5, "best validation accuracy {best}");
+    let mut json: *mut c_char = null_mut();
+    assert_eq!(unsafe { densenas_session_best_dag_json(s, &mut json) }, DENSENAS_STATUS_OK);
+    let v: serde_json::Value = serde_json::from_str(unsafe { CStr::from_ptr(json) }.to_str().unwrap()).unwrap();
+    unsafe { densenas_string_free(json) };
+    assert_eq!((v["shape"].clone(), v["stem"].clone()), (serde_json::json!([2, 4, 4]), serde_json::json!("conv")), "{v}");
+    let dag: densenas::Dag = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(v["ops"].as_array().map_or(0, |o| o.len()), if dag.is_typed() { dag.edges().len() } else { 0 });
+    let mut logits = vec![0f32; n * 10];
+    assert_eq!(unsafe { densenas_session_predict(s, d.x.as_ptr(), n * 64, n, logits.as_mut_ptr(), n * 10) }, DENSENAS_STATUS_OK);
+    let path = std::env::temp_dir().join(format!("densenas-ffi-typed-{}.onnx", std::process::id()));
+    let p = c(path.to_str().unwrap());
+    assert_eq!(unsafe { densenas_session_export_onnx(s, p.as_ptr()) }, DENSENAS_STATUS_OK, "{}", last_error());
+    let model = densenas::io::ort_runtime::OnnxModel::load(&path).unwrap();
+    let ort = model.logits_all(&d.x, 512).unwrap();
+    let diff = ort.iter().zip(&logits).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(diff < 1e-4, "exported typed model differs from predict by {diff}");
+    std::fs::remove_file(path).unwrap();
+    unsafe { densenas_session_free(s) };
+}

@@ -189,7 +189,8 @@ class Space {
  public:
   /// Makes a space from its JSON configuration (`features`, `classes`, `layers`,
   /// `width`, `blocks`, `max_skip`, optional `activation`, `aggregation`, `norm`,
-  /// `min_edges`, `max_edges`). Throws Error (DENSENAS_STATUS_INVALID_CONFIG) for
+  /// `min_edges`, `max_edges`; a typed space adds `shape`, `ops`, `input_shape` and
+  /// `stem`). Throws Error (DENSENAS_STATUS_INVALID_CONFIG) for
   /// malformed JSON, unknown keys and values out of range.
   explicit Space(const std::string &config_json) {
     densenas_space *out = nullptr;

@@ -323,28 +323,7 @@ pub unsafe extern "C" fn densenas_session_best_dag_json(s: *const densenas_sessi
         let handle = unsafe { session(s) }?;
         not_null(json_out, "json_out")?;
         let session = handle.lock()?;
-        let value = match session.best() {
-            Some(best) => serde_json::json!({
-                "layers": best.record.dag.layers(),
-                "edges": best.record.dag.edges(),
-                "phase": best.record.phase,
-                "block": best.record.block,
-                "val_accuracy": best.record.val_accuracy,
-                "metrics": best.record.metrics,
-            }),
-            None => {
-                let b = session.leading_block()?;
-                let dag = &session.dags()[b];
-                serde_json::json!({
-                    "layers": dag.layers(),
-                    "edges": dag.edges(),
-                    "phase": null,
-                    "block": b,
-                    "val_accuracy": null,
-                    "metrics": dag.metrics(),
-                })
-            }
-        };
+        let value = session.best_dag_json()?;
         let s = to_c_string(serde_json::to_string(&value)?)?;
         unsafe { write_out(json_out, s) };
         Ok(())

@@ -9,8 +9,10 @@ class Space(Handle):
     """A search space, from its configuration: a dict or a JSON string with the keys
     `features` (F), `classes` (C), `layers` (L), `width` (D), `blocks` (k), `max_skip`
     (S) and the optional `activation`, `aggregation`, `norm`, `min_edges`,
-    `max_edges`. Unknown keys and values out of range raise `InvalidConfigError` with
-    the library's message.
+    `max_edges`; a typed space adds `shape` ([C, H, W]), `ops` (dense, conv3x3,
+    conv5x5, local3x3, avgpool3x3, maxpool3x3, identity), `input_shape` and `stem`
+    (dense or conv). Unknown keys and values out of range raise `InvalidConfigError`
+    with the library's message.
 
     Immutable once made: may be shared between threads and used by several sessions.
     Sessions keep what they need of it, so it may be closed before them.

@@ -233,6 +233,36 @@ impl Session {
     pub fn phase(&self) -> usize {
         self.phase
     }
+    /// The best DAG so far as JSON (`layers`, `edges`, `ops` when typed, the space's map
+    /// keys, `phase`, `block`, `val_accuracy`, `metrics`), or before any phase has
+    /// ended the block with the largest architecture weight (`phase` and
+    /// `val_accuracy` null).
+    pub fn best_dag_json(&self) -> Result<serde_json::Value> {
+        let (dag, extra) = match self.best() {
+            Some(best) => (
+                &best.record.dag,
+                serde_json::json!({
+                    "phase": best.record.phase,
+                    "block": best.record.block,
+                    "val_accuracy": best.record.val_accuracy,
+                    "metrics": best.record.metrics,
+                }),
+            ),
+            None => {
+                let b = self.leading_block()?;
+                let dag = &self.dags()[b];
+                (dag, serde_json::json!({ "phase": null, "block": b, "val_accuracy": null, "metrics": dag.metrics() }))
+            }
+        };
+        let mut value = serde_json::to_value(dag)?;
+        for part in [serde_json::to_value(crate::search::summary::MapKeys::of(&self.space))?, extra] {
+            if let (Some(v), serde_json::Value::Object(m)) = (value.as_object_mut(), part) {
+                v.extend(m);
+            }
+        }
+        Ok(value)
+    }
+
     /// The density.
     pub fn density(&self) -> &DagDensity {
         &self.density
