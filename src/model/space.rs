@@ -167,6 +167,11 @@ pub struct Space {
     stem: Option<StemGeometry>,
 }
 
+/// The product of a shape's entries (`usize::MAX` when it overflows).
+fn checked_product(s: &[usize; 3]) -> usize {
+    s.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).unwrap_or(usize::MAX)
+}
+
 /// The typed keys' rules: known, distinct ops; `shape` given with the right product
 /// when an op needs it.
 fn check_ops(config: &SpaceConfig) -> Result<()> {
@@ -179,7 +184,7 @@ fn check_ops(config: &SpaceConfig) -> Result<()> {
         }
     }
     if let Some(s) = config.shape {
-        let product = s.iter().product::<usize>();
+        let product = checked_product(&s);
         if s.contains(&0) || product != config.width {
             return Err(Error::config(
                 "shape",
@@ -201,7 +206,7 @@ fn check_ops(config: &SpaceConfig) -> Result<()> {
 /// `shape` and `input_shape` and a whole stride, the same for height and width.
 fn check_stem(config: &SpaceConfig) -> Result<Option<StemGeometry>> {
     if let Some(s) = config.input_shape {
-        let product = s.iter().product::<usize>();
+        let product = checked_product(&s);
         if s.contains(&0) || product != config.features {
             return Err(Error::config(
                 "input_shape",
@@ -263,7 +268,13 @@ impl Space {
         let stem = check_stem(&config)?;
         let (f, c, d) = (config.features as u64, config.classes as u64, config.width as u64);
         let shape = config.shape.map(MapShape::from_array);
-        let per_edge: u64 = config.ops.iter().map(|&o| ops::edge_params(o, shape, d as i64) as u64).sum();
+        // What the supernet stores per edge (a locally connected edge keeps its whole
+        // masked matrix).
+        let per_edge: u64 = config
+            .ops
+            .iter()
+            .map(|&o| if o == Op::Local3x3 { d * d } else { ops::edge_params(o, shape, d as i64) as u64 })
+            .sum();
         let stem_params = match stem {
             Some(g) => (g.input.c * g.kernel * g.kernel * shape.map_or(0, |s| s.c)) as u64,
             None => f * d,

@@ -71,3 +71,22 @@ def test_malformed_search_configurations(config, needle):
         densenas.search(config, progress=lambda p: pytest.fail("a refused search reported progress"))
     assert info.value.status == densenas.Status.INVALID_CONFIG
     assert needle in info.value.message
+
+
+def test_a_typed_space_search_finds_ops_and_retrains_the_plain_cnn(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    ops = ["dense", "conv3x3", "avgpool3x3", "maxpool3x3", "identity"]
+    space = {"layers": 3, "width": 32, "blocks": 3, "shape": [2, 4, 4], "stem": "conv", "ops": ops}
+    summary = densenas.search({**SMALL, "space": space, "phases": 2}, out_dir=tmp_path / "run")
+    assert summary["space"]["ops"] == ops and summary["space"]["stem"] == "conv"
+    # The digits' loader knows their shape: the conv stem's input is 1 x 8 x 8.
+    assert summary["best"]["input_shape"] == [1, 8, 8]
+    assert all(o in ops for o in summary["best"].get("ops", []))
+    assert summary["baseline_cnn"]["ops"] == ["conv3x3", "conv3x3"]
+    assert 0.5 < summary["baseline_cnn"]["test_accuracy"] <= 1.0
+    with densenas.Dataset("digits") as data:
+        xt, yt = data.split("test")
+    model = ort.InferenceSession(str(tmp_path / "run" / "best.onnx"), providers=["CPUExecutionProvider"])
+    (logits,) = model.run(["logits"], {model.get_inputs()[0].name: xt})
+    accuracy = float((logits.argmax(axis=1) == yt).mean())
+    assert abs(accuracy - summary["onnx"]["test_accuracy"]) < 1e-9
