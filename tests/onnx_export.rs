@@ -218,19 +218,26 @@ fn python_onnx_checker_and_python_onnxruntime_agree() {
         let net = random_network(&space, dag, &norm, 40 + i as u64);
         let model = tmp(&format!("py-{i}.onnx"));
         onnx::write(&net, &model, &ExportMetadata::default()).unwrap();
-        let out = tmp(&format!("py-{i}.out"));
-        let status = Command::new(python())
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/check_onnx.py"))
-            .args([model.to_str().unwrap(), input.to_str().unwrap(), "200", "64", out.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(status.status.success(), "python check failed: {}", String::from_utf8_lossy(&status.stderr));
-        let bytes = std::fs::read(&out).unwrap();
-        let py: Vec<f32> = bytes.chunks(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        let engine = tch::no_grad(|| net.forward(&x)).unwrap();
-        let (max, bad) = compare(&engine, &py, 10);
-        assert!(max < 1e-4 && bad == 0, "python onnxruntime: max diff {max}, {bad} predictions differ");
+        python_check(&net, &model, &input, &x, &format!("py-{i}"));
     }
+}
+
+/// Runs the Python check (onnx.checker, opset and metadata, Python onnxruntime) on
+/// `model` with the 200 digits rows in `input`, and compares its logits with the
+/// engine's.
+fn python_check(net: &Network, model: &Path, input: &Path, x: &Tensor, label: &str) {
+    let out = tmp(&format!("{label}.out"));
+    let status = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/check_onnx.py"))
+        .args([model.to_str().unwrap(), input.to_str().unwrap(), "200", "64", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{label}: python check failed: {}", String::from_utf8_lossy(&status.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    let py: Vec<f32> = bytes.chunks(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let engine = tch::no_grad(|| net.forward(x)).unwrap();
+    let (max, bad) = compare(&engine, &py, 10);
+    assert!(max < 1e-4 && bad == 0, "{label}: python onnxruntime: max diff {max}, {bad} predictions differ");
 }
 
 #[test]
@@ -360,16 +367,5 @@ fn typed_models_pass_the_python_onnx_checker_and_use_the_documented_operators() 
     assert_eq!(back, dag, "the metadata's DAG keeps its ops");
     let sp: SpaceConfig = serde_json::from_str(meta["densenas.space"]).unwrap();
     assert_eq!(sp, space.config());
-    let out = tmp("py-typed.out");
-    let status = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/check_onnx.py"))
-        .args([model.to_str().unwrap(), input.to_str().unwrap(), "200", "64", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "python check failed: {}", String::from_utf8_lossy(&status.stderr));
-    let bytes = std::fs::read(&out).unwrap();
-    let py: Vec<f32> = bytes.chunks(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-    let engine = tch::no_grad(|| net.forward(&x)).unwrap();
-    let (max, bad) = compare(&engine, &py, 10);
-    assert!(max < 1e-4 && bad == 0, "python onnxruntime: max diff {max}, {bad} predictions differ");
+    python_check(&net, &model, &input, &x, "py-typed");
 }
