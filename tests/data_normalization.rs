@@ -29,7 +29,7 @@ fn check(data: &DataSplits, zero: &[usize]) {
     assert!(norm.std.iter().all(|&s| s.is_finite() && s > 0.0));
     tch::set_num_threads(1);
     let space = SpaceOptions { layers: 2, width: 16, blocks: 1, ..SpaceOptions::default() }
-        .space(f, data.train.classes)
+        .space(f, data.train.classes, data.train.shape)
         .unwrap();
     let dag = Dag::chain(2);
     let weights = DagWeights::init(&space, &dag, Kind::Float, Device::Cpu, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();

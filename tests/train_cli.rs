@@ -30,8 +30,9 @@ fn the_chain_trains_on_the_digits() {
     assert_eq!(r["dataset"]["test"], 359);
     assert_eq!(r["dag"]["edges"], serde_json::json!([[0, 1], [1, 2]]));
     let chain = Dag::chain(3);
-    assert_eq!(r["params"].as_u64().unwrap() as usize, chain.params(64, 64, 10, false));
-    assert_eq!(r["flops"].as_u64().unwrap() as usize, chain.flops(64, 64, 10));
+    let space = densenas::Space::new(densenas::SpaceConfig::new(64, 10, 3, 64)).unwrap();
+    assert_eq!(r["params"].as_u64().unwrap() as usize, chain.params(&space));
+    assert_eq!(r["flops"].as_u64().unwrap() as usize, chain.flops(&space));
     assert_eq!(r["params"], 64 * 64 + 64 + 2 * (64 * 64 + 64) + 64 * 10 + 10);
 
     // The same DAG written as edges gives the same network, and the text report says

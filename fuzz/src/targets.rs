@@ -88,7 +88,7 @@ pub fn options_json(data: &[u8]) {
             let _ = options.validate(&space);
         }
     } else if let Ok(config) = densenas::SearchConfig::from_json(text) {
-        let _ = config.space.space(4, 3);
+        let _ = config.space.space(4, 3, Some([1, 2, 2]));
     }
 }
 
