@@ -2,7 +2,8 @@
 # test suite) each do all the set-up a fresh machine needs (scripts/setup.sh).
 # CUDA=1 installs the full CUDA torch and builds with the `cuda` feature.
 # `make install PREFIX=... [DESTDIR=...]` installs the C library, its headers, its
-# pkg-config and CMake files, the program and the runtime it needs (docs/install.md).
+# pkg-config and CMake files, the program and the runtime it needs (docs/install.md);
+# `make wheel` builds the Python package as a platform wheel into dist/.
 
 CUDA ?= 0
 FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
@@ -10,7 +11,7 @@ FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
 TEST_ENV := OMP_NUM_THREADS=1
 RUN_ARGS ?=
 
-.PHONY: setup build run test clean header check-header c-examples c-tests cpp-examples fuzz install uninstall
+.PHONY: setup build run test clean header check-header c-examples c-tests cpp-examples fuzz install uninstall wheel
 
 # The version is written once, in Cargo.toml's [package] table; the SONAME (build.rs),
 # the header's defines, the pkg-config and CMake files and the wheel all take it from there.
@@ -19,6 +20,7 @@ VERSION_PARTS := $(subst ., ,$(firstword $(subst -, ,$(VERSION))))
 PYTHON := .venv/bin/python
 PREFIX ?= /usr/local
 DESTDIR ?=
+DIST ?= $(CURDIR)/dist
 
 CBINDGEN := .venv/tools/bin/cbindgen
 LIBDIR ?= $(CURDIR)/target/release
@@ -65,6 +67,11 @@ install: build
 
 uninstall: setup
 	$(PYTHON) scripts/install.py uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+
+# The Python package with libdensenas.so inside, as a platform wheel in $(DIST)
+# (hatchling, bindings/python/hatch_build.py); it depends on the torch it was built against.
+wheel: build
+	$(PYTHON) scripts/wheel.py --build-dir "$(LIBDIR)" --dist "$(DIST)"
 
 # The C examples against libdensenas.so (built by `make build`): plain, and with
 # AddressSanitizer and UBSan. The test suite builds and runs them.
