@@ -37,18 +37,27 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
     link_soname_in_profile_dir(&soname);
 
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".to_string());
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=DENSENAS_GIT_COMMIT={commit}");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // The commit changes with HEAD and with the branch it names. Ask git where those
+    // files are (in a worktree `.git` is a file): a path that does not exist would rerun
+    // this script, and so rebuild the crate, on every build.
+    let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+    for name in std::iter::once("HEAD".to_string()).chain(branch) {
+        if let Some(path) = git(&["rev-parse", "--git-path", &name]).map(|p| Path::new(&manifest).join(p)) {
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+    }
     println!("cargo:rerun-if-env-changed=LIBTORCH");
+}
+
+/// A git query's trimmed output, if git ran and succeeded.
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok().filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Programs linked with `-L target/release -ldensenas` record the SONAME, so the loader
