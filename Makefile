@@ -1,6 +1,9 @@
 # densenas: `make run` (a search on the embedded digits) and `make test` (the whole
 # test suite) each do all the set-up a fresh machine needs (scripts/setup.sh).
 # CUDA=1 installs the full CUDA torch and builds with the `cuda` feature.
+# `make install PREFIX=... [DESTDIR=...]` installs the C library, its headers, its
+# pkg-config and CMake files, the program and the runtime it needs (docs/install.md);
+# `make wheel` builds the Python package as a platform wheel into dist/.
 
 CUDA ?= 0
 FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
@@ -8,7 +11,16 @@ FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
 TEST_ENV := OMP_NUM_THREADS=1
 RUN_ARGS ?=
 
-.PHONY: setup build run test clean header check-header c-examples c-tests cpp-examples fuzz
+.PHONY: setup build run test clean header check-header c-examples c-tests cpp-examples fuzz install uninstall wheel
+
+# The version is written once, in Cargo.toml's [package] table; the SONAME (build.rs),
+# the header's defines, the pkg-config and CMake files and the wheel all take it from there.
+VERSION := $(shell sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml)
+VERSION_PARTS := $(subst ., ,$(firstword $(subst -, ,$(VERSION))))
+PYTHON := .venv/bin/python
+PREFIX ?= /usr/local
+DESTDIR ?=
+DIST ?= $(CURDIR)/dist
 
 CBINDGEN := .venv/tools/bin/cbindgen
 LIBDIR ?= $(CURDIR)/target/release
@@ -31,12 +43,35 @@ test: build check-header
 	$(TEST_ENV) cargo test --release --locked $(FEATURES)
 
 # include/densenas.h is generated from src/ffi by the pinned cbindgen and checked in.
+# Its version defines live in cbindgen.toml (after_includes), which `make header`
+# first sets to Cargo.toml's version.
+VERSION_DEFINES := -e 's/^\(\#define DENSENAS_VERSION \).*/\1"$(VERSION)"/' \
+  -e 's/^\(\#define DENSENAS_VERSION_MAJOR \).*/\1$(word 1,$(VERSION_PARTS))/' \
+  -e 's/^\(\#define DENSENAS_VERSION_MINOR \).*/\1$(word 2,$(VERSION_PARTS))/' \
+  -e 's/^\(\#define DENSENAS_VERSION_PATCH \).*/\1$(word 3,$(VERSION_PARTS))/'
 header: setup
+	sed -i $(VERSION_DEFINES) cbindgen.toml
 	$(CBINDGEN) --config cbindgen.toml --output include/densenas.h
 
 check-header: setup
+	@sed $(VERSION_DEFINES) cbindgen.toml | cmp -s - cbindgen.toml \
+	  || { echo "cbindgen.toml's version defines are not Cargo.toml's $(VERSION): run 'make header' and commit" >&2; exit 1; }
 	@$(CBINDGEN) --config cbindgen.toml --output include/densenas.h --verify \
 	  || { echo "include/densenas.h is stale: run 'make header' and commit it" >&2; exit 1; }
+
+# Installing: lib/libdensenas.so.$(VERSION) (SONAME, links), include/, lib/pkgconfig/,
+# lib/cmake/densenas/, bin/densenas and lib/densenas/ (libtorch, ONNX Runtime, their
+# licences), all with $ORIGIN-relative RUNPATHs: the prefix can be moved.
+install: build
+	$(PYTHON) scripts/install.py install --prefix "$(PREFIX)" --destdir "$(DESTDIR)" --build-dir "$(LIBDIR)"
+
+uninstall: setup
+	$(PYTHON) scripts/install.py uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+
+# The Python package with libdensenas.so inside, as a platform wheel in $(DIST)
+# (hatchling, bindings/python/hatch_build.py); it depends on the torch it was built against.
+wheel: build
+	$(PYTHON) scripts/wheel.py --build-dir "$(LIBDIR)" --dist "$(DIST)"
 
 # The C examples against libdensenas.so (built by `make build`): plain, and with
 # AddressSanitizer and UBSan. The test suite builds and runs them.

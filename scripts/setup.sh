@@ -6,14 +6,20 @@
 #   .venv/libonnxruntime.so   -> onnxruntime's C-API library
 # Default: the slim CPU install (torch without its CUDA dependencies, about 1.3 GB).
 # `scripts/setup.sh --cuda` (or CUDA=1) installs the full CUDA build instead.
-# It also installs the pinned cbindgen CLI into .venv/tools/bin.
+# The wheels are downloaded into .venv/wheelhouse first and installed from there, so
+# that the tests can make fresh environments the same way without the network
+# (.venv/wheelhouse/requirements-torch.txt names the torch of this flavour).
+# It also installs the pinned cbindgen CLI into .venv/tools/bin, hatchling (which
+# builds the Python package), the Python package itself into .venv (editable: the
+# checkout's bindings/python, importable from any folder), and, from Debian, what
+# `make install` and its tests use: patchelf, pkg-config and CMake.
 # When everything is in place it returns in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TORCH_VERSION=2.11.0
 ORT_VERSION=1.32.0
-SETUP_REVISION=3
+SETUP_REVISION=4
 ONNX_VERSION=1.23.2
 VENV=${VENV:-.venv}
 flavour=cpu
@@ -27,7 +33,36 @@ if [[ "$("$VENV/tools/bin/cbindgen" --version 2>/dev/null)" != "cbindgen $CBINDG
   cargo install --quiet --locked --root "$VENV/tools" cbindgen --version "$CBINDGEN_VERSION"
 fi
 
+# Debian packages: patchelf (make install rewrites RUNPATHs, make wheel removes one),
+# pkg-config and CMake (the install tests build programs with them).
+missing=()
+for tool in patchelf pkg-config cmake; do
+  command -v "$tool" > /dev/null || missing+=("$tool")
+done
+if (( ${#missing[@]} )); then
+  sudo=()
+  if [[ $(id -u) != 0 ]]; then
+    command -v sudo > /dev/null || { echo "setup: install ${missing[*]} (Debian packages) first" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "setup: installing ${missing[*]} with apt-get" >&2
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+fi
+
+# The Python package, editable, at the crate's version (reinstalled when it changes).
+version=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml)
+editable_installed() {
+  compgen -G "$VENV/lib/python3*/site-packages/densenas-$version.dist-info" > /dev/null
+}
+install_editable() {
+  echo "setup: installing the Python package (editable, bindings/python) into $VENV" >&2
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation \
+    -e ./bindings/python
+}
+
 if [[ -f "$stamp" && -e "$VENV/libtorch/lib/libtorch_cpu.so" && -e "$VENV/libonnxruntime.so" ]]; then
+  editable_installed || install_editable
   exit 0
 fi
 
@@ -36,19 +71,30 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   echo "setup: creating $VENV with $($python --version)" >&2
   "$python" -m venv "$VENV"
 fi
-pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+wheelhouse="$VENV/wheelhouse"
+mkdir -p "$wheelhouse"
+download=("$VENV/bin/python" -m pip download --disable-pip-version-check -q -d "$wheelhouse")
+pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-index --find-links "$wheelhouse")
 
 rm -f "$VENV"/.densenas-setup-*
 if [[ $flavour == cuda ]]; then
   echo "setup: installing torch==$TORCH_VERSION (full CUDA build, about 2.7 GB)" >&2
-  "${pip[@]}" "torch==$TORCH_VERSION"
+  echo "torch==$TORCH_VERSION" > "$wheelhouse/requirements-torch.txt"
+  "${download[@]}" -r "$wheelhouse/requirements-torch.txt"
+  "${pip[@]}" -r "$wheelhouse/requirements-torch.txt"
 else
   echo "setup: installing torch==$TORCH_VERSION (slim CPU install, about 1.3 GB)" >&2
   # libtorch_cpu needs libcudart and libcupti even on CPU; nothing else of CUDA.
-  "${pip[@]}" --no-deps "torch==$TORCH_VERSION" nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
+  printf '%s\n' "torch==$TORCH_VERSION" nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85 \
+    > "$wheelhouse/requirements-torch.txt"
+  "${download[@]}" --no-deps -r "$wheelhouse/requirements-torch.txt"
+  "${pip[@]}" --no-deps -r "$wheelhouse/requirements-torch.txt"
 fi
-echo "setup: installing onnxruntime==$ORT_VERSION, onnx, numpy, pillow, pytest, scipy" >&2
-"${pip[@]}" "onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION" numpy pillow pytest scipy
+echo "setup: installing onnxruntime==$ORT_VERSION, onnx, numpy, pillow, pytest, scipy, hatchling" >&2
+others=("onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION" numpy pillow pytest scipy hatchling)
+"${download[@]}" "${others[@]}"
+"${pip[@]}" "${others[@]}"
+install_editable
 
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 ln -sfn "$(realpath --relative-to="$VENV" "$site/torch")" "$VENV/libtorch"

@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """A search on the embedded digits from Python, and the export of the best network.
 
-    pip install --no-build-isolation ./bindings/python   # or run from the checkout
-    cargo build --release                                  # builds libdensenas.so
-    python examples/python/search_digits.py best.onnx
+    make build                                             # libdensenas.so, and the package in .venv
+    .venv/bin/python examples/python/search_digits.py best.onnx
 
 Drives a session step by step (weight steps on the weight split, architecture steps on
 the validation split, a phase end after each round of epochs), then evaluates the best
@@ -14,14 +13,8 @@ Every failed call raises a `densenas.DensenasError` carrying the library's messa
 """
 import argparse
 import json
-import sys
-from pathlib import Path
 
-try:
-    import densenas
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "python"))
-    import densenas
+import densenas  # .venv holds it (make build), or a wheel (make wheel) installed anywhere
 
 
 def main():

@@ -2,10 +2,14 @@
 //! running exported models.
 //!
 //! The library is looked up, in order, at `ORT_DYLIB_PATH`, beside the running binary,
-//! beside `libdensenas.so` (when densenas is used as a shared library), and at the path
-//! the build knew (`.venv/libonnxruntime.so` of the checkout, made by
-//! `scripts/setup.sh`). Failure to find or load it is an error saying how to install it,
-//! never a panic.
+//! beside `libdensenas.so` (when densenas is used as a shared library), in the runtime
+//! folder of an installed prefix (`<prefix>/lib/densenas/`, found from the binary in
+//! `<prefix>/bin` or the library in `<prefix>/lib`), and last by its bare name through
+//! the dynamic loader, which searches the RUNPATH of the binary or library (in the
+//! checkout that holds the `.venv` of `scripts/setup.sh`), `LD_LIBRARY_PATH` and the
+//! system's folders. No path is compiled in, so an installed copy never looks into the
+//! checkout it was built in. Failure to find or load it is an error saying how to
+//! install it, never a panic.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -32,20 +36,27 @@ fn own_object_dir() -> Option<PathBuf> {
     std::fs::canonicalize(path).ok()?.parent().map(Path::to_path_buf)
 }
 
-/// The places looked at, in order.
+/// The runtime folder of an installed prefix, relative to the folder of an installed
+/// binary (`bin/`) or library (`lib/`): where `make install` puts libtorch and ONNX
+/// Runtime.
+const INSTALLED_RUNTIME_DIRS: [&str; 2] = ["densenas", "../lib/densenas"];
+
+/// The places looked at, in order. The last one is the bare library name, resolved by
+/// the dynamic loader.
 pub fn library_candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
         out.push(PathBuf::from(p));
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        out.push(dir.join(LIBRARY_NAME));
+    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
+    let dirs: Vec<PathBuf> = exe_dir.into_iter().chain(own_object_dir()).collect();
+    out.extend(dirs.iter().map(|d| d.join(LIBRARY_NAME)));
+    for dir in &dirs {
+        out.extend(INSTALLED_RUNTIME_DIRS.iter().map(|r| dir.join(r).join(LIBRARY_NAME)));
     }
-    if let Some(dir) = own_object_dir() {
-        out.push(dir.join(LIBRARY_NAME));
-    }
-    out.push(PathBuf::from(env!("DENSENAS_BUILD_ORT_PATH")));
-    out.dedup();
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.clone()));
+    out.push(PathBuf::from(LIBRARY_NAME));
     out
 }
 
@@ -57,13 +68,19 @@ fn environment() -> Result<&'static ort::environment::Environment> {
         let mut tried = Vec::new();
         for (i, path) in candidates.iter().enumerate() {
             // ORT_DYLIB_PATH, when set, is the only choice the user made: honour it strictly.
-            if !path.exists() && !(explicit && i == 0) {
+            // The bare name (the last candidate) is for the dynamic loader to resolve.
+            let bare = i + 1 == candidates.len() && path.parent() == Some(Path::new(""));
+            if !bare && !path.exists() && !(explicit && i == 0) {
                 tried.push(format!("{} (absent)", path.display()));
                 continue;
             }
             match ort::init_from(path) {
                 Ok(builder) => {
                     return builder.with_name("densenas").build().map_err(|e| format!("ONNX Runtime: {e}"));
+                }
+                Err(e) if bare => {
+                    let how = "the RUNPATH, LD_LIBRARY_PATH, the system's folders";
+                    tried.push(format!("{} through the dynamic loader ({how}: {e})", path.display()));
                 }
                 Err(e) => {
                     tried.push(format!("{} ({e})", path.display()));

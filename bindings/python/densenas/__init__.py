@@ -17,9 +17,12 @@ Every failed call raises a `DensenasError` (a subclass per status) carrying the
 library's status and message. Every handle has `close()`, works as a context manager,
 and is freed when garbage-collected.
 
-The library is loaded from `$DENSENAS_LIBRARY`, a libdensenas.so next to this package,
+The library is loaded from `$DENSENAS_LIBRARY`, a libdensenas.so next to this package
+(a wheel's: its libtorch is then loaded first from the installed `torch` package),
 `$CARGO_TARGET_DIR/release`, the checkout's `target/release`, or the system's search
-path, in that order (`densenas.library_path` says which).
+path, in that order (`densenas.library_path` says which). When the `onnxruntime`
+package is installed (`pip install densenas[onnx]`) and `ORT_DYLIB_PATH` is not set,
+it is pointed at that package's library, which checks exported networks.
 """
 from . import _ffi
 from . import experiment
@@ -43,8 +46,9 @@ from .search import Progress, ProgressKind, resume, search
 from .session import Evaluation, Session
 from .space import Space
 
-#: This package's version (the library's it was written for).
-__version__ = "0.1.0"
+#: This package's version: the loaded library's (both are built from one Cargo.toml;
+#: the package's metadata carries the same version).
+__version__ = _ffi.lib.densenas_version().decode("ascii")
 
 #: The path of the loaded libdensenas.so.
 library_path = _ffi.library_path

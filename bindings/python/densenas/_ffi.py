@@ -7,6 +7,9 @@ failed call raises before its (unwritten) outputs can be read.
 """
 import ctypes
 import ctypes.util
+import importlib.metadata
+import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -15,29 +18,83 @@ from .errors import error_for_status
 #: The environment variable that names the library file to load, before any search.
 LIBRARY_ENV = "DENSENAS_LIBRARY"
 _LIBRARY_NAME = "libdensenas.so"
+#: What a wheel built by `make wheel` carries beside its library: the torch version it
+#: was linked against and the torch libraries it needs.
+_BUILD_INFO = "_build.json"
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def library_candidates():
     """Where the library is looked for, in order: `$DENSENAS_LIBRARY`, a
-    libdensenas.so next to the package, `$CARGO_TARGET_DIR/release`, the checkout's
-    `target/release` (for a package used from the repository), then the system's
-    search path (`ctypes.util.find_library`)."""
+    libdensenas.so next to the package (a wheel's), `$CARGO_TARGET_DIR/release`, the
+    checkout's `target/release` (for a package used from the repository), then the
+    system's search path (`ctypes.util.find_library`)."""
     candidates = []
     if os.environ.get(LIBRARY_ENV):
         candidates.append(os.environ[LIBRARY_ENV])
-    here = Path(__file__).resolve().parent
-    candidates.append(str(here / _LIBRARY_NAME))
+    candidates.append(str(_PACKAGE / _LIBRARY_NAME))
     if os.environ.get("CARGO_TARGET_DIR"):
         candidates.append(str(Path(os.environ["CARGO_TARGET_DIR"]) / "release" / _LIBRARY_NAME))
     # bindings/python/densenas/_ffi.py -> the repository root is three levels up.
-    candidates.append(str(here.parents[2] / "target" / "release" / _LIBRARY_NAME))
+    candidates.append(str(_PACKAGE.parents[2] / "target" / "release" / _LIBRARY_NAME))
     found = ctypes.util.find_library("densenas")
     if found:
         candidates.append(found)
     return candidates
 
 
+def _package_dir(name):
+    """The folder of an installed package, found without importing it (`import torch`
+    needs all of torch's CUDA dependencies, which the slim install leaves out)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def preload_torch(build):
+    """Loads the torch libraries a wheel's libdensenas.so needs from the installed
+    `torch` package, so that the dynamic loader finds them already loaded (the wheel's
+    library has no RUNPATH). `build` is the wheel's `_build.json`. Returns the folder."""
+    wanted = build["torch"]
+    install = f"pip install torch=={wanted} (or, small and CPU only: pip install --no-deps torch=={wanted} " \
+        "and the CUDA runtime and CUPTI wheels it links; see the README)"
+    torch_dir = _package_dir("torch")
+    if torch_dir is None:
+        raise ImportError(f"densenas needs the torch package, version {wanted}: {install}")
+    try:
+        installed = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    # A local label (2.11.0+cu130) is another build of the same version.
+    if installed is not None and installed.split("+")[0] != wanted:
+        raise ImportError(f"densenas was built against torch {wanted}, but torch {installed} is installed in "
+                          f"{torch_dir}: {install}")
+    for name in build["torch_libraries"]:
+        path = torch_dir / "lib" / name
+        try:
+            ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+        except OSError as e:
+            raise ImportError(f"densenas could not load {path} from the installed torch ({e}): {install}") from e
+    return torch_dir / "lib"
+
+
+def _point_at_onnxruntime():
+    """Unless ORT_DYLIB_PATH is set, points it at the library of the installed
+    `onnxruntime` package (`pip install densenas[onnx]`), which the library then loads
+    to check exported networks. Without it those checks are reported as skipped."""
+    if os.environ.get("ORT_DYLIB_PATH"):
+        return
+    ort_dir = _package_dir("onnxruntime")
+    if ort_dir is None:
+        return
+    libraries = sorted((ort_dir / "capi").glob("libonnxruntime.so*"))
+    if libraries:
+        os.environ["ORT_DYLIB_PATH"] = str(libraries[0])
+
+
 def _load():
+    _point_at_onnxruntime()
     explicit = os.environ.get(LIBRARY_ENV)
     if explicit:
         # An explicit choice is never silently replaced by another copy.
@@ -48,6 +105,9 @@ def _load():
         if os.sep in path and not os.path.exists(path):
             tried.append(path)
             continue
+        build = Path(path).with_name(_BUILD_INFO)
+        if build.exists():
+            preload_torch(json.loads(build.read_text()))
         return ctypes.CDLL(path), path
     raise ImportError(
         "libdensenas.so not found (build it with `cargo build --release`, or set "

@@ -2,6 +2,7 @@
 declared with the restype and argtypes its C prototype gives, and the structs and enums
 agree with the header's."""
 import ctypes
+import importlib.metadata
 import re
 from pathlib import Path
 
@@ -125,5 +126,7 @@ def test_enums_match_the_header(enum, prefix, py):
 
 
 def test_versions_agree():
-    assert densenas.library_version() == densenas.__version__
-    assert re.search(r'#define DENSENAS_VERSION "([^"]+)"', HEADER.read_text()).group(1) == densenas.__version__
+    # The header, the library and the installed package's metadata (all from Cargo.toml).
+    header = re.search(r'#define DENSENAS_VERSION "([^"]+)"', HEADER.read_text()).group(1)
+    assert densenas.library_version() == densenas.__version__ == header
+    assert importlib.metadata.version("densenas") == header
