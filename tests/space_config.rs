@@ -96,7 +96,7 @@ fn typed_space_keys_are_checked_and_each_error_names_its_field() {
         (r#", "ops": ["dense", "dense"]"#, "ops", "listed twice"),
         (r#", "shape": [16, 7, 7], "stem": "conv""#, "input_shape", "needs the input's shape"),
         (r#", "shape": [16, 7, 7], "stem": "conv", "input_shape": [1, 28, 27]"#, "input_shape", "784 features"),
-        (r#", "shape": [16, 7, 7], "stem": "conv", "input_shape": [4, 14, 14]"#, "stem", "same whole number"),
+        (r#", "shape": [16, 7, 7], "stem": "conv", "input_shape": [1, 16, 49]"#, "stem", "same whole number"),
         (r#", "stem": "conv", "input_shape": [1, 28, 28]"#, "shape", "conv stem needs"),
     ] {
         let e = err(&base(extra));

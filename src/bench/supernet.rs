@@ -2,10 +2,11 @@
 //! several `k` and widths `D`, their samples/s and achieved GFLOP/s, beside the float32
 //! matrix-multiply rate libtorch reaches on this machine in the same run.
 //!
-//! The FLOPs counted are those the batched path executes (the masked-off edges of a
-//! block are multiplied too, by design): forward `2 B (F L D) + 2 k B (|A| D^2 + L D C)`
-//! (the input products are shared by all blocks), three times that with the backward
-//! pass. Elementwise work (activations, masks, the mixing) is not counted.
+//! `gflops` counts what the batched path would execute (the masked-off edges of a block
+//! multiplied too): forward `2 B (F L D) + 2 k B (|A| D^2 + L D C)` (the input products
+//! are shared by all blocks), three times that with the backward pass; `useful_gflops`
+//! counts only what a per-block implementation that skips absent edges needs. The
+//! session runs its default (grouped) path. Elementwise work is not counted.
 
 use std::time::Instant;
 
@@ -63,6 +64,20 @@ pub struct SupernetRow {
     pub matmul_gflops: f64,
     /// `gflops / matmul_gflops`.
     pub fraction_of_matmul: f64,
+    /// FLOPs of a per-block implementation that skips absent edges, `6 B (L D F + sum
+    /// over blocks of (|G_b| D^2 + |sinks_b| D C))` per weight step, over the step time
+    /// (GFLOP/s).
+    pub useful_gflops: f64,
+    /// The share of the batched path's matrix products the grouped path computes.
+    pub work_fraction: f64,
+}
+
+/// The useful FLOPs of one weight step (forward and backward) of `dags` in `space` on
+/// a batch of `batch`: `6 B (L D F + sum over blocks of (|G_b| D^2 + |sinks_b| D C))`.
+pub fn useful_flops(space: &Space, dags: &[crate::model::dag::Dag], batch: usize) -> f64 {
+    let (l, d, f, c) = (space.layers() as f64, space.width() as f64, space.features() as f64, space.classes() as f64);
+    let per_block: f64 = dags.iter().map(|g| g.edges().len() as f64 * d * d + g.sinks().len() as f64 * d * c).sum();
+    6.0 * batch as f64 * (l * d * f + per_block)
 }
 
 /// The float32 matrix-multiply rate (GFLOP/s) of `[n, n] x [n, n]` products on the CPU
@@ -118,6 +133,7 @@ pub fn run_supernet_bench(
             let forward = 2.0 * b * f * l * d + 2.0 * k as f64 * b * (a * d * d + l * d * c);
             let flops = 3.0 * forward;
             let gflops = flops / step / 1e9;
+            let useful = useful_flops(&space, session.dags(), config.batch_size) / step / 1e9;
             let row = SupernetRow {
                 blocks: k,
                 width,
@@ -127,6 +143,8 @@ pub fn run_supernet_bench(
                 gflops,
                 matmul_gflops: matmul,
                 fraction_of_matmul: gflops / matmul,
+                useful_gflops: useful,
+                work_fraction: session.grouped_work_fraction(),
             };
             on_row(&row);
             rows.push(row);

@@ -3,7 +3,9 @@
 
 use clap::Args;
 
-use densenas::bench::{run_bench, run_supernet_bench, BenchConfig, BenchRow, SupernetBenchConfig, SupernetRow};
+use densenas::bench::{
+    run_bench, run_compare, run_supernet_bench, BenchConfig, BenchRow, CompareConfig, CompareRow, SupernetBenchConfig, SupernetRow,
+};
 use densenas::{data, StrategyKind};
 
 /// Which benchmarks to run.
@@ -13,14 +15,17 @@ pub enum Suite {
     Supernet,
     /// Every strategy for k in --blocks.
     Strategies,
-    /// Both.
+    /// Supernet and strategies.
     All,
+    /// The supernet (grouped and batched paths) beside the same supernet in plain
+    /// PyTorch, in one run (sets up `.venv-ref` with the full torch wheel on first use).
+    Compare,
 }
 
 /// Options of `densenas bench`.
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Which benchmark: supernet, strategies or all.
+    /// Which benchmark: supernet, strategies, all (both) or compare (with PyTorch).
     #[arg(long, value_enum, default_value = "all")]
     suite: Suite,
     /// Supernet benchmark: numbers of blocks k, comma-separated [default: 1,8,32].
@@ -41,9 +46,12 @@ pub struct BenchArgs {
     /// Width D.
     #[arg(long, default_value_t = 256)]
     width: usize,
-    /// Batch size of both steps.
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    /// Batch size [default: 64; compare: 256].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Compare: the Python that runs the PyTorch reference [default: .venv-ref/bin/python].
+    #[arg(long)]
+    python: Option<std::path::PathBuf>,
     /// Timed weight + architecture step pairs per row (after one warm-up pair).
     #[arg(long, default_value_t = 5)]
     steps: usize,
@@ -75,7 +83,7 @@ fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Re
         blocks: if args.supernet_blocks.is_empty() { defaults.blocks } else { args.supernet_blocks.clone() },
         widths: if args.widths.is_empty() { defaults.widths } else { args.widths.clone() },
         layers: args.layers,
-        batch_size: args.batch_size,
+        batch_size: args.batch_size.unwrap_or(64),
         steps: args.steps,
         threads: args.threads,
         seed: args.seed,
@@ -86,15 +94,19 @@ fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Re
             "densenas {} supernet bench: DARTS weight steps, L={} batch {} ({} timed steps per row, {} thread(s), cpu)",
             densenas::VERSION, config.layers, config.batch_size, config.steps, config.threads
         );
-        println!("{:>4} {:>6} {:>10} {:>11} {:>10} {:>13} {:>9}", "k", "D", "step ms", "samples/s", "GFLOP/s", "matmul GFLOP/s", "fraction");
+        println!(
+            "{:>4} {:>6} {:>10} {:>11} {:>10} {:>13} {:>9} {:>10} {:>6}",
+            "k", "D", "step ms", "samples/s", "GFLOP/s", "matmul GFLOP/s", "fraction", "useful GF", "work"
+        );
     }
     let mut print = |r: &SupernetRow| {
         if json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {
             println!(
-                "{:>4} {:>6} {:>10.2} {:>11.0} {:>10.1} {:>13.1} {:>9.2}",
-                r.blocks, r.width, 1e3 * r.step_seconds, r.samples_per_second, r.gflops, r.matmul_gflops, r.fraction_of_matmul
+                "{:>4} {:>6} {:>10.2} {:>11.0} {:>10.1} {:>13.1} {:>9.2} {:>10.1} {:>6.2}",
+                r.blocks, r.width, 1e3 * r.step_seconds, r.samples_per_second, r.gflops, r.matmul_gflops, r.fraction_of_matmul,
+                r.useful_gflops, r.work_fraction
             );
         }
     };
@@ -102,8 +114,49 @@ fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Re
     Ok(())
 }
 
+/// Runs the comparison with PyTorch and prints its table.
+fn compare(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Result<()> {
+    let defaults = CompareConfig::default();
+    let config = CompareConfig {
+        blocks: if args.supernet_blocks.is_empty() { defaults.blocks } else { args.supernet_blocks.clone() },
+        widths: if args.widths.is_empty() { defaults.widths } else { args.widths.clone() },
+        layers: args.layers,
+        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+        steps: args.steps,
+        threads: args.threads,
+        seed: args.seed,
+        python: args.python.clone(),
+    };
+    if !args.json {
+        println!(
+            "densenas {} compare: DARTS weight steps, L={} F={} batch {} ({} timed steps each, {} thread(s), cpu)",
+            densenas::VERSION, config.layers, data.train.features, config.batch_size, config.steps, config.threads
+        );
+        println!(
+            "{:>4} {:>6} {:>12} {:>12} {:>12} {:>7} {:>13} {:>6} {:>9} {:>9}",
+            "k", "D", "densenas/s", "batched/s", "pytorch/s", "ratio", "batched ratio", "work", "useful GF", "matmul GF"
+        );
+    }
+    let json = args.json;
+    run_compare(&config, data, &mut |r: &CompareRow| {
+        if json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            println!(
+                "{:>4} {:>6} {:>12.0} {:>12.0} {:>12.0} {:>7.2} {:>13.2} {:>6.2} {:>9.1} {:>9.1}",
+                r.blocks, r.width, r.samples_per_second, r.batched_samples_per_second, r.pytorch_samples_per_second,
+                r.ratio, r.batched_ratio, r.work_fraction, r.useful_gflops, r.matmul_gflops
+            );
+        }
+    })?;
+    Ok(())
+}
+
 pub fn run(args: BenchArgs) -> densenas::Result<()> {
     let data = data::load(&args.data)?;
+    if args.suite == Suite::Compare {
+        return compare(&args, &data);
+    }
     if matches!(args.suite, Suite::Supernet | Suite::All) {
         supernet(&args, &data)?;
         if args.suite == Suite::All && !args.json {
@@ -119,7 +172,7 @@ pub fn run(args: BenchArgs) -> densenas::Result<()> {
         blocks: if args.blocks.is_empty() { defaults.blocks } else { args.blocks.clone() },
         layers: args.layers,
         width: args.width,
-        batch_size: args.batch_size,
+        batch_size: args.batch_size.unwrap_or(64),
         steps: args.steps,
         seed: args.seed,
         threads: args.threads,

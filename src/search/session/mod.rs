@@ -25,7 +25,7 @@ mod history;
 pub use history::{BestArchitecture, HistoryRecord, PhaseReport};
 
 use crate::search::strategy::{cross_entropy, rank_weights, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
-use crate::model::supernet::{BlockMasks, Supernet};
+use crate::model::supernet::{BlockMasks, Supernet, SupernetPath};
 
 /// A session's options (the C ABI's `options_json`; unknown keys refused).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -193,10 +193,24 @@ impl Session {
         if dags.len() != self.space.blocks() {
             return Err(Error::Input(format!("{} DAGs given, the space has {} blocks", dags.len(), self.space.blocks())));
         }
-        let masks = BlockMasks::new(&self.space, &dags, self.kind, self.device)?;
+        let mut masks = BlockMasks::new(&self.space, &dags, self.kind, self.device)?;
+        masks.path = self.masks.path;
         self.dags = dags;
         self.masks = masks;
         self.reset_alpha()
+    }
+
+    /// Chooses how all blocks are computed together (the grouped path by default; the
+    /// batched one is kept for benchmarks and tests). Both compute the same function;
+    /// their floating-point rounding differs.
+    pub fn set_supernet_path(&mut self, path: SupernetPath) {
+        self.masks.path = path;
+    }
+
+    /// The share of the batched path's matrix products the grouped path computes for
+    /// the current blocks.
+    pub fn grouped_work_fraction(&self) -> f64 {
+        self.masks.plan.work_fraction
     }
 
     fn reset_alpha(&mut self) -> Result<()> {
@@ -506,7 +520,8 @@ impl Session {
         let fresh = density.draw(self.dags.len() - elites.len(), &elites, &mut rng)?;
         let mut dags = elites;
         dags.extend(fresh);
-        let masks = BlockMasks::new(&self.space, &dags, self.kind, self.device)?;
+        let mut masks = BlockMasks::new(&self.space, &dags, self.kind, self.device)?;
+        masks.path = self.masks.path;
         let alpha = Tensor::f_zeros([dags.len() as i64], (self.kind, self.device))?.set_requires_grad(true);
         let history: Vec<HistoryRecord> = records.iter().cloned().collect();
 

@@ -1,9 +1,12 @@
 //! The weight-sharing supernet (DESIGN.md sections 2 and 9): shared tensors `U, W, b,
 //! V, c` (and LayerNorm's, and in a typed space one weight per (edge, op) pair that has
 //! one), every block a 0/1 mask over the allowed (edge, op) pairs, all `k` blocks
-//! computed at once in batched tensor operations (per vertex and op one operation for
-//! all blocks and predecessors), plus a path that computes only chosen blocks (cost
-//! independent of `k`).
+//! computed together, plus a path that computes only chosen blocks (cost independent
+//! of `k`). All blocks together: by default the grouped path ([`grouped`]: each vertex
+//! once per distinct ancestor sub-DAG, each edge only for the blocks that have it, see
+//! [`plan`]), or the batched path (per vertex and op one operation over the masked
+//! inputs of all allowed predecessors, for all blocks at once, masked-off edges
+//! included).
 
 use rand::Rng;
 use tch::{Device, Kind, Tensor};
@@ -13,6 +16,24 @@ use crate::error::{Error, Result};
 use crate::model::network::{activate, forward_dag, space_local_mask, stem_term, uniform, DagWeights, EdgeWeight, Network, Normalization, LAYER_NORM_EPS};
 use crate::model::ops::{self, Op};
 use crate::model::space::{Aggregation, Norm, Space};
+
+mod grouped;
+pub mod plan;
+
+pub use plan::BlockPlan;
+
+/// Which computation of all blocks [`Supernet::forward_all`] uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SupernetPath {
+    /// The grouped path: each vertex once per distinct ancestor sub-DAG, each (edge,
+    /// op) pair only for the rows that have it, or a batched product per op for a
+    /// vertex whose rows have most of their edges (the default).
+    #[default]
+    Grouped,
+    /// Every allowed edge of every block multiplied, masked-off ones included (the
+    /// simple batched path; kept as the reference in tests and benchmarks).
+    Batched,
+}
 
 /// The masks of `k` blocks as tensors of the supernet's kind and device.
 pub struct BlockMasks {
@@ -28,6 +49,10 @@ pub struct BlockMasks {
     pub count: Tensor,
     /// Number of blocks.
     pub k: usize,
+    /// The grouped path's plan.
+    pub plan: BlockPlan,
+    /// The path [`Supernet::forward_all`] takes.
+    pub path: SupernetPath,
 }
 
 impl BlockMasks {
@@ -39,8 +64,8 @@ impl BlockMasks {
         let mut edge = Vec::with_capacity(k * a);
         let mut op_edge = vec![Vec::with_capacity(k * a); n_ops];
         let (mut source, mut sink, mut count) = (Vec::new(), Vec::new(), Vec::new());
-        for dag in dags {
-            let codes = dag.codes(space)?;
+        let all_codes = dags.iter().map(|d| d.codes(space)).collect::<Result<Vec<_>>>()?;
+        for (dag, codes) in dags.iter().zip(&all_codes) {
             edge.extend(codes.iter().map(|&c| (c > 0) as u8 as f64));
             for (o, rows) in op_edge.iter_mut().enumerate() {
                 rows.extend(codes.iter().map(|&c| (c as usize == o + 1) as u8 as f64));
@@ -56,7 +81,17 @@ impl BlockMasks {
             Ok(Tensor::f_from_slice(&v)?.f_view([k as i64, cols as i64])?.f_to_kind(kind)?.f_to_device(device)?)
         };
         let op_edge = op_edge.into_iter().map(|v| t(v, a)).collect::<Result<Vec<_>>>()?;
-        Ok(BlockMasks { edge: t(edge, a)?, op_edge, source: t(source, l)?, sink: t(sink, l)?, count: t(count, l)?, k })
+        let plan = BlockPlan::new(space, dags, &all_codes, kind, device)?;
+        Ok(BlockMasks {
+            edge: t(edge, a)?,
+            op_edge,
+            source: t(source, l)?,
+            sink: t(sink, l)?,
+            count: t(count, l)?,
+            k,
+            plan,
+            path: SupernetPath::default(),
+        })
     }
 }
 
@@ -226,10 +261,19 @@ impl Supernet {
         self.normalization.apply(&x.f_to_kind(self.kind)?.f_to_device(self.device)?)
     }
 
-    /// Logits of every block, `[k, B, C]`, for raw features `x: [B, F]`, computed in
-    /// batched operations: per vertex and op one operation over the masked inputs of
-    /// all its allowed predecessors, for all blocks at once.
+    /// Logits of every block, `[k, B, C]`, for raw features `x: [B, F]`, by the path
+    /// `masks.path` names (the grouped one unless set otherwise).
     pub fn forward_all(&self, x: &Tensor, masks: &BlockMasks) -> Result<Tensor> {
+        match masks.path {
+            SupernetPath::Grouped => self.forward_grouped(x, masks),
+            SupernetPath::Batched => self.forward_batched(x, masks),
+        }
+    }
+
+    /// Logits of every block, `[k, B, C]`, computed in batched operations: per vertex
+    /// and op one operation over the masked inputs of all its allowed predecessors, for
+    /// all blocks at once (masked-off edges multiplied too).
+    pub fn forward_batched(&self, x: &Tensor, masks: &BlockMasks) -> Result<Tensor> {
         let space = &self.space;
         let (l, d) = (space.layers(), space.width() as i64);
         let k = masks.k as i64;
