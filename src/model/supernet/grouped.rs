@@ -48,7 +48,13 @@ impl Supernet {
                     let parts = preds
                         .iter()
                         .enumerate()
-                        .map(|(p, &i)| Ok(input(i).f_index_select(0, &vp.pred_rows[p])?.f_mul(&vp.pred_masks[o][p])?))
+                        .map(|(p, &i)| {
+                            let rows = match &vp.pred_rows[p] {
+                                Some(idx) => input(i).f_index_select(0, idx)?,
+                                None => input(i).shallow_clone(),
+                            };
+                            Ok(rows.f_mul(&vp.pred_masks[o][p])?)
+                        })
                         .collect::<Result<Vec<_>>>()?;
                     let term = match wj {
                         Some(w) => self.batched_op(op, &Tensor::f_cat(&parts, 2)?, w, preds.len() as i64)?,
@@ -57,13 +63,19 @@ impl Supernet {
                     pre = pre.f_add(&term)?;
                     continue;
                 }
+                // Each predecessor's weight once (one split: its backward assembles the
+                // stacked gradient once, where a narrow per edge would fill it per edge).
+                let parts = match wj {
+                    Some(w) => Some(self.split_per_predecessor(op, w)?),
+                    None => None,
+                };
                 for g in vp.groups.iter().filter(|g| g.op == o) {
-                    let hi = input(g.pred).f_index_select(0, &g.from)?;
-                    let term = match wj {
-                        Some(w) => self.edge_op(op, &hi, w, g.pos as i64)?,
+                    let hi = if g.all_from { input(g.pred).shallow_clone() } else { input(g.pred).f_index_select(0, &g.from)? };
+                    let term = match &parts {
+                        Some(p) => ops::apply_op(op, &hi, Some(&p[g.pos]), space.shape(), self.local_mask.as_ref())?,
                         None => hi,
                     };
-                    pre = pre.f_index_add(0, &g.rows, &term)?;
+                    pre = if g.all_rows { pre.f_add(&term)? } else { pre.f_index_add(0, &g.rows, &term)? };
                 }
             }
             if space.aggregation() == Aggregation::Mean {
@@ -77,22 +89,29 @@ impl Supernet {
         }
         let classes = space.classes() as i64;
         let mut out = Tensor::f_zeros([masks.k as i64, batch, classes], (self.kind, self.device))?;
+        let v = self.v.f_split(d, 0)?;
         for (j, sink) in plan.sinks.iter().enumerate() {
             if let Some((blocks, rows)) = sink {
-                let logits = h[j].f_index_select(0, rows)?.f_matmul(&self.v.f_narrow(0, j as i64 * d, d)?)?;
-                out = out.f_index_add(0, blocks, &logits)?;
+                let hs = match rows {
+                    Some(r) => h[j].f_index_select(0, r)?,
+                    None => h[j].shallow_clone(),
+                };
+                let logits = hs.f_matmul(&v[j])?;
+                out = match blocks {
+                    Some(b) => out.f_index_add(0, b, &logits)?,
+                    None => out.f_add(&logits)?,
+                };
             }
         }
         Ok(out.f_add(&self.c)?)
     }
 
-    /// One edge's op with weights on its source rows `h: [n, B, D]`, the edge at
-    /// position `pos` among its target's allowed predecessors.
-    fn edge_op(&self, op: Op, h: &Tensor, wj: &Tensor, pos: i64) -> Result<Tensor> {
-        let d = self.space.width() as i64;
+    /// The stacked weights of `op` into a vertex, split per allowed predecessor
+    /// (`[D, D]` matrices, or `[C, C, K, K]` kernels).
+    fn split_per_predecessor(&self, op: Op, wj: &Tensor) -> Result<Vec<Tensor>> {
         match (op.conv_kernel(), self.space.shape()) {
-            (Some(_), Some(m)) => ops::apply_op(op, h, Some(&wj.f_narrow(1, pos * m.c, m.c)?), Some(m), None),
-            _ => ops::apply_op(op, h, Some(&wj.f_narrow(0, pos * d, d)?), self.space.shape(), self.local_mask.as_ref()),
+            (Some(_), Some(m)) => Ok(wj.f_split(m.c, 1)?),
+            _ => Ok(wj.f_split(self.space.width() as i64, 0)?),
         }
     }
 }

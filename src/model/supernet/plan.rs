@@ -29,6 +29,10 @@ pub struct EdgeGroup {
     pub rows: Tensor,
     /// `[n]` int64: the predecessor's row feeding each of them.
     pub from: Tensor,
+    /// True when `rows` is every row of the vertex in order (no scatter needed).
+    pub all_rows: bool,
+    /// True when `from` is every row of the predecessor in order (no gather needed).
+    pub all_from: bool,
 }
 
 /// One vertex's plan.
@@ -43,8 +47,9 @@ pub struct VertexPlan {
     pub batched: bool,
     /// Edge by edge: the (edge, op) pairs present in some row.
     pub groups: Vec<EdgeGroup>,
-    /// Batched: per allowed predecessor, `[u]` int64, the predecessor's row of each row.
-    pub pred_rows: Vec<Tensor>,
+    /// Batched: per allowed predecessor, `[u]` int64, the predecessor's row of each
+    /// row (`None` when that is every row of the predecessor in order).
+    pub pred_rows: Vec<Option<Tensor>>,
     /// Batched: per op, per allowed predecessor, `[u, 1, 1]`: 1 where the row has the
     /// edge with that op.
     pub pred_masks: Vec<Vec<Tensor>>,
@@ -55,8 +60,8 @@ pub struct BlockPlan {
     /// Per vertex.
     pub vertices: Vec<VertexPlan>,
     /// Per vertex, when it is a sink of some block: the blocks (`[n]` int64) and the
-    /// vertex's row of each.
-    pub sinks: Vec<Option<(Tensor, Tensor)>>,
+    /// vertex's row of each; `None` in place of either when it is the identity.
+    pub sinks: Vec<Option<(Option<Tensor>, Option<Tensor>)>>,
     /// Work done by the plan relative to one row per block and every allowed edge
     /// multiplied (for reports): products computed / products of the batched path.
     pub work_fraction: f64,
@@ -64,6 +69,20 @@ pub struct BlockPlan {
 
 fn index(v: &[i64], device: Device) -> Result<Tensor> {
     Ok(Tensor::f_from_slice(v)?.f_to_device(device)?)
+}
+
+/// True when `v` is `0, 1, ..., n - 1`.
+fn is_identity(v: &[i64], n: usize) -> bool {
+    v.len() == n && v.iter().enumerate().all(|(i, &x)| x == i as i64)
+}
+
+/// The index tensor of `v`, or `None` when it is the identity on `n` rows.
+fn index_unless_identity(v: &[i64], n: usize, device: Device) -> Result<Option<Tensor>> {
+    if is_identity(v, n) {
+        Ok(None)
+    } else {
+        Ok(Some(index(v, device)?))
+    }
 }
 
 fn column(v: &[f64], kind: Kind, device: Device) -> Result<Tensor> {
@@ -113,7 +132,7 @@ impl BlockPlan {
             for (pos, &i) in preds.iter().enumerate() {
                 let from_all: Vec<i64> = reps.iter().map(|&b| uid[i][b] as i64).collect();
                 if batched {
-                    pred_rows.push(index(&from_all, device)?);
+                    pred_rows.push(index_unless_identity(&from_all, uid_count(&rep, i), device)?);
                     for (o, masks) in pred_masks.iter_mut().enumerate() {
                         let m: Vec<f64> = (0..u).map(|r| (code(r, i) as usize == o + 1) as u8 as f64).collect();
                         masks.push(column(&m, kind, device)?);
@@ -126,7 +145,15 @@ impl BlockPlan {
                         continue;
                     }
                     let from: Vec<i64> = rows.iter().map(|&r| from_all[r as usize]).collect();
-                    groups.push(EdgeGroup { pred: i, pos, op: o, rows: index(&rows, device)?, from: index(&from, device)? });
+                    groups.push(EdgeGroup {
+                        pred: i,
+                        pos,
+                        op: o,
+                        all_rows: is_identity(&rows, u),
+                        all_from: is_identity(&from, uid_count(&rep, i)),
+                        rows: index(&rows, device)?,
+                        from: index(&from, device)?,
+                    });
                 }
             }
             vertices.push(VertexPlan {
@@ -148,10 +175,15 @@ impl BlockPlan {
                 None
             } else {
                 let rows: Vec<i64> = blocks.iter().map(|&b| uid[j][b as usize] as i64).collect();
-                Some((index(&blocks, device)?, index(&rows, device)?))
+                Some((index_unless_identity(&blocks, k, device)?, index_unless_identity(&rows, rep[j].len(), device)?))
             });
         }
         let work_fraction = if full == 0 { 1.0 } else { done as f64 / full as f64 };
         Ok(BlockPlan { vertices, sinks, work_fraction })
     }
+}
+
+/// Number of rows of vertex `i` (its distinct ancestor sub-DAGs).
+fn uid_count(rep: &[Vec<usize>], i: usize) -> usize {
+    rep[i].len()
 }
