@@ -16,7 +16,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
-use super::supernet::{matmul_gflops, useful_flops};
+use super::supernet::{matmul_gflops, useful_flops, SupernetBenchConfig};
 use crate::data::{DataSplits, SplitTensors};
 use crate::error::{Error, Result};
 use crate::model::network::Normalization;
@@ -24,23 +24,12 @@ use crate::model::space::{Space, SpaceConfig};
 use crate::model::supernet::SupernetPath;
 use crate::search::session::{Session, SessionOptions};
 
-/// What to compare.
+/// What to compare: the supernet benchmark's sizes (`k`, `D`, `L`, batch, steps,
+/// threads, seed; blocks drawn uniformly) and the reference's Python.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompareConfig {
-    /// Numbers of blocks `k`.
-    pub blocks: Vec<usize>,
-    /// Widths `D`.
-    pub widths: Vec<usize>,
-    /// Hidden layers `L` (all edges allowed).
-    pub layers: usize,
-    /// Batch size.
-    pub batch_size: usize,
-    /// Timed weight steps per measurement, after one warm-up step.
-    pub steps: usize,
-    /// Threads (libtorch's, and PyTorch's in the reference).
-    pub threads: usize,
-    /// Seed of the blocks (drawn uniformly, `p0 = 0.5`) and the weights.
-    pub seed: u64,
+    /// The sizes (default: `k` 1, 8, 32; `D` 256, 512; batch 256).
+    pub sizes: SupernetBenchConfig,
     /// The Python that runs the reference (`None`: `.venv-ref/bin/python` of the
     /// checkout, set up on first use).
     pub python: Option<PathBuf>,
@@ -48,7 +37,8 @@ pub struct CompareConfig {
 
 impl Default for CompareConfig {
     fn default() -> Self {
-        CompareConfig { blocks: vec![1, 8, 32], widths: vec![256, 512], layers: 6, batch_size: 256, steps: 5, threads: 1, seed: 0, python: None }
+        let sizes = SupernetBenchConfig { widths: vec![256, 512], batch_size: 256, ..SupernetBenchConfig::default() };
+        CompareConfig { sizes, python: None }
     }
 }
 
@@ -109,7 +99,7 @@ fn time_steps(session: &mut Session, x: &Tensor, y: &Tensor, steps: usize) -> Re
 }
 
 /// Runs the reference on the session's masks and the normalised batch.
-fn run_reference(python: &Path, dir: &Path, config: &CompareConfig, session: &Session, xn: &Tensor, y: &Tensor) -> Result<(f64, String)> {
+fn run_reference(python: &Path, dir: &Path, config: &SupernetBenchConfig, session: &Session, xn: &Tensor, y: &Tensor) -> Result<(f64, String)> {
     let space = session.space();
     let masks: Vec<Vec<u8>> = session.dags().iter().map(|d| Ok(d.mask(space)?.iter().map(|&b| b as u8).collect())).collect::<Result<_>>()?;
     let (xp, yp, cp) = (dir.join("x.f32"), dir.join("y.i64"), dir.join("config.json"));
@@ -135,11 +125,12 @@ fn run_reference(python: &Path, dir: &Path, config: &CompareConfig, session: &Se
 }
 
 /// Runs the comparison on `data`'s weight split; `on_row` sees each row.
-pub fn run_compare(config: &CompareConfig, data: &DataSplits, on_row: &mut dyn FnMut(&CompareRow)) -> Result<Vec<CompareRow>> {
+pub fn run_compare(compare: &CompareConfig, data: &DataSplits, on_row: &mut dyn FnMut(&CompareRow)) -> Result<Vec<CompareRow>> {
+    let config = &compare.sizes;
     if config.steps == 0 || config.batch_size == 0 || config.blocks.is_empty() || config.widths.is_empty() {
         return Err(Error::config("bench", "steps, batch size, blocks and widths must be non-empty"));
     }
-    let python = reference_python(config)?;
+    let python = reference_python(compare)?;
     tch::set_num_threads(config.threads.max(1) as i32);
     let dir = std::env::temp_dir().join(format!("densenas-compare-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;

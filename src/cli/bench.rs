@@ -76,18 +76,22 @@ fn mib(bytes: Option<u64>) -> String {
     bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / (1024.0 * 1024.0)))
 }
 
-/// Runs the supernet benchmark and prints its table.
-fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Result<()> {
-    let defaults = SupernetBenchConfig::default();
-    let config = SupernetBenchConfig {
+/// The supernet sizes of the command line, over `defaults`.
+fn sizes(args: &BenchArgs, defaults: SupernetBenchConfig) -> SupernetBenchConfig {
+    SupernetBenchConfig {
         blocks: if args.supernet_blocks.is_empty() { defaults.blocks } else { args.supernet_blocks.clone() },
         widths: if args.widths.is_empty() { defaults.widths } else { args.widths.clone() },
         layers: args.layers,
-        batch_size: args.batch_size.unwrap_or(64),
+        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
         steps: args.steps,
         threads: args.threads,
         seed: args.seed,
-    };
+    }
+}
+
+/// Runs the supernet benchmark and prints its table.
+fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Result<()> {
+    let config = sizes(args, SupernetBenchConfig::default());
     let json = args.json;
     if !json {
         println!(
@@ -117,20 +121,11 @@ fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Re
 /// Runs the comparison with PyTorch and prints its table.
 fn compare(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Result<()> {
     let defaults = CompareConfig::default();
-    let config = CompareConfig {
-        blocks: if args.supernet_blocks.is_empty() { defaults.blocks } else { args.supernet_blocks.clone() },
-        widths: if args.widths.is_empty() { defaults.widths } else { args.widths.clone() },
-        layers: args.layers,
-        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
-        steps: args.steps,
-        threads: args.threads,
-        seed: args.seed,
-        python: args.python.clone(),
-    };
+    let config = CompareConfig { sizes: sizes(args, defaults.sizes), python: args.python.clone() };
     if !args.json {
         println!(
             "densenas {} compare: DARTS weight steps, L={} F={} batch {} ({} timed steps each, {} thread(s), cpu)",
-            densenas::VERSION, config.layers, data.train.features, config.batch_size, config.steps, config.threads
+            densenas::VERSION, config.sizes.layers, data.train.features, config.sizes.batch_size, config.sizes.steps, config.sizes.threads
         );
         println!(
             "{:>4} {:>6} {:>12} {:>12} {:>12} {:>7} {:>13} {:>6} {:>9} {:>9}",
