@@ -23,3 +23,26 @@ fn supernet_bench_counts_the_flops_of_the_batched_path() {
     let bad = SupernetBenchConfig { widths: vec![], ..config };
     assert!(run_supernet_bench(&bad, &data, &mut |_| {}).is_err());
 }
+
+#[test]
+fn useful_flops_count_only_the_edges_and_sinks_each_block_has() {
+    use densenas::bench::useful_flops;
+    use densenas::{Dag, Space, SpaceConfig};
+    let space = Space::new(SpaceConfig::new(64, 10, 4, 32)).unwrap();
+    let d = |e: &[(usize, usize)]| Dag::new(4, e.to_vec()).unwrap();
+    // Block 1: 2 edges, sinks 2 and 3; block 2: no edge, every vertex a sink.
+    let dags = [d(&[(0, 1), (1, 2)]), d(&[])];
+    let (sinks1, sinks2) = (dags[0].sinks().len() as f64, 4.0);
+    assert_eq!(sinks1, 2.0);
+    let per_block = 2.0 * 32.0 * 32.0 + sinks1 * 32.0 * 10.0 + sinks2 * 32.0 * 10.0;
+    let want = 6.0 * 16.0 * (4.0 * 32.0 * 64.0 + per_block);
+    assert_eq!(useful_flops(&space, &dags, 16), want);
+    // The supernet bench reports it beside the batched count, and the grouped path's
+    // share of the batched path's products.
+    let data = densenas::data::load("digits").unwrap();
+    let config = densenas::bench::SupernetBenchConfig { blocks: vec![4], widths: vec![16], layers: 4, batch_size: 8, steps: 1, threads: 1, seed: 0 };
+    let rows = densenas::bench::run_supernet_bench(&config, &data, &mut |_| {}).unwrap();
+    let r = &rows[0];
+    assert!(r.useful_gflops > 0.0 && r.useful_gflops < r.gflops, "{r:?}");
+    assert!(r.work_fraction > 0.0 && r.work_fraction < 1.0, "{r:?}");
+}
