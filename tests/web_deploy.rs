@@ -3,9 +3,11 @@
 //! search's own ONNX Runtime figure; networks with every operation the engine exports
 //! (typed spaces: Conv, AveragePool, MaxPool, Reshape, locally connected MatMul; and
 //! LayerNorm, GELU, tanh, sigmoid, mean aggregation) give the engine's logits in
-//! onnxruntime-node and in onnxruntime-web; the page, in a headless Chromium, shows
-//! for a test image and for a drawing what the engine predicts, and writes a
-//! screenshot; bad models get clear errors everywhere.
+//! onnxruntime-node and in onnxruntime-web; the page, in a headless Chromium, turns a
+//! digits test image, a grayscale and a colour picture into exactly the features the
+//! loaders give, shows for them and for a drawing what the engine predicts, and writes
+//! a screenshot; bad models get clear errors everywhere; `densenas serve` serves only
+//! its folders.
 //!
 //! Needs Node.js, the examples' npm packages and a Chromium: `make test` installs them
 //! (scripts/setup-web.sh). The screenshot and the other outputs stay in
@@ -648,5 +650,78 @@ fn the_page_in_chromium_predicts_what_the_engine_predicts_and_draws_the_dag() {
     let colours: std::collections::HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
     assert!(img.width() >= 1000 && img.height() >= 600 && colours.len() > 50, "{}x{}, {} colours", img.width(), img.height(), colours.len());
     println!("screenshot: {} ({}x{})", screenshot.display(), img.width(), img.height());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A picture of `shape` ([C, H, W], one or three channels) as the images loader reads
+/// it: a tree of train/ and test/ with two classes, whose first test sample is it.
+fn picture(shape: [u32; 3], dir: &Path) -> (PathBuf, Vec<f32>) {
+    let [c, h, w] = shape;
+    let file = dir.join(format!("picture-{c}x{h}x{w}.png"));
+    if c == 1 {
+        // Mean well below 128, so that the page does not take it for dark ink on paper.
+        image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 7 + y * 13 + x * y) % 200) as u8])).save(&file).unwrap();
+    } else {
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 8) as u8, (y * 8) as u8, ((x * y + 17) % 256) as u8])).save(&file).unwrap();
+    }
+    let tree = dir.join(format!("tree-{c}"));
+    for role in ["train", "test"] {
+        for class in ["a", "b"] {
+            std::fs::create_dir_all(tree.join(role).join(class)).unwrap();
+            std::fs::copy(&file, tree.join(role).join(class).join("p.png")).unwrap();
+        }
+    }
+    let splits = data::load(&format!("images:{}", tree.display())).unwrap();
+    assert_eq!(splits.test.shape, Some([c as usize, h as usize, w as usize]));
+    let f = splits.test.features;
+    (file, splits.test.x[..f].to_vec())
+}
+
+#[test]
+fn the_page_reads_grayscale_and_colour_pictures_as_the_images_loader_does() {
+    let tools = tools();
+    let root = common::temp_dir("web-pictures");
+    let run = root.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let mut cases = Vec::new();
+    for (name, shape) in [("grey-28x28", [1u32, 28, 28]), ("rgb-32x32", [3, 32, 32])] {
+        let f = (shape[0] * shape[1] * shape[2]) as usize;
+        let noise: Vec<f32> = (0..64 * f).map(|_| rand::Rng::gen_range(&mut rng, 0.0..255.0)).collect();
+        let norm = Normalization::from_data(&noise, f).unwrap();
+        let mut c = SpaceConfig::new(f, 10, 2, 16);
+        c.activation = Activation::Tanh;
+        let space = Space::new(c).unwrap();
+        let net = random_network(&space, &Dag::chain(2), &norm, 30 + shape[0] as u64);
+        let model = root.join(format!("{name}.onnx"));
+        let metadata = ExportMetadata { class_names: None, input_shape: Some(shape.iter().map(|&v| v as usize).collect()) };
+        onnx::write(&net, &model, &metadata).unwrap();
+        let (png, features) = picture(shape, &root);
+        cases.push((name, net, model, png, features));
+    }
+    // The grey model is the run's; the colour one goes through the page's model input.
+    std::fs::copy(&cases[0].2, run.join("best.onnx")).unwrap();
+    let server = Server::start(&run, &[]);
+    for (i, (name, net, model, png, features)) in cases.iter().enumerate() {
+        let mut args = vec!["--image", png.to_str().unwrap()];
+        if i > 0 {
+            args.extend(["--model-file", model.to_str().unwrap()]);
+        }
+        let r = headless(&tools, &server.url, &args);
+        assert_eq!(r["load"]["ok"], true, "{name}: {}", r["status"]);
+        assert_eq!(r["model"]["spec"]["encoding"], "pixels", "{name}");
+        let shown = &r["image"];
+        let got = floats(&shown["features"]);
+        let want: Vec<f64> = features.iter().map(|&v| v as f64).collect();
+        let wrong = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!((got.len(), wrong), (want.len(), 0), "{name}: the page's features differ from the images loader's");
+        let (logits, probabilities) = engine(net, features);
+        let d = max_abs_diff(&floats(&shown["logits"]), &logits).max(max_abs_diff(&floats(&shown["probabilities"]), &probabilities));
+        assert!(d < TOLERANCE, "{name}: page and engine differ by {d}");
+        assert_eq!(shown["predicted"].as_u64().unwrap() as usize, argmax(&logits), "{name}");
+        assert_eq!(shown["invert"], false, "{name}");
+        println!("browser {name}: {} features equal the images loader's; max difference from the engine {d:.2e}", got.len());
+    }
+    drop(server);
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -19,7 +19,8 @@ const padContext = pad.getContext("2d", { willReadFrequently: true });
 const seen = $("seen");
 
 let ort = null;
-const state = { model: null, spec: null, last: null, sequence: 0, error: null, busy: null };
+// `loads` counts finished model loads (successful or not).
+const state = { model: null, spec: null, last: null, sequence: 0, error: null, busy: null, loads: 0 };
 
 function status(message, kind = "") {
   const s = $("status");
@@ -152,13 +153,15 @@ function setModel(model) {
 
 async function loadModel(promise) {
   status("Loading the model…");
+  state.error = null;
   try {
     setModel(await promise);
-    state.error = null;
     return { ok: true };
   } catch (e) {
     status(e.message, "error");
     return { ok: false, error: e.message };
+  } finally {
+    state.loads += 1;
   }
 }
 

@@ -2,9 +2,11 @@
 // Drives the page in a headless Chromium (playwright-core with the machine's own
 // Chromium, no browser download) and prints what it showed, as JSON:
 //
-//   node headless.mjs --url http://127.0.0.1:PORT/ [--image DIGIT.png] [--draw]
-//       [--cases CASES.json] [--screenshot OUT.png] [--chromium PATH]
+//   node headless.mjs --url http://127.0.0.1:PORT/ [--model-file M.onnx] [--image DIGIT.png]
+//       [--draw] [--cases CASES.json] [--screenshot OUT.png] [--chromium PATH]
 //
+//   --model-file: loads that model through the page's "Choose a best.onnx" input
+//            instead of the one the URL names;
 //   --image: puts the file on the pad through the page's own file input, and reads
 //            back the features, logits, probabilities and the predicted class (from
 //            the page's state and from the bar chart it drew);
@@ -24,6 +26,7 @@ import { chromium } from "playwright-core";
 const { values: args } = parseArgs({
   options: {
     url: { type: "string" },
+    "model-file": { type: "string" },
     image: { type: "string" },
     draw: { type: "boolean", default: false },
     cases: { type: "string" },
@@ -55,7 +58,12 @@ function findChromium() {
 }
 
 const report = { url: args.url, chromium: findChromium(), browser: null, console: [] };
-const browser = await chromium.launch({ executablePath: report.chromium, headless: true, timeout });
+const browser = await chromium.launch({
+  executablePath: report.chromium,
+  headless: true,
+  timeout,
+  args: ["--disable-dev-shm-usage"], // containers often have a small /dev/shm
+});
 try {
   report.browser = `Chromium ${browser.version()}`;
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -67,6 +75,15 @@ try {
   await page.goto(args.url);
   await page.waitForFunction(() => window.densenasPage !== undefined);
   report.load = await page.evaluate(() => window.densenasPage.ready);
+  if (args["model-file"]) {
+    const loads = await page.evaluate(() => window.densenasPage.state.loads);
+    await page.setInputFiles("#model-file", args["model-file"]);
+    await page.waitForFunction((n) => window.densenasPage.state.loads > n, loads);
+    report.load = await page.evaluate(() => {
+      const s = window.densenasPage.state;
+      return s.error ? { ok: false, error: s.error } : { ok: true };
+    });
+  }
   report.status = await page.textContent("#status");
   report.runtime = await page.evaluate(() => window.densenasPage.runtime());
   if (report.load.ok) {
