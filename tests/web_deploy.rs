@@ -44,12 +44,22 @@ struct Tools {
     chromium: String,
 }
 
-fn tools() -> Tools {
-    let setup = "run scripts/setup-web.sh (`make test` does) to install Node.js, Chromium and the examples' npm packages";
+const SETUP: &str = "run scripts/setup-web.sh (`make test` does) to install Node.js, Chromium and the examples' npm packages";
+
+/// Node.js and the Node example's packages.
+fn node_tools() {
     let node = Command::new("node").arg("--version").output();
-    assert!(matches!(&node, Ok(o) if o.status.success()), "no working `node` on PATH: {setup}");
-    for (dir, package) in [("examples/node", "onnxruntime-node"), ("examples/web", "onnxruntime-web"), ("examples/web", "playwright-core")] {
-        let path = Path::new(REPO).join(dir).join("node_modules").join(package).join("package.json");
+    assert!(matches!(&node, Ok(o) if o.status.success()), "no working `node` on PATH: {SETUP}");
+    let path = Path::new(REPO).join("examples/node/node_modules/onnxruntime-node/package.json");
+    assert!(path.exists(), "{} is missing: {SETUP}", path.display());
+}
+
+/// Node.js, both examples' packages and Chromium.
+fn tools() -> Tools {
+    node_tools();
+    let setup = SETUP;
+    for package in ["onnxruntime-web", "playwright-core"] {
+        let path = Path::new(REPO).join("examples/web/node_modules").join(package).join("package.json");
         assert!(path.exists(), "{} is missing: {setup}", path.display());
     }
     let chromium = std::env::var("CHROMIUM").ok().or_else(|| {
@@ -59,6 +69,7 @@ fn tools() -> Tools {
         })
     });
     let chromium = chromium.unwrap_or_else(|| panic!("no chromium on PATH: {setup}"));
+    assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium} (CHROMIUM or PATH): {setup}");
     Tools { chromium }
 }
 
@@ -338,7 +349,7 @@ fn serve_refuses_bad_run_folders_and_serves_only_its_folders() {
 
 #[test]
 fn node_example_accuracy_on_the_digits_equals_the_searchs_onnx_runtime_figure() {
-    tools();
+    node_tools();
     let root = common::temp_dir("web-node");
     let run = root.join("run");
     let out = densenas()
