@@ -11,7 +11,7 @@ FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
 TEST_ENV := OMP_NUM_THREADS=1
 RUN_ARGS ?=
 
-.PHONY: setup build run test clean header check-header c-examples c-tests cpp-examples fuzz install uninstall wheel
+.PHONY: setup build run test clean header check-header c-examples c-tests cpp-examples fuzz install uninstall wheel web-setup serve
 
 # The version is written once, in Cargo.toml's [package] table; the SONAME (build.rs),
 # the header's defines, the pkg-config and CMake files and the wheel all take it from there.
@@ -39,7 +39,7 @@ build: setup
 run: build
 	./target/release/densenas search --out runs/digits $(RUN_ARGS)
 
-test: build check-header
+test: build check-header web-setup
 	$(TEST_ENV) cargo test --release --locked $(FEATURES)
 
 # include/densenas.h is generated from src/ffi by the pinned cbindgen and checked in.
@@ -101,6 +101,17 @@ cpp-examples:
 # target (600), FUZZ_JOBS at a time (1), FUZZ_TARGETS (all). See scripts/fuzz.sh.
 fuzz:
 	@bash scripts/fuzz.sh
+
+# Deploying beyond Python (examples/node, examples/web; tests/web_deploy.rs): Node.js,
+# Debian's chromium and the examples' npm packages from their lockfiles, installed when
+# missing (scripts/setup-web.sh; fast when in place). `make serve` shows the browser
+# example with a run folder's best.onnx (RUN_DIR, default runs/digits from `make run`).
+RUN_DIR ?= runs/digits
+web-setup:
+	@bash scripts/setup-web.sh
+
+serve: build web-setup
+	./target/release/densenas serve $(RUN_DIR)
 
 clean:
 	cargo clean

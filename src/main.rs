@@ -1,5 +1,5 @@
-//! The `densenas` command line: `search`, `train`, `eval`, `bench`, `experiment` and
-//! `report`.
+//! The `densenas` command line: `search`, `train`, `eval`, `bench`, `experiment`,
+//! `report` and `serve` (the browser example).
 
 mod cli;
 
@@ -33,6 +33,8 @@ enum Command {
     Experiment(cli::experiment::ExperimentArgs),
     /// Write the report of an experiment folder (report.md, report.json, plots/).
     Report(cli::experiment::ReportArgs),
+    /// Serve the browser example (examples/web) locally with a run folder's best.onnx.
+    Serve(cli::serve::ServeArgs),
     /// A worker of `densenas experiment` (started by it; reads unit ids on stdin).
     #[command(hide = true)]
     ExperimentWorker {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::run(args),
         Command::Experiment(args) => cli::experiment::run(args),
         Command::Report(args) => cli::experiment::report(args),
+        Command::Serve(args) => cli::serve::run(args),
         Command::ExperimentWorker { dir } => cli::experiment::worker(dir),
     };
     match result {

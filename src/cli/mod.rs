@@ -6,4 +6,5 @@ pub mod experiment;
 pub mod progress;
 pub mod bench;
 pub mod search;
+pub mod serve;
 pub mod train;
