@@ -7,7 +7,7 @@
 
 CUDA ?= 0
 FEATURES := $(if $(filter 1,$(CUDA)),--features cuda,)
-# One libtorch thread: two collapse when the other core is busy (TOOLCHAIN.md).
+# One libtorch thread: two collapse when the other core is busy.
 TEST_ENV := OMP_NUM_THREADS=1
 RUN_ARGS ?=
 

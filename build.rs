@@ -16,7 +16,7 @@ fn soname(major: &str, minor: &str) -> String {
 }
 
 fn main() {
-    // Only direct dependents of torch-sys see DEP_TCH_LIBTORCH_LIB (TOOLCHAIN.md).
+    // Only direct dependents of torch-sys see DEP_TCH_LIBTORCH_LIB.
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     }

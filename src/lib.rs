@@ -1,5 +1,5 @@
 //! densenas: differentiable neural architecture search over spaces of densely
-//! connected layers (see `DESIGN.md` in the project's shared documents).
+//! connected layers (see docs/architecture.md).
 //!
 //! A [`Space`] of `L` dense layers; [`Dag`]s over them; a [`DagDensity`] to draw them;
 //! a [`Supernet`] of `k` blocks sharing weights, mixed by `alpha` according to a

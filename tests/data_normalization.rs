@@ -1,4 +1,4 @@
-//! The network's input normalisation on real data (DESIGN.md section 1): computed from
+//! The network's input normalisation on real data (docs/architecture.md): computed from
 //! the training file only, per feature; the always-zero features (digits columns 0, 32
 //! and 39; MNIST's 67 always-zero training pixels) get std 1 and mean 0, and a network
 //! gives finite outputs on the training and test files.

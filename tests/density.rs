@@ -257,7 +257,7 @@ fn session_refuses_more_blocks_than_the_constrained_space_holds() {
     assert!(err.contains("holds only 4"), "{err}");
 }
 
-// ---- Typed spaces: a categorical per edge over {absent} + ops (DESIGN.md section 9).
+// ---- Typed spaces: a categorical per edge over {absent} + ops (docs/configuration.md, typed spaces).
 
 fn typed_space(layers: usize, ops: &[Op], min_edges: Option<usize>, max_edges: Option<usize>) -> Space {
     let mut c = SpaceConfig::new(4, 2, layers, 8);

@@ -50,7 +50,7 @@ fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
 
-/// The report without the fields DESIGN.md lets differ between reruns.
+/// The report without the fields a rerun may change (timing and memory, docs/experiments.md).
 fn comparable(mut v: serde_json::Value) -> serde_json::Value {
     fn strip(v: &mut serde_json::Value) {
         match v {

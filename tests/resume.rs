@@ -1,4 +1,4 @@
-//! Checkpoints and resume through the command line (DESIGN.md section 11): a search
+//! Checkpoints and resume through the command line (docs/reliability.md): a search
 //! killed with SIGKILL during phase 3, or stopped with Ctrl-C in phase 2 or in
 //! retraining, and resumed with `--resume DIR` ends with the same `summary.json`
 //! (apart from `timing` and `resumed`), `history.jsonl` and `best.onnx`, byte for

@@ -1,6 +1,6 @@
 //! A small whole search on the embedded digits: the history holds P x k records, the
 //! retrained best and the chain baseline reach a real accuracy, and the run folder
-//! holds what DESIGN.md section 7 lists.
+//! holds what the README's run-folder table lists.
 
 use densenas::search::{run_search, SearchConfig};
 use densenas::data;

@@ -1,6 +1,6 @@
 //! CIFAR-10 binary batches (`cifar:DIR` or `cifar:FILE.bin`): records of one label byte
 //! (0..9) then 1024 red, 1024 green and 1024 blue bytes of a 32x32 image, already in
-//! the channel-major order of DESIGN.md section 5. A folder holds `data_batch_1.bin` to
+//! the channel-major order every loader gives. A folder holds `data_batch_1.bin` to
 //! `data_batch_5.bin` (the training file) and `test_batch.bin` (the test file); a single
 //! file has no test file, so the fixed test split is set aside from it.
 

@@ -1,4 +1,4 @@
-//! Datasets (DESIGN.md sections 3 and 5): `F` float features per sample in
+//! Datasets (the README's datasets): `F` float features per sample in
 //! channel-major order and an integer label in `0..C`, the loaders behind `--data`, and
 //! the split roles (test, weight and validation splits).
 //!

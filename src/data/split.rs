@@ -1,4 +1,4 @@
-//! The split roles of DESIGN.md section 3: a fixed test split for datasets without a
+//! The split roles (docs/architecture.md): a fixed test split for datasets without a
 //! test file, and the seeded, stratified weight/validation split of the training file.
 
 use rand::seq::SliceRandom;

@@ -1,4 +1,4 @@
-//! The local executor (DESIGN.md section 8): `--jobs N` worker processes of one
+//! The local executor (docs/experiments.md): `--jobs N` worker processes of one
 //! libtorch thread each, fed unit ids over a pipe. Each worker keeps its datasets
 //! loaded for its next units, writes each unit's result or error itself, and dies with
 //! its parent. The parent schedules stage 1, adds a search's stage-2 units as soon as

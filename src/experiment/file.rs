@@ -1,4 +1,4 @@
-//! The experiment file (DESIGN.md section 10): one factorial group, or a study of
+//! The experiment file (docs/experiments.md): one factorial group, or a study of
 //! several (`{"name": ..., "groups": [...]}`), so that a study need not cross
 //! everything with everything. Dataset paths are relative to the file.
 //!

@@ -1,4 +1,4 @@
-//! Experiments (DESIGN.md sections 8 and 10): an experiment file's groups expanded into
+//! Experiments (docs/experiments.md): an experiment file's groups expanded into
 //! units (searches and standalone trainings), each identified by the hash of what
 //! defines it, run by a local pool of worker processes (or one at a time by any
 //! scheduler), with results kept in an experiment folder so that a rerun does only

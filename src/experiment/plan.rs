@@ -1,4 +1,4 @@
-//! Expanding an experiment into units (DESIGN.md section 10), in a stable order.
+//! Expanding an experiment into units (docs/experiments.md), in a stable order.
 //!
 //! Stage 1, known up front: per group, dataset, space and seed, one search per
 //! strategy, then the standalone trainings of the chain, the full DAG and the random

@@ -1,4 +1,4 @@
-//! A unit of an experiment (DESIGN.md sections 8 and 10): a whole search, or one DAG
+//! A unit of an experiment (docs/experiments.md): a whole search, or one DAG
 //! trained alone from fresh weights. A unit is defined by everything that changes its
 //! result, and its id is the SHA-256 of that definition's canonical JSON (with the
 //! densenas version), so identical units run once and a changed option re-runs only

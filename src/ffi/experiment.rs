@@ -1,4 +1,4 @@
-//! Experiments from C (DESIGN.md section 8): list an experiment's units, run one unit
+//! Experiments from C (docs/experiments.md): list an experiment's units, run one unit
 //! by id (so that any scheduler can spread them), and write the report.
 
 use std::ffi::c_char;

@@ -1,4 +1,4 @@
-//! The C ABI (DESIGN.md section 7): a thin layer over the Rust API with opaque
+//! The C ABI (the README's run-folder table): a thin layer over the Rust API with opaque
 //! handles, `densenas_status` results, outputs written only on success, a thread-local
 //! last-error message, a panic boundary at every export and a NULL check on every
 //! pointer. `include/densenas.h` is generated from these files by cbindgen.

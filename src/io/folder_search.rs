@@ -1,4 +1,4 @@
-//! A search that lives in a run folder (DESIGN.md section 11): the folder is locked
+//! A search that lives in a run folder (docs/reliability.md): the folder is locked
 //! for its duration, `config.json` is written first (so even a killed search leaves
 //! its configuration), a checkpoint goes to `checkpoints/` after every complete phase,
 //! the run folder is written at the end, and the checkpoints are removed once the

@@ -1,6 +1,6 @@
 //! A DAG over the space's hidden vertices (one building block's topology), the op each
-//! edge carries in a typed space (DESIGN.md section 9), and the metrics of DESIGN.md
-//! section 4 that the research questions correlate with accuracy.
+//! edge carries in a typed space (docs/configuration.md, typed spaces), and the metrics
+//! (docs/architecture.md) that the research questions correlate with accuracy.
 
 use std::collections::BTreeMap;
 
@@ -47,7 +47,7 @@ impl TryFrom<DagJson> for Dag {
     }
 }
 
-/// The metrics of one DAG (DESIGN.md section 4).
+/// The metrics of one DAG (docs/architecture.md).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DagMetrics {
     /// Number of edges.
@@ -307,7 +307,7 @@ impl Dag {
         (s * stem + edges + 2 * t * d * c) as usize
     }
 
-    /// The metrics of DESIGN.md section 4.
+    /// The metrics listed in docs/architecture.md.
     pub fn metrics(&self) -> DagMetrics {
         let l = self.layers;
         let preds: Vec<Vec<usize>> = (0..l).map(|j| self.in_edges(j)).collect();

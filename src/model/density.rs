@@ -1,4 +1,4 @@
-//! The DAG density (DESIGN.md sections 4 and 9): independent edges over the allowed
+//! The DAG density (docs/architecture.md): independent edges over the allowed
 //! edges, each absent or present with one of the space's ops (a Bernoulli `p_ij` in an
 //! untyped space, a categorical over `{absent} + ops` in a typed one), draws of distinct
 //! DAGs that honour the edge-count constraints exactly, and the feedback update
@@ -92,8 +92,8 @@ pub struct DagDensity {
 }
 
 /// Raises the entries of a categorical below `p_min` to `p_min` and scales the others
-/// down in proportion so the sum stays 1, repeated until none is below (DESIGN.md
-/// section 9; needs `q.len() * p_min < 1`). With two entries this is the clamp into
+/// down in proportion so the sum stays 1, repeated until none is below (needs
+/// `q.len() * p_min < 1`; docs/configuration.md, typed spaces). With two entries this is the clamp into
 /// `[p_min, 1 - p_min]`.
 pub fn clamp_categorical(q: &mut [f64], p_min: f64) {
     let mut fixed = vec![false; q.len()];

@@ -1,4 +1,4 @@
-//! The model layer (DESIGN.md sections 1, 2 and 4): the search [`space`], its
+//! The model layer (docs/architecture.md): the search [`space`], its
 //! [`dag`]s and their metrics, the [`density`] DAGs are drawn from, standalone
 //! [`network`]s, the [`ops`] an edge may carry (filters and pooling), the weight-sharing [`supernet`], and the [`device`] and precision
 //! they run on. Nothing here knows about strategies, searches or files.

@@ -1,4 +1,4 @@
-//! One DAG as a standalone network (DESIGN.md section 1): the input normalisation, the
+//! One DAG as a standalone network (docs/architecture.md): the input normalisation, the
 //! weights the DAG uses, and its forward pass. The supernet's "chosen blocks" path, the
 //! inherited snapshot, retraining and (later) the ONNX export all go through here.
 

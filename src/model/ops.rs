@@ -1,4 +1,4 @@
-//! Operations on edges (DESIGN.md section 9): a vertex's `D` numbers seen as a
+//! Operations on edges (docs/configuration.md, typed spaces): a vertex's `D` numbers seen as a
 //! `C x H x W` map, so that an edge may carry a convolution, a locally connected layer,
 //! a pooling or the identity instead of a dense matrix, and the convolutional stem that
 //! feeds a source vertex from an image input.

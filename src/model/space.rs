@@ -1,4 +1,4 @@
-//! The search space (DESIGN.md section 1): `L` dense layers of width `D` over `F` input
+//! The search space (docs/architecture.md): `L` dense layers of width `D` over `F` input
 //! features and `C` classes, the allowed edges `A = {(i,j) : i < j, j - i <= S}`, and
 //! the layer options (activation, aggregation, normalisation).
 

@@ -1,4 +1,4 @@
-//! Building a report (DESIGN.md section 10) from an experiment folder's finished units:
+//! Building a report (docs/experiments.md) from an experiment folder's finished units:
 //! per dataset, the tables of research questions 1 to 4, and across datasets that of
 //! question 5. Everything is recomputed from the experiment and the unit results, in a
 //! fixed order, so a rerun of the same experiment gives the same report (apart from

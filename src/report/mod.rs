@@ -1,4 +1,4 @@
-//! Reports of experiments (DESIGN.md section 10): `report.json`, `report.md` (headings
+//! Reports of experiments (docs/experiments.md): `report.json`, `report.md` (headings
 //! "RQ1" to "RQ5", and "RQ6" when a group searches a typed space) and `plots/*.svg`,
 //! computed from an experiment folder's finished units. Statistics in [`stats`], tables
 //! in [`build`], text in [`markdown`], plots in [`plots`], the typed-space question in

@@ -1,4 +1,4 @@
-//! Checkpoints of a search (DESIGN.md section 11). After every complete phase the
+//! Checkpoints of a search (docs/reliability.md). After every complete phase the
 //! search writes `checkpoints/phase-N/` (N phases done):
 //!
 //! - `session.safetensors`: the whole session (weights, optimiser moments, `alpha`,

@@ -1,4 +1,4 @@
-//! The first phase's blocks given rather than drawn (DESIGN.md section 4, the
+//! The first phase's blocks given rather than drawn (docs/architecture.md, the
 //! proposal's first step): explicit edge lists, or generators (the chain, the full DAG,
 //! random DAGs with a given edge count).
 

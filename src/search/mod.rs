@@ -1,4 +1,4 @@
-//! The search layer (DESIGN.md sections 3, 4 and 11): the [`strategy`]s, the
+//! The search layer (docs/architecture.md): the [`strategy`]s, the
 //! [`session`] that alternates weight and architecture steps and resamples blocks
 //! between phases, the first phase's given DAGs, and a whole search: its
 //! [`config`]uration, phases, retraining, [`summary`], events and [`checkpoint`]s.

@@ -1,4 +1,4 @@
-//! One phase of a search (DESIGN.md section 4): epochs of a weight step followed by an
+//! One phase of a search (docs/architecture.md): epochs of a weight step followed by an
 //! architecture step (weight steps only in warm-up epochs), then the blocks are judged
 //! on the validation split and the next blocks drawn.
 

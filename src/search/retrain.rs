@@ -1,4 +1,4 @@
-//! Retraining at the end of a search (DESIGN.md section 4): the best DAG and the chain
+//! Retraining at the end of a search (docs/architecture.md): the best DAG and the chain
 //! baseline trained from fresh weights on the whole training file with the same
 //! budget, each from its own RNG stream of the run's seed, then tested.
 

@@ -1,4 +1,4 @@
-//! A whole search (DESIGN.md sections 3, 4 and 11): `P` phases of alternating weight
+//! A whole search (docs/architecture.md): `P` phases of alternating weight
 //! and architecture steps over the weight and validation splits, with the density's
 //! resampling between phases and a checkpoint after each, then the retraining of the
 //! best DAG and of the chain baseline with the same budget, and the summary.
@@ -28,7 +28,7 @@ use crate::train::evaluate_network;
 
 /// Everything a search produced.
 pub struct SearchOutcome {
-    /// The summary (DESIGN.md section 7).
+    /// The summary (the README's run-folder table).
     pub summary: Summary,
     /// Every evaluated block.
     pub history: Vec<HistoryRecord>,

@@ -1,4 +1,4 @@
-//! `summary.json` of a run folder (DESIGN.md section 7).
+//! `summary.json` of a run folder (the README's run-folder table).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Training one DAG from fresh weights (DESIGN.md section 4's retraining of the best
+//! Training one DAG from fresh weights (the retraining of a search's best, docs/architecture.md
 //! architecture and of the chain baseline, with the same budget).
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,4 +1,4 @@
-//! Exporting found networks so that they run anywhere (DESIGN.md section 6).
+//! Exporting found networks so that they run anywhere (the README's ONNX export).
 
 pub mod onnx;
 pub mod proto;

@@ -1,4 +1,4 @@
-//! The ONNX writer (DESIGN.md section 6): any DAG of the space as a standalone ONNX
+//! The ONNX writer (the README's ONNX export): any DAG of the space as a standalone ONNX
 //! model, opset 17, default-domain operators only, with the input normalisation inside.
 //!
 //! Graph: `input [N, F]` (raw features) -> `Sub mean`, `Div std` -> per vertex the
@@ -7,7 +7,7 @@
 //! outputs `logits [N, C]` and `probabilities = Softmax(logits) [N, C]`. GELU, which
 //! has no operator before opset 20, is written as `0.5 x (1 + Erf(x / sqrt 2))`.
 //!
-//! Typed spaces (DESIGN.md section 9): a convolutional stem is a `Reshape` of the
+//! Typed spaces (docs/configuration.md, typed spaces): a convolutional stem is a `Reshape` of the
 //! input to `[N, C_in, H_in, W_in]` and a `Conv` per source; a convolution or pooling
 //! edge reshapes its source to `[N, C, H, W]` (once per vertex), applies `Conv`,
 //! `AveragePool` (`count_include_pad = 0`) or `MaxPool`, and reshapes back to `[N, D]`;

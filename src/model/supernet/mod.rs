@@ -1,4 +1,4 @@
-//! The weight-sharing supernet (DESIGN.md sections 2 and 9): shared tensors `U, W, b,
+//! The weight-sharing supernet (docs/architecture.md): shared tensors `U, W, b,
 //! V, c` (and LayerNorm's, and in a typed space one weight per (edge, op) pair that has
 //! one), every block a 0/1 mask over the allowed (edge, op) pairs, all `k` blocks
 //! computed together, plus a path that computes only chosen blocks (cost independent

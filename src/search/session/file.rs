@@ -1,4 +1,4 @@
-//! A session saved whole to one file and loaded back (DESIGN.md section 11): a
+//! A session saved whole to one file and loaded back (docs/reliability.md): a
 //! safetensors file holding the shared weights, the optimisers' moments, `alpha`, the
 //! best architecture's snapshot and the last weight-step batch, with a JSON document
 //! for everything else (space, options, RNG state, counters, density, blocks,

@@ -1,4 +1,4 @@
-//! A search session (DESIGN.md sections 2-4): `k` blocks over shared weights, the
+//! A search session (docs/architecture.md): `k` blocks over shared weights, the
 //! architecture parameters `alpha`, the strategy, the DAG density, the history of every
 //! evaluated block and the best architecture with its inherited snapshot.
 //!

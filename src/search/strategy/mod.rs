@@ -1,4 +1,4 @@
-//! Search strategies (DESIGN.md section 3): how the block weights `w` are derived from
+//! Search strategies (docs/architecture.md): how the block weights `w` are derived from
 //! `alpha` for a forward pass, and how the architecture gradient is computed.
 //!
 //! | name | file | forward pass | blocks computed per step |
