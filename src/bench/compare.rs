@@ -14,15 +14,13 @@ use std::process::Command;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tch::{Device, Tensor};
+use tch::Tensor;
 
-use super::supernet::{matmul_gflops, useful_flops, SupernetBenchConfig};
-use crate::data::{DataSplits, SplitTensors};
+use super::supernet::{matmul_gflops, useful_flops, BenchBatch, SupernetBenchConfig};
+use crate::data::DataSplits;
 use crate::error::{Error, Result};
-use crate::model::network::Normalization;
-use crate::model::space::{Space, SpaceConfig};
 use crate::model::supernet::SupernetPath;
-use crate::search::session::{Session, SessionOptions};
+use crate::search::session::Session;
 
 /// What to compare: the supernet benchmark's sizes (`k`, `D`, `L`, batch, steps,
 /// threads, seed; blocks drawn uniformly) and the reference's Python.
@@ -127,28 +125,16 @@ fn run_reference(python: &Path, dir: &Path, config: &SupernetBenchConfig, sessio
 /// Runs the comparison on `data`'s weight split; `on_row` sees each row.
 pub fn run_compare(compare: &CompareConfig, data: &DataSplits, on_row: &mut dyn FnMut(&CompareRow)) -> Result<Vec<CompareRow>> {
     let config = &compare.sizes;
-    if config.steps == 0 || config.batch_size == 0 || config.blocks.is_empty() || config.widths.is_empty() {
-        return Err(Error::config("bench", "steps, batch size, blocks and widths must be non-empty"));
-    }
+    let BenchBatch { normalization, x, y } = config.prepare(data)?;
     let python = reference_python(compare)?;
-    tch::set_num_threads(config.threads.max(1) as i32);
     let dir = std::env::temp_dir().join(format!("densenas-compare-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let (weight_split, _) = data.weight_val(0.5, config.seed)?;
-    let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
-    let w = SplitTensors::new(&weight_split, Device::Cpu)?;
-    let idx: Vec<i64> = (0..config.batch_size as i64).map(|i| i % w.len()).collect();
-    let (x, y) = w.rows(&Tensor::f_from_slice(&idx)?)?;
     let xn = normalization.apply(&x)?;
     let mut rows = Vec::new();
     for &width in &config.widths {
         let matmul = matmul_gflops(1024, 5)?;
         for &k in &config.blocks {
-            let mut sc = SpaceConfig::new(data.train.features, data.train.classes, config.layers, width);
-            sc.blocks = k;
-            let space = Space::new(sc)?;
-            let options = SessionOptions { seed: config.seed, ..SessionOptions::default() };
-            let mut session = Session::new(&space, options, normalization.clone())?;
+            let (space, mut session) = config.session(data, &normalization, k, width)?;
             let grouped = time_steps(&mut session, &x, &y, config.steps)?;
             session.set_supernet_path(SupernetPath::Batched);
             let batched = time_steps(&mut session, &x, &y, config.steps)?;

@@ -97,32 +97,54 @@ pub fn matmul_gflops(n: i64, reps: usize) -> Result<f64> {
     Ok(2.0 * (n * n * n) as f64 / best / 1e9)
 }
 
+/// The fixed batch a benchmark steps on, and the data's normalisation.
+pub(super) struct BenchBatch {
+    pub normalization: Normalization,
+    pub x: Tensor,
+    pub y: Tensor,
+}
+
+impl SupernetBenchConfig {
+    /// Checks the sizes, sets the thread count and takes the first `batch_size` rows
+    /// of `data`'s weight split (cycled when it is smaller).
+    pub(super) fn prepare(&self, data: &DataSplits) -> Result<BenchBatch> {
+        if self.steps == 0 || self.batch_size == 0 || self.blocks.is_empty() || self.widths.is_empty() {
+            return Err(Error::config("bench", "steps, batch size, blocks and widths must be non-empty"));
+        }
+        tch::set_num_threads(self.threads.max(1) as i32);
+        let (weight_split, _) = data.weight_val(0.5, self.seed)?;
+        let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
+        let w = SplitTensors::new(&weight_split, Device::Cpu)?;
+        let idx: Vec<i64> = (0..self.batch_size as i64).map(|i| i % w.len()).collect();
+        let (x, y) = w.rows(&Tensor::f_from_slice(&idx)?)?;
+        Ok(BenchBatch { normalization, x, y })
+    }
+
+    /// A session of `k` blocks of width `width` over all edges of `layers` vertices.
+    pub(super) fn session(&self, data: &DataSplits, normalization: &Normalization, k: usize, width: usize) -> Result<(Space, Session)> {
+        let mut sc = SpaceConfig::new(data.train.features, data.train.classes, self.layers, width);
+        sc.blocks = k;
+        let space = Space::new(sc)?;
+        let options = SessionOptions { seed: self.seed, ..SessionOptions::default() };
+        let session = Session::new(&space, options, normalization.clone())?;
+        Ok((space, session))
+    }
+}
+
 /// Runs the supernet benchmark on `data`'s weight split; `on_row` sees each row.
 pub fn run_supernet_bench(
     config: &SupernetBenchConfig,
     data: &DataSplits,
     on_row: &mut dyn FnMut(&SupernetRow),
 ) -> Result<Vec<SupernetRow>> {
-    if config.steps == 0 || config.batch_size == 0 || config.blocks.is_empty() || config.widths.is_empty() {
-        return Err(Error::config("bench", "steps, batch size, blocks and widths must be non-empty"));
-    }
-    tch::set_num_threads(config.threads.max(1) as i32);
-    let (weight_split, _) = data.weight_val(0.5, config.seed)?;
-    let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
-    let w = SplitTensors::new(&weight_split, Device::Cpu)?;
+    let BenchBatch { normalization, x, y } = config.prepare(data)?;
     let (f, c, b) = (data.train.features as f64, data.train.classes as f64, config.batch_size as f64);
     let mut rows = Vec::new();
     for &width in &config.widths {
         // Measured per width, next to the rows it is compared with.
         let matmul = matmul_gflops(1024, 5)?;
         for &k in &config.blocks {
-            let mut sc = SpaceConfig::new(data.train.features, data.train.classes, config.layers, width);
-            sc.blocks = k;
-            let space = Space::new(sc)?;
-            let options = SessionOptions { seed: config.seed, ..SessionOptions::default() };
-            let mut session = Session::new(&space, options, normalization.clone())?;
-            let idx: Vec<i64> = (0..config.batch_size as i64).map(|i| i % w.len()).collect();
-            let (x, y) = w.rows(&Tensor::f_from_slice(&idx)?)?;
+            let (space, mut session) = config.session(data, &normalization, k, width)?;
             session.step_weights(&x, &y)?;
             let t = Instant::now();
             for _ in 0..config.steps {
