@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { argmax, sourcesAndSinks } from "./densenas_onnx.mjs";
+import { argmax, sourcesAndSinks } from "../web/densenas_onnx.mjs";
 import { DataError, readTestSplit } from "./datasets.mjs";
 import { loadModel, ModelError } from "./model.mjs";
 

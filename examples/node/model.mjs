@@ -4,7 +4,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 
-import { ModelError, readDensenasModel } from "./densenas_onnx.mjs";
+import { ModelError, readDensenasModel } from "../web/densenas_onnx.mjs";
 
 export { ModelError };
 
