@@ -351,6 +351,21 @@ densenas_status densenas_experiment_run_unit(const char *file,
                                              const char *unit_id);
 
 /**
+ * Runs the unit defined by `unit_json` (the `spec` of a unit in
+ * `densenas_experiment_list_units`' listing) under the id `unit_id` (its `id` there)
+ * in the folder `out_dir` (created if needed; it need not hold the experiment), in
+ * the calling thread: what a cluster's worker does with a unit it was sent. The
+ * unit's files land in `out_dir/units/ID/` (`unit.json`, then `result.json` as its
+ * last act, or `error.txt` when it fails; a search's `run/` folder). A definition
+ * whose id is not `unit_id` (written by another densenas version) is refused before
+ * it runs. A unit that fails records its error and returns its status. Threads as
+ * for `densenas_experiment_run_unit`.
+ */
+densenas_status densenas_experiment_run_unit_spec(const char *out_dir,
+                                                  const char *unit_id,
+                                                  const char *unit_json);
+
+/**
  * Writes the report of the experiment folder `dir` (`report.md`, `report.json`,
  * `plots/`) from its finished units. On success `*report_json_out` receives
  * `report.json`'s content, a string the caller owns and must free with

@@ -12,7 +12,8 @@
 # It also installs the pinned cbindgen CLI into .venv/tools/bin, hatchling (which
 # builds the Python package), the Python package itself into .venv (editable: the
 # checkout's bindings/python, importable from any folder), and, from Debian, what
-# `make install` and its tests use: patchelf, pkg-config and CMake.
+# `make install` and its tests use: patchelf, pkg-config and CMake; and Ray (the
+# package's optional extra `densenas[ray]`, pinned here) for the Ray executor's tests.
 # When everything is in place it returns in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ TORCH_VERSION=2.11.0
 ORT_VERSION=1.32.0
 SETUP_REVISION=4
 ONNX_VERSION=1.23.2
+RAY_VERSION=2.60.0
 VENV=${VENV:-.venv}
 flavour=cpu
 if [[ "${1:-}" == "--cuda" || "${CUDA:-0}" == "1" ]]; then flavour=cuda; fi
@@ -61,8 +63,29 @@ install_editable() {
     -e ./bindings/python
 }
 
+# Ray with its `default` extra (the Ray executor, python -m densenas.ray_experiment),
+# into the wheelhouse first like everything else.
+ray_installed() {
+  compgen -G "$VENV/lib/python3*/site-packages/ray-$RAY_VERSION.dist-info" > /dev/null
+}
+install_ray() {
+  echo "setup: installing ray[default]==$RAY_VERSION into $VENV" >&2
+  "$VENV/bin/python" -m pip download --disable-pip-version-check -q -d "$VENV/wheelhouse" "ray[default]==$RAY_VERSION"
+  # pip's resolver reports torch's CUDA requirements, which the slim install leaves
+  # out on purpose, as conflicts: that report is dropped, anything else is shown.
+  local log
+  log=$(mktemp)
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-index --find-links "$VENV/wheelhouse" \
+    "ray[default]==$RAY_VERSION" 2> "$log"; then
+    cat "$log" >&2; rm -f "$log"; return 1
+  fi
+  grep -vE "^(torch [0-9.]+ requires |ERROR: pip's dependency resolver does not currently)" "$log" >&2 || true
+  rm -f "$log"
+}
+
 if [[ -f "$stamp" && -e "$VENV/libtorch/lib/libtorch_cpu.so" && -e "$VENV/libonnxruntime.so" ]]; then
   editable_installed || install_editable
+  ray_installed || install_ray
   exit 0
 fi
 
@@ -95,6 +118,7 @@ others=("onnxruntime==$ORT_VERSION" "onnx==$ONNX_VERSION" numpy pillow pytest sc
 "${download[@]}" "${others[@]}"
 "${pip[@]}" "${others[@]}"
 install_editable
+install_ray
 
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 ln -sfn "$(realpath --relative-to="$VENV" "$site/torch")" "$VENV/libtorch"

@@ -13,18 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 mod common;
 
-const TINY: &str = r#"{"name": "tiny", "groups": [
- {"name": "strategies", "datasets": ["digits"],
-  "spaces": [{"layers": 3, "width": 16, "blocks": 3}, {"layers": 4, "width": 16, "blocks": 3}],
-  "strategies": ["darts", "gdas"], "seeds": [0, 1],
-  "search": {"phases": 2, "epochs": 1}, "retrain_epochs": 2,
-  "standalone": {"random_dags": 4, "last_blocks": 2},
-  "baselines": ["chain", "chain_matched", "full"]},
- {"name": "ground truth", "datasets": ["digits"],
-  "spaces": [{"layers": 3, "width": 16, "blocks": 2}],
-  "strategies": ["darts"], "seeds": [0, 1],
-  "search": {"phases": 2, "epochs": 1}, "retrain_epochs": 2,
-  "standalone": {"random_dags": "all"}, "baselines": ["chain"]}]}"#;
+use common::TINY_EXPERIMENT as TINY;
 
 fn densenas() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_densenas"));

@@ -459,6 +459,8 @@ fn wheel_installs_into_a_fresh_environment_and_searches_and_exports() {
         .find_map(|r| r.strip_suffix("; extra == 'onnx'"))
         .unwrap_or_else(|| panic!("no onnx extra: {requires:?}"));
     assert!(onnx_extra.starts_with("onnxruntime>="), "{onnx_extra}");
+    let ray_extra = requires.iter().find_map(|r| r.strip_suffix("; extra == 'ray'"));
+    assert!(ray_extra.is_some_and(|r| r.starts_with("ray[default]>=")), "no ray extra: {requires:?}");
     if slim {
         pip(&["numpy", onnx_extra]);
     }

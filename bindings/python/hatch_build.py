@@ -1,8 +1,9 @@
 """Hatchling hooks of the densenas Python package (pyproject.toml).
 
 The metadata hook takes the version from the crate's Cargo.toml (the one place it is
-written) and offers ONNX Runtime as the optional extra `onnx`, at least the version
-the `ort` crate's `api-NN` feature needs.
+written) and offers two optional extras: `onnx` (ONNX Runtime, at least the version
+the `ort` crate's `api-NN` feature needs) and `ray` (Ray with its `default` extra, for
+`densenas.ray_experiment`).
 
 The build hook makes the platform wheel that `make wheel` asks for: when
 DENSENAS_WHEEL_STAGE names a folder prepared by scripts/wheel.py, the wheel carries
@@ -27,6 +28,8 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
 STAGE_ENV = "DENSENAS_WHEEL_STAGE"
+#: The oldest Ray the `ray` extra accepts.
+RAY_MINIMUM = "2.40"
 
 
 def cargo_manifest(root):
@@ -43,7 +46,11 @@ class CustomMetadataHook(MetadataHookInterface):
         metadata["version"] = cargo["package"]["version"]
         features = cargo["dependencies"]["ort"]["features"]
         api = max(int(m.group(1)) for f in features if (m := re.fullmatch(r"api-(\d+)", f)))
-        metadata["optional-dependencies"] = {"onnx": [f"onnxruntime>=1.{api}"]}
+        metadata["optional-dependencies"] = {
+            "onnx": [f"onnxruntime>=1.{api}"],
+            # densenas.ray_experiment; scripts/setup.sh installs and tests the pinned one.
+            "ray": [f"ray[default]>={RAY_MINIMUM}"],
+        }
 
 
 class CustomBuildHook(BuildHookInterface):

@@ -64,6 +64,15 @@ extern "C" fn on_interrupt(_signal: libc::c_int) {
 }
 
 pub fn run(args: ExperimentArgs) -> Result<()> {
+    // A whole run locks the folder before it records the experiment there, so that a
+    // second one leaves the folder of the first as it is.
+    let whole_run = !args.list_units && args.unit.is_none() && args.stage.is_none();
+    let _lock = if whole_run {
+        std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+        Some(FolderLock::acquire(&args.out, "an experiment")?)
+    } else {
+        None
+    };
     let (experiment, dir) = executor::prepare(&args.file, &args.out)?;
     if args.list_units {
         for u in executor::list_units(&experiment, &dir)? {
@@ -76,7 +85,6 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         // many run at once.
         return run_one(&dir, &unit);
     }
-    let _lock = FolderLock::acquire(&args.out, "an experiment")?;
     // SAFETY: the handler only stores to an atomic and resets the disposition.
     unsafe {
         libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);

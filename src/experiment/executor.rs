@@ -94,6 +94,22 @@ pub fn run_unit(dir: &ExperimentDir, unit: &super::plan::PlannedUnit) -> Result<
     }
 }
 
+/// Runs the unit that `spec` defines in this process, in the folder `dir` (which need
+/// not hold its experiment), as a cluster's worker does with a unit it was sent;
+/// `id` is the id the sender listed it under, and a definition whose own id differs
+/// (another densenas version, or an altered definition) is refused before it runs.
+/// The unit's files land in `dir/units/ID/` as with [`run_unit`].
+pub fn run_unit_spec(dir: &ExperimentDir, id: &str, spec: super::unit::UnitSpec) -> Result<()> {
+    let own = spec.id();
+    if own != id {
+        return Err(Error::Input(format!(
+            "the unit definition sent as {id} has the id {own} here: is this densenas {} the driver's version?",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    run_unit(dir, &super::plan::PlannedUnit { id: own, stage: 0, spec })
+}
+
 /// What happened to a unit, for progress displays.
 #[derive(Clone, Debug)]
 pub enum UnitEvent {

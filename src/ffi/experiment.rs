@@ -7,7 +7,8 @@ use std::path::Path;
 use super::boundary::{not_null, str_arg, write_out};
 use super::densenas_status;
 use super::string::to_c_string;
-use crate::experiment::executor::{find_unit, list_units, prepare, run_unit};
+use crate::experiment::executor::{find_unit, list_units, prepare, run_unit, run_unit_spec};
+use crate::experiment::{ExperimentDir, UnitSpec};
 
 /// Lists the units of the experiment file `file` with the experiment folder `out_dir`
 /// (created if needed; the experiment is recorded there): the units known now (stage 1,
@@ -51,6 +52,31 @@ pub unsafe extern "C" fn densenas_experiment_run_unit(
             unsafe { (str_arg(file, "file")?, str_arg(out_dir, "out_dir")?, str_arg(unit_id, "unit_id")?) };
         let (experiment, dir) = prepare(Path::new(file), Path::new(out_dir))?;
         run_unit(&dir, &find_unit(&experiment, &dir, id)?)
+    })
+}
+
+/// Runs the unit defined by `unit_json` (the `spec` of a unit in
+/// `densenas_experiment_list_units`' listing) under the id `unit_id` (its `id` there)
+/// in the folder `out_dir` (created if needed; it need not hold the experiment), in
+/// the calling thread: what a cluster's worker does with a unit it was sent. The
+/// unit's files land in `out_dir/units/ID/` (`unit.json`, then `result.json` as its
+/// last act, or `error.txt` when it fails; a search's `run/` folder). A definition
+/// whose id is not `unit_id` (written by another densenas version) is refused before
+/// it runs. A unit that fails records its error and returns its status. Threads as
+/// for `densenas_experiment_run_unit`.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_experiment_run_unit_spec(
+    out_dir: *const c_char,
+    unit_id: *const c_char,
+    unit_json: *const c_char,
+) -> densenas_status {
+    ffi_boundary!({
+        // SAFETY: per the contract.
+        let (out_dir, id, json) =
+            unsafe { (str_arg(out_dir, "out_dir")?, str_arg(unit_id, "unit_id")?, str_arg(unit_json, "unit_json")?) };
+        let spec: UnitSpec = serde_json::from_str(json)
+            .map_err(|e| crate::error::Error::ConfigParse(format!("unit_json is not a unit definition: {e}")))?;
+        run_unit_spec(&ExperimentDir::create(Path::new(out_dir))?, id, spec)
     })
 }
 

@@ -311,6 +311,11 @@ static void test_experiment(const char *dir) {
     EXPECT(strstr(report, "\"finished\": 2") != NULL, "report: %.200s", report);
     densenas_string_free(report);
     EXPECT(densenas_experiment_run_unit(file, out, "nonexistent") == DENSENAS_STATUS_INVALID_INPUT, "a bad unit id");
+    /* A unit from its definition alone (what a cluster worker runs): bad arguments. */
+    EXPECT(densenas_experiment_run_unit_spec(NULL, id, "{}") == DENSENAS_STATUS_NULL_PARAMETER, "a NULL folder");
+    EXPECT(densenas_experiment_run_unit_spec(out, id, NULL) == DENSENAS_STATUS_NULL_PARAMETER, "a NULL definition");
+    EXPECT(densenas_experiment_run_unit_spec(out, id, "{\"kind\": 1}") == DENSENAS_STATUS_INVALID_CONFIG,
+           "a definition that is not one");
     printf("ok experiment: %d units listed and run by id, report written\n", ran);
 }
 

@@ -7,6 +7,22 @@ use std::path::{Path, PathBuf};
 
 use densenas::Error;
 
+/// The tiny study of the experiment tests (tests/experiment.rs, tests/ray_executor.rs):
+/// digits, two spaces, two strategies, two seeds, a few random DAGs, small budgets; 48
+/// units in two stages.
+pub const TINY_EXPERIMENT: &str = r#"{"name": "tiny", "groups": [
+ {"name": "strategies", "datasets": ["digits"],
+  "spaces": [{"layers": 3, "width": 16, "blocks": 3}, {"layers": 4, "width": 16, "blocks": 3}],
+  "strategies": ["darts", "gdas"], "seeds": [0, 1],
+  "search": {"phases": 2, "epochs": 1}, "retrain_epochs": 2,
+  "standalone": {"random_dags": 4, "last_blocks": 2},
+  "baselines": ["chain", "chain_matched", "full"]},
+ {"name": "ground truth", "datasets": ["digits"],
+  "spaces": [{"layers": 3, "width": 16, "blocks": 2}],
+  "strategies": ["darts"], "seeds": [0, 1],
+  "search": {"phases": 2, "epochs": 1}, "retrain_epochs": 2,
+  "standalone": {"random_dags": "all"}, "baselines": ["chain"]}]}"#;
+
 /// A fresh, empty temporary folder for this test process.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("densenas-test-{}-{name}", std::process::id()));

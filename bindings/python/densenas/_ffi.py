@@ -161,6 +161,7 @@ SIGNATURES = {
     "densenas_dataset_split": (STATUS, [P(DatasetHandle), c_uint32, P(P(c_float)), P(P(c_int64)), P(c_size_t)]),
     "densenas_experiment_list_units": (STATUS, [c_char_p, c_char_p, P(c_void_p)]),
     "densenas_experiment_run_unit": (STATUS, [c_char_p, c_char_p, c_char_p]),
+    "densenas_experiment_run_unit_spec": (STATUS, [c_char_p, c_char_p, c_char_p]),
     "densenas_last_error_message": (c_size_t, [P(ctypes.c_char), c_size_t]),
     "densenas_status_name": (c_char_p, [c_uint32]),
     "densenas_report_write": (STATUS, [c_char_p, P(c_void_p)]),

@@ -1,5 +1,6 @@
 """Experiments: list an experiment's units, run one unit (as a scheduler's task does),
-and write the report of an experiment folder."""
+and write the report of an experiment folder. `densenas.ray_experiment` runs a whole
+experiment on a Ray cluster with these."""
 import ctypes
 import json
 
@@ -21,6 +22,16 @@ def run_unit(file, out_dir, unit_id):
     process and records its result in `out_dir`; a failing unit raises (its error is
     recorded too). Blocking; ctypes releases the GIL."""
     _ffi.lib.densenas_experiment_run_unit(path_arg(file), path_arg(out_dir), unit_id.encode())
+
+
+def run_unit_spec(out_dir, unit_id, spec):
+    """Runs the unit defined by `spec` (the `spec` of a unit from `list_units`, a dict)
+    under its listed id `unit_id` in the folder `out_dir`, which need not hold the
+    experiment: what a cluster worker does with a unit it was sent. The unit's files
+    land in `out_dir/units/ID/`; a failing unit raises (its error is recorded in
+    `error.txt` there). A definition whose id here is not `unit_id` (another densenas
+    version) is refused before it runs."""
+    _ffi.lib.densenas_experiment_run_unit_spec(path_arg(out_dir), unit_id.encode(), json.dumps(spec).encode())
 
 
 def report(out_dir):

@@ -45,3 +45,61 @@ def test_bad_units_and_files_raise(tmp_path):
         densenas.experiment.list_units(file, tmp_path / "out")
     with pytest.raises(densenas.InvalidStateError, match="not an experiment folder"):
         densenas.experiment.report(tmp_path / "nowhere")
+
+
+def timeless(v):
+    """Without the fields a rerun changes (`*seconds*`, `*per_second*`, `*memory*`)."""
+    if isinstance(v, dict):
+        return {k: timeless(x) for k, x in v.items() if not any(w in k for w in ("seconds", "per_second", "memory"))}
+    if isinstance(v, list):
+        return [timeless(x) for x in v]
+    return v
+
+
+def test_a_unit_runs_from_its_definition_alone_as_a_cluster_worker_runs_it(tmp_path):
+    """`run_unit_spec` (what a Ray worker calls) gives the unit the same files as a run
+    in the experiment folder, in a folder that holds nothing else; a definition under
+    another id is refused before it runs."""
+    from densenas import _ray_worker
+
+    file = tmp_path / "study.json"
+    file.write_text(json.dumps(STUDY))
+    out = tmp_path / "out"
+    units = densenas.experiment.list_units(file, out)
+    unit = next(u for u in units if u["spec"]["kind"] == "search")
+    densenas.experiment.run_unit(file, out, unit["id"])
+    answer = _ray_worker.densenas_unit(unit["id"], unit["spec"])
+    assert answer["error"] is None and answer["pid"] > 0
+    there = out / "units" / unit["id"]
+    sent = answer["files"]
+    assert sorted(sent) == sorted(
+        p.relative_to(there).as_posix() for p in there.rglob("*") if p.is_file() and p.name != ".densenas.lock"
+    )
+    for rel in ("unit.json", "run/best.onnx", "run/history.jsonl", "run/best.json"):
+        assert sent[rel] == (there / rel).read_bytes(), rel
+    for rel in ("result.json", "run/summary.json"):
+        assert timeless(json.loads(sent[rel])) == timeless(json.loads((there / rel).read_bytes())), rel
+    assert answer["node"] is None  # called outside Ray: no Ray started
+
+    other = next(u for u in units if u["id"] != unit["id"])
+    with pytest.raises(densenas.InvalidInputError, match="has the id " + unit["id"]):
+        densenas.experiment.run_unit_spec(tmp_path / "elsewhere", other["id"], unit["spec"])
+    assert not (tmp_path / "elsewhere" / "units" / other["id"]).exists()
+    with pytest.raises(densenas.InvalidConfigError, match="not a unit definition"):
+        densenas.experiment.run_unit_spec(tmp_path / "elsewhere", unit["id"], {"kind": "nothing"})
+
+
+def test_a_failing_unit_is_a_result_of_the_worker_not_an_exception(tmp_path):
+    """The unit's own error comes back with its error.txt (the driver records a
+    failure; Ray does not retry it)."""
+    from densenas import _ray_worker
+
+    file = tmp_path / "study.json"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,x\n")
+    file.write_text(json.dumps({**STUDY, "datasets": [f"csv:{bad}"]}))
+    unit = densenas.experiment.list_units(file, tmp_path / "out")[0]
+    answer = _ray_worker.densenas_unit(unit["id"], unit["spec"])
+    assert "bad.csv" in answer["error"]
+    assert sorted(answer["files"]) == ["error.txt", "unit.json"]
+    assert answer["files"]["error.txt"].decode().strip() in answer["error"]

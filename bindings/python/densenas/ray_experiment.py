@@ -1,0 +1,326 @@
+"""Runs an experiment's units on a Ray cluster (docs/experiments.md, "Scaling out").
+
+    python -m densenas.ray_experiment FILE.json --out DIR [--address ADDR]
+
+or `densenas.ray_experiment.run(FILE, DIR, address=...)`. It needs Ray: `pip install
+densenas[ray]`.
+
+The driver (this process) lists the experiment's units through the library, submits
+the ones not finished yet as Ray tasks, and writes the files each task sends back
+into DIR, the result last and atomically, exactly as the local executor
+(`densenas experiment --jobs N`) leaves them; a finished search's stage-2 units are
+submitted as soon as its result is in. At the end it writes the report. Each unit
+runs in a fresh worker process (`max_calls=1`, so per-unit memory figures are the
+unit's own) with one CPU and one libtorch thread, or one GPU when the unit asks for
+`cuda`, in a scratch folder of the worker's machine: the workers need the library
+and the datasets at the same paths (or `digits`), not a shared file system.
+
+A worker that dies is replaced and its unit run again (Ray's `max_retries`); a unit's
+own error is recorded as a failure, which the next run retries. Interrupted (Ctrl-C)
+and run again, it submits only the units not finished. It connects to the cluster
+that `--address` or `RAY_ADDRESS` names, else starts a local Ray instance of its own
+(it never attaches to another cluster on the machine unasked) and stops it at the end.
+"""
+import argparse
+import fcntl
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+
+from . import experiment
+from ._ray_worker import LOCK_FILE, densenas_unit
+from .errors import DensenasError
+
+#: How often Ray runs a unit again whose worker died, by default.
+DEFAULT_MAX_RETRIES = 3
+
+
+class RayExperimentError(Exception):
+    """The Ray executor could not start or go on (not a unit's failure)."""
+
+
+def run(file, out, address=None, num_cpus=None, max_retries=DEFAULT_MAX_RETRIES, progress=True):
+    """Runs the experiment `file` into the folder `out` on Ray and writes its report.
+
+    `address`: the cluster to use (else `RAY_ADDRESS`, else a local Ray instance of
+    this process with `num_cpus` CPUs, by default all). Returns `{"run_now",
+    "already_finished", "failed" ({id: error}), "report"}`; raises `KeyboardInterrupt`
+    when interrupted (the units in flight are abandoned) and `RayExperimentError` or a
+    `DensenasError` when it cannot go on."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with _FolderLock(out):
+        listing = experiment.list_units(file, out)  # checks the file, records it in `out`
+        state = _Driver(file, out, listing, max_retries, _Printer(progress))
+        if state.pending():
+            with _cluster(address, num_cpus, state.say):
+                state.run()
+        report = experiment.report(out)
+    state.say(
+        f"{report['units']['total']} units: {state.run_now} run now, {state.already_finished} already finished, "
+        f"{len(state.failed)} failed; report in {out / 'report.md'}"
+    )
+    return {
+        "run_now": state.run_now,
+        "already_finished": state.already_finished,
+        "failed": dict(state.failed),
+        "report": report,
+    }
+
+
+class _Driver:
+    """The units of one run: what is in flight, what came back."""
+
+    def __init__(self, file, out, listing, max_retries, say):
+        self.file, self.out, self.listing = file, out, listing
+        self.max_retries, self.say = max_retries, say
+        self.already_finished = sum(u["state"] == "finished" for u in listing)
+        self.run_now = 0
+        self.failed = {}
+        self.submitted = set()
+        self.in_flight = {}  # ObjectRef -> unit
+
+    def pending(self):
+        return [u for u in self.listing if u["state"] != "finished" and u["id"] not in self.submitted]
+
+    def run(self):
+        import ray
+
+        task = ray.remote(num_cpus=1, max_calls=1)(densenas_unit)
+        try:
+            self._submit(task)
+            while self.in_flight:
+                ready, _ = ray.wait(list(self.in_flight), num_returns=1)
+                for ref in ready:
+                    self._collect(ref, self.in_flight.pop(ref), task)
+        except KeyboardInterrupt:
+            # Leaving the cluster ends this job, and Ray ends its workers with it.
+            self.say(f"interrupted: {len(self.in_flight)} units in flight abandoned ({self.run_now} finished here)")
+            raise
+
+    def _submit(self, task):
+        units = self.pending()
+        for unit in units:
+            gpus = 1 if _device_of(unit["spec"]).startswith("cuda") else 0
+            options = {
+                "name": f"densenas_unit {unit['id'][:12]}",  # the worker's process title: ray::NAME
+                "max_retries": self.max_retries,
+                "num_gpus": gpus,
+                "runtime_env": _ONE_THREAD,
+            }
+            ref = task.options(**options).remote(unit["id"], unit["spec"])
+            self.in_flight[ref] = unit
+            self.submitted.add(unit["id"])
+        if units:
+            stages = sorted({u["stage"] for u in units})
+            self.say(f"submitted {len(units)} units (stage {', '.join(map(str, stages))})", self._head())
+
+    def _collect(self, ref, unit, task):
+        import ray
+
+        uid = unit["id"]
+        try:
+            answer = ray.get(ref)
+        except ray.exceptions.RayTaskError as e:
+            self._record_failure(uid, f"the worker could not run it: {_cause(e)}")
+            return
+        except ray.exceptions.RayError as e:
+            self._record_failure(uid, f"its worker died {self.max_retries + 1} times: {type(e).__name__}: {e}")
+            return
+        _write_unit(self.out, uid, answer["files"])
+        where = f"worker {answer['pid']} on node {(answer['node'] or '?')[:8]}"
+        if answer["error"] is not None:
+            self.failed[uid] = answer["error"]
+            self.say(f"FAILED {uid[:12]} {unit['what']} ({where}): {answer['error']}", self._head())
+            return
+        self.run_now += 1
+        self.say(f"done  {uid[:12]} in {answer['seconds']:.1f} s ({where}) {unit['what']}", self._head())
+        if unit["spec"].get("kind") == "search":
+            # Its stage-2 units are known now.
+            self.listing = experiment.list_units(self.file, self.out)
+            self._submit(task)
+
+    def _record_failure(self, uid, message):
+        unit_dir = self.out / "units" / uid
+        unit_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(unit_dir / "error.txt", (message + "\n").encode())
+        self.failed[uid] = message
+        self.say(f"FAILED {uid[:12]}: {message}", self._head())
+
+    def _head(self):
+        total = len(self.listing)
+        done = self.already_finished + self.run_now
+        failed = f", {len(self.failed)} failed" if self.failed else ""
+        return f"[{done}/{total} done{failed}, {len(self.in_flight)} in flight]"
+
+
+#: Each worker runs libtorch with one thread (the CPU Ray gives the task).
+_ONE_THREAD = {"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
+
+
+def _device_of(spec):
+    return str(spec.get("device") or spec.get("config", {}).get("device") or "cpu")
+
+
+def _cause(error):
+    cause = getattr(error, "cause", None)
+    return str(cause) if cause is not None else str(error).strip().splitlines()[-1]
+
+
+def _write_unit(out, uid, files):
+    """Writes a unit's files into `out/units/ID/` as the local executor leaves them:
+    every file atomically, `result.json` last (a unit is finished once it exists)."""
+    unit_dir = out / "units" / uid
+    for rel in files:
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts or not parts:
+            raise RayExperimentError(f"unit {uid}: a worker sent back the file {rel!r}, outside the unit's folder")
+    if (unit_dir / "run").is_dir():
+        # What an earlier, interrupted local attempt left (its checkpoints).
+        shutil.rmtree(unit_dir / "run")
+    for rel, data in sorted(files.items()):
+        if rel != "result.json":
+            _write_atomic(unit_dir / rel, data)
+    if "result.json" in files:
+        (unit_dir / "error.txt").unlink(missing_ok=True)
+        _write_atomic(unit_dir / "result.json", files["result.json"])
+
+
+def _write_atomic(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class _FolderLock:
+    """The experiment folder's lock, the one `densenas experiment` takes (an advisory
+    `flock` on `DIR/.densenas.lock`): one executor works on a folder at a time."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.file = None
+
+    def __enter__(self):
+        self.file = open(self.folder / LOCK_FILE, "a")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise RayExperimentError(
+                f"{self.folder} is in use: another densenas process is running an experiment in it"
+            ) from None
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()  # releases the lock
+
+
+class _cluster:
+    """Connected to the cluster named by `address` or RAY_ADDRESS, or to a local Ray
+    instance started here (and stopped on leaving)."""
+
+    def __init__(self, address, num_cpus, say):
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.num_cpus, self.say = num_cpus, say
+
+    def __enter__(self):
+        try:
+            import ray
+        except ImportError:
+            raise RayExperimentError("Ray is not installed: pip install 'densenas[ray]'") from None
+        quiet = {"log_to_driver": False, "configure_logging": True, "logging_level": "warning"}
+        try:
+            if self.address:
+                _probe(self.address)
+                ray.init(address=self.address, **quiet)
+                how = "connected to"
+            else:
+                # "local" starts a new instance even when another one runs on this machine.
+                ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, **quiet)
+                how = "started a local Ray instance at"
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            raise RayExperimentError(f"cannot connect to the Ray cluster at {self.address}: {e}") from None
+        context = ray.get_runtime_context()
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        self.say(f"{how} {context.gcs_address}: {len(nodes)} nodes, {cpus} CPUs")
+        return self
+
+    def __exit__(self, *exc):
+        import ray
+
+        ray.shutdown()  # disconnects; stops the local instance if this process started it
+
+
+def _probe(address, timeout=10.0):
+    """Fails clearly when nothing listens at a `host:port` address (Ray itself would
+    retry for ever); other forms (`auto`, `ray://...`) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "/" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise RayExperimentError(f"cannot reach the Ray cluster at {address}: {e}") from None
+
+
+class _Printer:
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __call__(self, message, head=None):
+        if self.enabled:
+            print(f"{head} {message}" if head else message, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m densenas.ray_experiment",
+        description="Run an experiment's units on a Ray cluster and write its report (docs/experiments.md).",
+    )
+    parser.add_argument("file", help="the experiment file (JSON)")
+    parser.add_argument("--out", required=True, help="the experiment folder (created if needed)")
+    parser.add_argument(
+        "--address",
+        help="the Ray cluster to use (default: $RAY_ADDRESS, else a local Ray instance started for this run)",
+    )
+    parser.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=DEFAULT_MAX_RETRIES,
+        help=f"how often a unit whose worker died runs again (default {DEFAULT_MAX_RETRIES})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    args = parser.parse_args(argv)
+    if args.num_cpus is not None and args.num_cpus < 1:
+        parser.error("--num-cpus must be at least 1")
+    if args.max_retries < 0:
+        parser.error("--max-retries must be at least 0")
+    try:
+        result = run(args.file, args.out, args.address, args.num_cpus, args.max_retries, not args.quiet)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to go on", file=sys.stderr)
+        return 130
+    except (RayExperimentError, DensenasError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if result["failed"]:
+        for uid, error in result["failed"].items():
+            print(f"failed {uid}: {error}", file=sys.stderr)
+        n = len(result["failed"])
+        print(f"error: {n} unit{'s' if n > 1 else ''} failed; a rerun retries {'them' if n > 1 else 'it'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
