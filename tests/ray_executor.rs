@@ -92,11 +92,14 @@ fn worker_of(line: &str) -> (u64, String) {
 fn a_two_node_ray_cluster_gives_the_local_report_despite_a_killed_worker_and_ctrl_c() {
     let dir = common::temp_dir("ray");
     let file = write(&dir, "tiny.json", common::TINY_EXPERIMENT);
+    // A small study whose second dataset cannot be read: its two units fail.
+    write(&dir, "bad.csv", "1,2,x\n");
     let one = write(
         &dir,
         "one.json",
-        r#"{"datasets": ["digits"], "spaces": [{"layers": 2, "width": 8, "blocks": 2}], "strategies": ["darts"],
-            "seeds": [0], "search": {"phases": 1, "epochs": 1}, "retrain_epochs": 1, "baselines": ["chain"]}"#,
+        r#"{"datasets": ["digits", "csv:bad.csv"], "spaces": [{"layers": 2, "width": 8, "blocks": 2}],
+            "strategies": ["darts"], "seeds": [0], "search": {"phases": 1, "epochs": 1}, "retrain_epochs": 1,
+            "baselines": ["chain"]}"#,
     );
 
     // The local executor's result, to compare with.
@@ -167,12 +170,22 @@ fn a_two_node_ray_cluster_gives_the_local_report_despite_a_killed_worker_and_ctr
     }
     assert_eq!(comparable(json(&ray.join("report.json"))), comparable(json(&local.join("report.json"))));
 
-    // Without an address: a Ray instance of its own, the test cluster left running.
-    assert_eq!(r["own"]["rc"], 0, "{}", all(&own));
+    // Without an address: a Ray instance of its own, the test cluster left running. A
+    // unit's own error is a failure, recorded, the others finished.
     let started = own.iter().find(|l| l.starts_with("started a local Ray instance at ")).expect("no local instance");
     assert!(!started.contains(address), "{started} attached to the test cluster {address}");
-    assert!(own.last().unwrap().contains("run now, 0 already finished, 0 failed"), "{}", all(&own));
     assert_eq!(r["cluster_alive_after"], true);
+    assert_eq!(r["own"]["rc"], 1, "{}", all(&own));
+    assert!(own.iter().any(|l| l.starts_with("4 units: 2 run now, 0 already finished, 2 failed")), "{}", all(&own));
+    assert_eq!(own.last().unwrap(), "error: 2 units failed; a rerun retries them");
+    let units = dir.join("own/units");
+    let errors: Vec<String> = std::fs::read_dir(&units)
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path().join("error.txt")).ok())
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors.iter().all(|e| e.contains("bad.csv")), "{errors:?}");
+    assert_eq!(std::fs::read_dir(&units).unwrap().filter(|e| e.as_ref().unwrap().path().join("result.json").exists()).count(), 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
