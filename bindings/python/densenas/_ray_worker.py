@@ -36,8 +36,10 @@ def densenas_unit(unit_id, spec):
         except DensenasError as e:
             error = str(e)
         unit_dir = Path(scratch, "units", unit_id)
-        if error is not None and not (unit_dir / "error.txt").is_file():
-            raise UnitInfrastructureError(error)
+        if error is not None:
+            if not (unit_dir / "error.txt").is_file():
+                raise UnitInfrastructureError(error)
+            error = (unit_dir / "error.txt").read_text().strip()  # as the local executor reports it
         files = {
             path.relative_to(unit_dir).as_posix(): path.read_bytes()
             for path in sorted(unit_dir.rglob("*"))
