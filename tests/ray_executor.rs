@@ -143,8 +143,9 @@ fn a_two_node_ray_cluster_gives_the_local_report_despite_a_killed_worker_and_ctr
     assert_ne!(worker_of(redone[0]).0, pid);
     assert!(!first.iter().any(|l| l.contains("FAILED")), "{}", all(&first));
 
-    // Second run: goes on from there and finishes.
+    // Second run (the cluster named by RAY_ADDRESS): goes on from there and finishes.
     assert_eq!(r["second"]["rc"], 0, "{}", all(&second));
+    assert!(second[0].starts_with(&format!("connected to {address}: 2 nodes")), "{}", all(&second));
     let summary = second.last().unwrap();
     let done_before = first.iter().filter(|l| l.contains(" done  ")).count();
     assert!(

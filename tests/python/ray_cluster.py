@@ -5,7 +5,8 @@ loopback address, one CPU per node, for tests/ray_executor.rs:
 
 1. the experiment FILE into OUT through the cluster; during a unit, its worker process
    is killed (SIGKILL); once at least 12 units are done the driver gets Ctrl-C (SIGINT);
-2. the same command again, which must go on from there and finish;
+2. the same again, the cluster named by RAY_ADDRESS this time, which must go on from
+   there and finish;
 3. ONE_FILE into ONE_OUT with neither --address nor RAY_ADDRESS: the driver must start
    a Ray instance of its own, not attach to the running cluster, and leave it running.
 
@@ -116,7 +117,8 @@ def main():
         result["address"] = cluster.address
         args = [file, "--out", out, "--address", cluster.address]
         result["first"] = interrupted_run(args, env)
-        proc, lines, reader = driver(args, env)
+        # The second time the cluster is named by RAY_ADDRESS instead of --address.
+        proc, lines, reader = driver([file, "--out", out], {**env, "RAY_ADDRESS": cluster.address})
         result["second"] = {"rc": finish(proc, reader, "the second run"), "stderr": lines}
         proc, lines, reader = driver([one_file, "--out", one_out, "--num-cpus", "1"], env)
         result["own"] = {"rc": finish(proc, reader, "the run without an address"), "stderr": lines}

@@ -105,7 +105,7 @@ class _Driver:
     def _submit(self, task):
         units = self.pending()
         for unit in units:
-            gpus = 1 if _device_of(unit["spec"]).startswith("cuda") else 0
+            gpus = 1 if device_of(unit["spec"]).startswith("cuda") else 0
             options = {
                 "name": f"densenas_unit {unit['id'][:12]}",  # the worker's process title: ray::NAME
                 "max_retries": self.max_retries,
@@ -162,8 +162,12 @@ class _Driver:
 _ONE_THREAD = {"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
 
 
-def _device_of(spec):
-    return str(spec.get("device") or spec.get("config", {}).get("device") or "cpu")
+def device_of(spec):
+    """The device a unit definition asks for: a standalone training's `device`, a
+    search's `config.session.device` ("cpu" when absent)."""
+    if spec.get("kind") == "search":
+        return str(spec.get("config", {}).get("session", {}).get("device") or "cpu")
+    return str(spec.get("device") or "cpu")
 
 
 def _cause(error):

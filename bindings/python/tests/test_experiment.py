@@ -103,3 +103,17 @@ def test_a_failing_unit_is_a_result_of_the_worker_not_an_exception(tmp_path):
     assert "bad.csv" in answer["error"]
     assert sorted(answer["files"]) == ["error.txt", "unit.json"]
     assert answer["files"]["error.txt"].decode().strip() in answer["error"]
+
+
+def test_units_asking_for_cuda_are_recognised_for_the_ray_executor(tmp_path):
+    """The Ray executor gives a unit one GPU when its definition asks for `cuda`: the
+    device is read where each kind of unit keeps it."""
+    from densenas.ray_experiment import device_of
+
+    file = tmp_path / "study.json"
+    for device in ("cpu", "cuda:0"):
+        file.write_text(json.dumps({**STUDY, "search": {**STUDY["search"], "session": {"device": device}}}))
+        units = densenas.experiment.list_units(file, tmp_path / device.replace(":", ""))
+        kinds = {u["spec"]["kind"] for u in units}
+        assert kinds == {"search", "standalone"}
+        assert {device_of(u["spec"]) for u in units} == {device}, units[0]["spec"]
