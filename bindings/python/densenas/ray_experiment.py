@@ -51,9 +51,13 @@ def run(file, out, address=None, num_cpus=None, max_retries=DEFAULT_MAX_RETRIES,
     "already_finished", "failed" ({id: error}), "report"}`; raises `KeyboardInterrupt`
     when interrupted (the units in flight are abandoned) and `RayExperimentError` or a
     `DensenasError` when it cannot go on."""
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address and num_cpus is not None:
+        raise RayExperimentError("num_cpus sizes a local Ray instance, but a cluster address is given")
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     with _FolderLock(out):
+        _remove_strays(out)
         listing = experiment.list_units(file, out)  # checks the file, records it in `out`
         state = _Driver(file, out, listing, max_retries, _Printer(progress))
         if state.pending():
@@ -79,10 +83,12 @@ class _Driver:
         self.file, self.out, self.listing = file, out, listing
         self.max_retries, self.say = max_retries, say
         self.already_finished = sum(u["state"] == "finished" for u in listing)
+        self.known = {u["id"] for u in listing}
         self.run_now = 0
         self.failed = {}
         self.submitted = set()
         self.in_flight = {}  # ObjectRef -> unit
+        self.gpus = 0
 
     def pending(self):
         return [u for u in self.listing if u["state"] != "finished" and u["id"] not in self.submitted]
@@ -91,10 +97,14 @@ class _Driver:
         import ray
 
         task = ray.remote(num_cpus=1, max_calls=1)(densenas_unit)
+        self.gpus = int(ray.cluster_resources().get("GPU", 0))
         try:
             self._submit(task)
             while self.in_flight:
-                ready, _ = ray.wait(list(self.in_flight), num_returns=1)
+                try:
+                    ready, _ = ray.wait(list(self.in_flight), num_returns=1)
+                except ray.exceptions.RayError as e:
+                    raise RayExperimentError(f"lost the Ray cluster ({type(e).__name__}: {e}); run the same command again to go on") from None
                 for ref in ready:
                     self._collect(ref, self.in_flight.pop(ref), task)
         except KeyboardInterrupt:
@@ -103,21 +113,25 @@ class _Driver:
             raise
 
     def _submit(self, task):
-        units = self.pending()
-        for unit in units:
-            gpus = 1 if device_of(unit["spec"]).startswith("cuda") else 0
+        sent = []
+        for unit in self.pending():
+            self.submitted.add(unit["id"])
+            device = device_of(unit["spec"])
+            refused = _refuse_device(device, self.gpus)
+            if refused:
+                self._record_failure(unit, refused)
+                continue
             options = {
                 "name": f"densenas_unit {unit['id'][:12]}",  # the worker's process title: ray::NAME
                 "max_retries": self.max_retries,
-                "num_gpus": gpus,
+                "num_gpus": 1 if device.startswith("cuda") else 0,
                 "runtime_env": _ONE_THREAD,
             }
-            ref = task.options(**options).remote(unit["id"], unit["spec"])
-            self.in_flight[ref] = unit
-            self.submitted.add(unit["id"])
-        if units:
-            stages = sorted({u["stage"] for u in units})
-            self.say(f"submitted {len(units)} units (stage {', '.join(map(str, stages))})", self._head())
+            self.in_flight[task.options(**options).remote(unit["id"], unit["spec"])] = unit
+            sent.append(unit)
+        if sent:
+            stages = sorted({u["stage"] for u in sent})
+            self.say(f"submitted {len(sent)} units (stage {', '.join(map(str, stages))})", self._head())
 
     def _collect(self, ref, unit, task):
         import ray
@@ -126,10 +140,13 @@ class _Driver:
         try:
             answer = ray.get(ref)
         except ray.exceptions.RayTaskError as e:
-            self._record_failure(uid, f"the worker could not run it: {_cause(e)}")
+            self._record_failure(unit, f"the worker could not run it: {_cause(e)}")
+            return
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.OutOfMemoryError) as e:
+            self._record_failure(unit, f"its worker died {self.max_retries + 1} times ({type(e).__name__}: {_first_line(e)})")
             return
         except ray.exceptions.RayError as e:
-            self._record_failure(uid, f"its worker died {self.max_retries + 1} times: {type(e).__name__}: {e}")
+            self._record_failure(unit, f"Ray could not run it ({type(e).__name__}: {_first_line(e)})")
             return
         _write_unit(self.out, uid, answer["files"])
         where = f"worker {answer['pid']} on node {(answer['node'] or '?')[:8]}"
@@ -140,16 +157,20 @@ class _Driver:
         self.run_now += 1
         self.say(f"done  {uid[:12]} in {answer['seconds']:.1f} s ({where}) {unit['what']}", self._head())
         if unit["spec"].get("kind") == "search":
-            # Its stage-2 units are known now.
+            # Its stage-2 units are known now (some may have finished in an earlier run).
             self.listing = experiment.list_units(self.file, self.out)
+            new = [u for u in self.listing if u["id"] not in self.known]
+            self.known.update(u["id"] for u in new)
+            self.already_finished += sum(u["state"] == "finished" for u in new)
             self._submit(task)
 
-    def _record_failure(self, uid, message):
-        unit_dir = self.out / "units" / uid
-        unit_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(unit_dir / "error.txt", (message + "\n").encode())
-        self.failed[uid] = message
-        self.say(f"FAILED {uid[:12]}: {message}", self._head())
+    def _record_failure(self, unit, message):
+        """Records a failure the unit's worker could not record: its folder as the local
+        executor leaves a failed unit (`unit.json`, `error.txt`)."""
+        spec = json.dumps(unit["spec"], indent=2).encode()
+        _write_unit(self.out, unit["id"], {"unit.json": spec, "error.txt": (message + "\n").encode()})
+        self.failed[unit["id"]] = message
+        self.say(f"FAILED {unit['id'][:12]} {unit['what']}: {message}", self._head())
 
     def _head(self):
         total = len(self.listing)
@@ -170,38 +191,77 @@ def device_of(spec):
     return str(spec.get("device") or "cpu")
 
 
+def _refuse_device(device, cluster_gpus):
+    """Why a unit asking for `device` cannot run on this cluster (None if it can)."""
+    if not device.startswith("cuda"):
+        return None
+    if cluster_gpus == 0:
+        return f"the unit asks for {device}, but the Ray cluster has no GPU"
+    if device not in ("cuda", "cuda:0"):
+        return f"the unit asks for {device}: on Ray a unit gets one GPU, which it sees as cuda:0 (ask for cuda)"
+    return None
+
+
 def _cause(error):
     cause = getattr(error, "cause", None)
-    return str(cause) if cause is not None else str(error).strip().splitlines()[-1]
+    return str(cause) if cause is not None else _first_line(error)
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+#: Name parts of the sibling folders `_write_unit` stages a unit's files in.
+_INCOMING, _OUTGOING = ".incoming-", ".outgoing-"
 
 
 def _write_unit(out, uid, files):
-    """Writes a unit's files into `out/units/ID/` as the local executor leaves them:
-    every file atomically, `result.json` last (a unit is finished once it exists)."""
-    unit_dir = out / "units" / uid
+    """Replaces `out/units/ID/` by the unit's files as one whole, as the local
+    executor leaves a unit: they are written and synced into a sibling folder, which
+    then takes the unit folder's place by rename (`result.json`, which marks a unit
+    finished, arrives with the rest or not at all). An interrupted write leaves only a
+    sibling folder, which the next run removes."""
+    units = out / "units"
     for rel in files:
         parts = Path(rel).parts
         if Path(rel).is_absolute() or ".." in parts or not parts:
             raise RayExperimentError(f"unit {uid}: a worker sent back the file {rel!r}, outside the unit's folder")
-    if (unit_dir / "run").is_dir():
-        # What an earlier, interrupted local attempt left (its checkpoints).
-        shutil.rmtree(unit_dir / "run")
-    for rel, data in sorted(files.items()):
-        if rel != "result.json":
-            _write_atomic(unit_dir / rel, data)
-    if "result.json" in files:
-        (unit_dir / "error.txt").unlink(missing_ok=True)
-        _write_atomic(unit_dir / "result.json", files["result.json"])
+    incoming, outgoing = units / f".{uid}{_INCOMING}{os.getpid()}", units / f".{uid}{_OUTGOING}{os.getpid()}"
+    for stale in (incoming, outgoing):
+        shutil.rmtree(stale, ignore_errors=True)
+    for rel, data in files.items():
+        path = incoming / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    incoming.mkdir(parents=True, exist_ok=True)
+    unit_dir = units / uid
+    if unit_dir.exists():
+        os.rename(unit_dir, outgoing)
+    os.rename(incoming, unit_dir)
+    _fsync_dir(units)
+    shutil.rmtree(outgoing, ignore_errors=True)
 
 
-def _write_atomic(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_strays(out):
+    """What an interrupted `_write_unit` left (the folder is locked: no writer is
+    running)."""
+    units = out / "units"
+    if units.is_dir():
+        for path in units.iterdir():
+            if path.name.startswith(".") and (_INCOMING in path.name or _OUTGOING in path.name):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 class _FolderLock:
@@ -241,6 +301,7 @@ class _cluster:
         except ImportError:
             raise RayExperimentError("Ray is not installed: pip install 'densenas[ray]'") from None
         quiet = {"log_to_driver": False, "configure_logging": True, "logging_level": "warning"}
+        what = f"cannot connect to the Ray cluster at {self.address}" if self.address else "cannot start a local Ray instance"
         try:
             if self.address:
                 _probe(self.address)
@@ -250,8 +311,8 @@ class _cluster:
                 # "local" starts a new instance even when another one runs on this machine.
                 ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, **quiet)
                 how = "started a local Ray instance at"
-        except (ConnectionError, ValueError, RuntimeError) as e:
-            raise RayExperimentError(f"cannot connect to the Ray cluster at {self.address}: {e}") from None
+        except (ConnectionError, ValueError, RuntimeError, ray.exceptions.RayError) as e:
+            raise RayExperimentError(f"{what}: {type(e).__name__}: {_first_line(e)}") from None
         context = ray.get_runtime_context()
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         cpus = int(ray.cluster_resources().get("CPU", 0))
@@ -307,6 +368,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.num_cpus is not None and args.num_cpus < 1:
         parser.error("--num-cpus must be at least 1")
+    if args.num_cpus is not None and (args.address or os.environ.get("RAY_ADDRESS")):
+        parser.error("--num-cpus sizes a local Ray instance: it does not go with a cluster address")
     if args.max_retries < 0:
         parser.error("--max-retries must be at least 0")
     try:
@@ -314,7 +377,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted: run the same command again to go on", file=sys.stderr)
         return 130
-    except (RayExperimentError, DensenasError) as e:
+    except (RayExperimentError, DensenasError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if result["failed"]:

@@ -117,3 +117,29 @@ def test_units_asking_for_cuda_are_recognised_for_the_ray_executor(tmp_path):
         kinds = {u["spec"]["kind"] for u in units}
         assert kinds == {"search", "standalone"}
         assert {device_of(u["spec"]) for u in units} == {device}, units[0]["spec"]
+
+
+def test_the_ray_driver_replaces_a_unit_folder_as_one_whole(tmp_path):
+    """A unit's files arrive as a whole (what an earlier attempt left goes), and what an
+    interrupted write left is removed by the next run; units asking for a GPU the
+    cluster lacks, or for a second GPU, are refused with a reason."""
+    from densenas import ray_experiment as rx
+
+    unit = tmp_path / "units" / "abc"
+    (unit / "run" / "checkpoints").mkdir(parents=True)
+    (unit / "run" / "checkpoints" / "LATEST").write_text("phase-1")
+    (unit / "error.txt").write_text("an earlier failure")
+    rx._write_unit(tmp_path, "abc", {"unit.json": b"{}", "run/best.onnx": b"onnx", "result.json": b"{}"})
+    assert sorted(p.relative_to(unit).as_posix() for p in unit.rglob("*") if p.is_file()) == [
+        "result.json", "run/best.onnx", "unit.json"]
+    assert [p.name for p in (tmp_path / "units").iterdir()] == ["abc"]
+    with pytest.raises(rx.RayExperimentError, match="outside the unit's folder"):
+        rx._write_unit(tmp_path, "abc", {"../escape": b""})
+    stray = tmp_path / "units" / ".abc.incoming-123"
+    stray.mkdir()
+    rx._remove_strays(tmp_path)
+    assert not stray.exists() and (unit / "result.json").exists()
+
+    assert rx._refuse_device("cpu", 0) is None and rx._refuse_device("cuda", 1) is None
+    assert "no GPU" in rx._refuse_device("cuda", 0)
+    assert "cuda:0" in rx._refuse_device("cuda:1", 2)
