@@ -98,3 +98,27 @@ fn the_cosine_schedule_matches_pytorch() {
         assert_close(&lrs, &case["expected"], &format!("cosine from {base} over {total} steps"));
     }
 }
+
+#[test]
+fn an_update_is_finite_exactly_when_every_new_value_is() {
+    // Plain SGD with lr 1: the new values are p - g. Float32 (checked through a float64
+    // sum) and float64 (checked element by element), with the largest finite values,
+    // whose float32 sum would overflow float32 but not the float64 check.
+    let opt = Optimizer::new(OptimizerConfig { kind: OptimizerKind::Sgd, lr: 1.0, momentum: 0.0, betas: (0.9, 0.999), weight_decay: 0.0 });
+    for kind in [Kind::Float, Kind::Double] {
+        let big = if kind == Kind::Float { f32::MAX as f64 } else { f64::MAX };
+        let p = Tensor::from_slice(&[big, big, -big, 1.0]).to_kind(kind);
+        let zero = p.zeros_like();
+        let finite = opt.prepare(&[p.shallow_clone()], &[zero.shallow_clone()], 1.0).unwrap();
+        assert!(finite.is_finite().unwrap(), "{kind:?}: finite values judged non-finite");
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let g = Tensor::from_slice(&[0.0, 0.0, 0.0, -bad]).to_kind(kind);
+            let update = opt.prepare(&[p.shallow_clone()], &[g], 1.0).unwrap();
+            assert!(!update.is_finite().unwrap(), "{kind:?}: {bad} judged finite");
+        }
+        // +inf and -inf in one tensor (their sum is NaN, not a finite value).
+        let g = Tensor::from_slice(&[-big, big, 0.0, 0.0]).to_kind(kind);
+        let update = opt.prepare(&[p.shallow_clone()], &[g], 1.0).unwrap();
+        assert!(!update.is_finite().unwrap(), "{kind:?}: big - (-big) overflows to inf");
+    }
+}

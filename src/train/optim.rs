@@ -92,15 +92,21 @@ impl PendingUpdate {
     /// Whether every new parameter value is finite.
     pub fn is_finite(&self) -> Result<bool> {
         let _guard = tch::no_grad_guard();
-        let mut bad: Option<Tensor> = None;
         for p in &self.params {
-            let n = p.f_isfinite()?.f_logical_not()?.f_sum(tch::Kind::Int64)?;
-            bad = Some(match bad {
-                None => n,
-                Some(b) => b.f_add(&n)?,
-            });
+            let finite = if p.kind() == tch::Kind::Double {
+                p.f_isfinite()?.f_all()?.f_int64_value(&[])? != 0
+            } else {
+                // One read, nothing allocated: a float64 sum of float32 (or narrower)
+                // values is finite exactly when every value is (NaN and infinities
+                // propagate, +inf and -inf give NaN, and no sum of finite float32
+                // values overflows a float64).
+                p.f_sum(tch::Kind::Double)?.f_double_value(&[])?.is_finite()
+            };
+            if !finite {
+                return Ok(false);
+            }
         }
-        Ok(bad.map_or(Ok(0), |b| b.f_int64_value(&[]))? == 0)
+        Ok(true)
     }
 }
 
