@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 
 mod common;
 
-use common::TINY_EXPERIMENT as TINY;
+use common::{comparable, counts, TINY_EXPERIMENT as TINY};
 
 fn densenas() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_densenas"));
@@ -37,32 +37,6 @@ fn stderr(o: &Output) -> String {
 
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
-}
-
-/// The report without the fields a rerun may change (timing and memory, docs/experiments.md).
-fn comparable(mut v: serde_json::Value) -> serde_json::Value {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(m) => {
-                m.retain(|k, _| !(k.contains("seconds") || k.contains("per_second") || k.contains("memory")));
-                m.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut v);
-    v
-}
-
-/// "N run now, M already finished" of the closing line.
-fn counts(e: &str) -> (usize, usize) {
-    let line = e.lines().find(|l| l.contains(" run now, ")).unwrap_or_else(|| panic!("no summary line in\n{e}"));
-    let num = |after: &str| -> usize {
-        let head = line.split(after).next().unwrap();
-        head.rsplit(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()).unwrap().parse().unwrap()
-    };
-    (num(" run now"), num(" already finished"))
 }
 
 #[test]

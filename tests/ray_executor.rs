@@ -16,6 +16,8 @@ use serde_json::Value;
 
 mod common;
 
+use common::{comparable, counts};
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -40,22 +42,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
-}
-
-/// Without the fields a rerun may change (`*seconds*`, `*per_second*`, `*memory*`).
-fn comparable(mut v: Value) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                m.retain(|k, _| !(k.contains("seconds") || k.contains("per_second") || k.contains("memory")));
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut v);
-    v
 }
 
 /// Every file under `dir/units`, by path relative to `dir`, but the lock files.
@@ -148,11 +134,7 @@ fn a_two_node_ray_cluster_gives_the_local_report_despite_a_killed_worker_and_ctr
     assert_eq!(r["second"]["rc"], 0, "{}", all(&second));
     assert!(connected(&second), "{}", all(&second));
     let summary = second.last().unwrap();
-    let number = |before: &str| -> usize {
-        let head = summary.split(before).next().unwrap();
-        head.rsplit(|c: char| !c.is_ascii_digit()).find(|w| !w.is_empty()).unwrap().parse().unwrap()
-    };
-    let (ran, skipped) = (number(" run now"), number(" already finished"));
+    let (ran, skipped) = counts(summary);
     // The units the first run reported done (one more may have been written just
     // before Ctrl-C came, without its line).
     let done_before = first.iter().filter(|l| l.contains(" done  ")).count();

@@ -23,6 +23,34 @@ pub const TINY_EXPERIMENT: &str = r#"{"name": "tiny", "groups": [
   "search": {"phases": 2, "epochs": 1}, "retrain_epochs": 2,
   "standalone": {"random_dags": "all"}, "baselines": ["chain"]}]}"#;
 
+/// An experiment's JSON (report, unit result, summary) without the fields a rerun may
+/// change: `*seconds*`, `*per_second*`, `*memory*` (docs/experiments.md).
+pub fn comparable(mut v: serde_json::Value) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.retain(|k, _| !(k.contains("seconds") || k.contains("per_second") || k.contains("memory")));
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+/// "N run now, M already finished" of an experiment run's closing line, found in its
+/// output `e` (the local executor's and the Ray driver's say it alike).
+pub fn counts(e: &str) -> (usize, usize) {
+    let line = e.lines().find(|l| l.contains(" run now, ")).unwrap_or_else(|| panic!("no summary line in\n{e}"));
+    let num = |after: &str| -> usize {
+        let head = line.split(after).next().unwrap();
+        head.rsplit(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()).unwrap().parse().unwrap()
+    };
+    (num(" run now"), num(" already finished"))
+}
+
 /// A fresh, empty temporary folder for this test process.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("densenas-test-{}-{name}", std::process::id()));

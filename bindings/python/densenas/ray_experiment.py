@@ -288,12 +288,11 @@ class _FolderLock:
 
 
 class _cluster:
-    """Connected to the cluster named by `address` or RAY_ADDRESS, or to a local Ray
-    instance started here (and stopped on leaving)."""
+    """Connected to the cluster at `address` (`run` resolved it, RAY_ADDRESS included),
+    or, when it is None, to a local Ray instance started here (stopped on leaving)."""
 
     def __init__(self, address, num_cpus, say):
-        self.address = address or os.environ.get("RAY_ADDRESS") or None
-        self.num_cpus, self.say = num_cpus, say
+        self.address, self.num_cpus, self.say = address, num_cpus, say
 
     def __enter__(self):
         try:
