@@ -5,7 +5,7 @@
 use serde_json::Value;
 use tch::{Kind, Tensor};
 
-use densenas::train::optim::{clip_grad_norm, LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
+use densenas::train::optim::{clip_grad_norm, clip_scale, grad_norm, LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
 
 fn reference() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/optim_reference.json");
@@ -99,26 +99,77 @@ fn the_cosine_schedule_matches_pytorch() {
     }
 }
 
+/// The same values as `t`, as a strided (non-contiguous) view, which the optimiser's
+/// fused CPU loops do not cover: it takes the tensor-operation path for it.
+fn strided(t: &Tensor) -> Tensor {
+    let s = Tensor::stack(&[t.shallow_clone(), t.zeros_like()], -1).select(-1, 0);
+    assert!(!s.is_contiguous());
+    s
+}
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    Vec::<f32>::try_from(&t.flatten(0, -1)).unwrap().iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn the_fused_sgd_loop_equals_tensor_operations_bit_for_bit() {
+    // Float32, several steps, with and without momentum, weight decay and clipping: the
+    // fused loop (contiguous CPU tensors) and the tensor-operation path (the same
+    // gradients as strided views) give identical parameters and momentum buffers.
+    tch::manual_seed(7);
+    let shapes: [&[i64]; 3] = [&[64, 33], &[7], &[5, 5]];
+    for (momentum, weight_decay, clip) in [(0.9, 1e-3, Some(0.5)), (0.0, 0.0, None), (0.9, 0.0, None), (0.0, 5e-4, Some(10.0))] {
+        let config = OptimizerConfig { kind: OptimizerKind::Sgd, lr: 0.05, momentum, betas: (0.9, 0.999), weight_decay };
+        let init: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn(*s, (Kind::Float, tch::Device::Cpu))).collect();
+        let fused: Vec<Tensor> = init.iter().map(|t| t.copy()).collect();
+        let plain: Vec<Tensor> = init.iter().map(|t| t.copy()).collect();
+        let (mut opt_fused, mut opt_plain) = (Optimizer::new(config.clone()), Optimizer::new(config.clone()));
+        for step in 0..4 {
+            let grads: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn(*s, (Kind::Float, tch::Device::Cpu)) * 3.0).collect();
+            let strided_grads: Vec<Tensor> = grads.iter().map(strided).collect();
+            let scale = clip.and_then(|max| clip_scale(grad_norm(&grads).unwrap(), max));
+            assert_eq!(grad_norm(&grads).unwrap(), grad_norm(&grads).unwrap());
+            let norm_gap = (grad_norm(&grads).unwrap() - grad_norm(&strided_grads).unwrap()).abs();
+            assert!(norm_gap < 1e-9, "the norm of strided gradients differs by {norm_gap}");
+            let (a, b) = (opt_fused.prepare_scaled(&fused, &grads, scale, 0.05).unwrap(), opt_plain.prepare_scaled(&plain, &strided_grads, scale, 0.05).unwrap());
+            assert!(a.is_finite().unwrap() && b.is_finite().unwrap());
+            opt_fused.commit(&fused, a).unwrap();
+            opt_plain.commit(&plain, b).unwrap();
+            let what = format!("momentum {momentum}, decay {weight_decay}, clip {clip:?}, step {}", step + 1);
+            for i in 0..shapes.len() {
+                assert_eq!(bits(&fused[i]), bits(&plain[i]), "{what}: parameter {i}");
+                assert_eq!(bits(&opt_fused.state().first[i]), bits(&opt_plain.state().first[i]), "{what}: buffer {i}");
+            }
+            assert!(fused[0].not_equal_tensor(&init[0]).any().int64_value(&[]) != 0, "{what}: nothing changed");
+        }
+    }
+}
+
 #[test]
 fn an_update_is_finite_exactly_when_every_new_value_is() {
-    // Plain SGD with lr 1: the new values are p - g. Float32 (checked through a float64
-    // sum) and float64 (checked element by element), with the largest finite values,
-    // whose float32 sum would overflow float32 but not the float64 check.
+    // Plain SGD with lr 1: the new values are p - g. Float32 and float64, through the
+    // fused loop (contiguous tensors, checked value by value) and the tensor-operation
+    // path (strided gradients: float32 checked through a float64 sum, float64 element
+    // by element), with the largest finite values, whose float32 sum would overflow
+    // float32 but not the float64 check.
     let opt = Optimizer::new(OptimizerConfig { kind: OptimizerKind::Sgd, lr: 1.0, momentum: 0.0, betas: (0.9, 0.999), weight_decay: 0.0 });
-    for kind in [Kind::Float, Kind::Double] {
+    for (kind, layout) in [Kind::Float, Kind::Double].into_iter().flat_map(|k| [(k, "fused"), (k, "strided")]) {
+        let kind_name = format!("{kind:?}, {layout}");
+        let kind_name = kind_name.as_str();
+        let lay = |t: Tensor| if layout == "strided" { strided(&t) } else { t };
         let big = if kind == Kind::Float { f32::MAX as f64 } else { f64::MAX };
         let p = Tensor::from_slice(&[big, big, -big, 1.0]).to_kind(kind);
-        let zero = p.zeros_like();
+        let zero = lay(p.zeros_like());
         let finite = opt.prepare(&[p.shallow_clone()], &[zero.shallow_clone()], 1.0).unwrap();
-        assert!(finite.is_finite().unwrap(), "{kind:?}: finite values judged non-finite");
+        assert!(finite.is_finite().unwrap(), "{kind_name}: finite values judged non-finite");
         for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            let g = Tensor::from_slice(&[0.0, 0.0, 0.0, -bad]).to_kind(kind);
+            let g = lay(Tensor::from_slice(&[0.0, 0.0, 0.0, -bad]).to_kind(kind));
             let update = opt.prepare(&[p.shallow_clone()], &[g], 1.0).unwrap();
-            assert!(!update.is_finite().unwrap(), "{kind:?}: {bad} judged finite");
+            assert!(!update.is_finite().unwrap(), "{kind_name}: {bad} judged finite");
         }
         // +inf and -inf in one tensor (their sum is NaN, not a finite value).
-        let g = Tensor::from_slice(&[-big, big, 0.0, 0.0]).to_kind(kind);
+        let g = lay(Tensor::from_slice(&[-big, big, 0.0, 0.0]).to_kind(kind));
         let update = opt.prepare(&[p.shallow_clone()], &[g], 1.0).unwrap();
-        assert!(!update.is_finite().unwrap(), "{kind:?}: big - (-big) overflows to inf");
+        assert!(!update.is_finite().unwrap(), "{kind_name}: big - (-big) overflows to inf");
     }
 }

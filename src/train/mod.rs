@@ -4,6 +4,7 @@
 
 mod evaluate;
 mod loss;
+mod fused;
 pub mod optim;
 mod trainer;
 

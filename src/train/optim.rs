@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use crate::error::{Error, Result};
+use crate::train::fused;
 
 /// Which update rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +84,12 @@ pub struct OptimizerState {
 /// The outcome of [`Optimizer::prepare`]: the new parameter values and moments, not yet
 /// written anywhere.
 pub struct PendingUpdate {
-    params: Vec<Tensor>,
+    /// Per parameter: its new value, or `None` where the fused SGD loop computed (and
+    /// checked) it without storing it: `p - lr * first[i]`, written at commit.
+    params: Vec<Option<Tensor>>,
+    lr: f64,
+    /// Whether every value the fused loop computed is finite.
+    fused_finite: bool,
     first: Vec<Tensor>,
     second: Vec<Tensor>,
 }
@@ -91,8 +97,11 @@ pub struct PendingUpdate {
 impl PendingUpdate {
     /// Whether every new parameter value is finite.
     pub fn is_finite(&self) -> Result<bool> {
+        if !self.fused_finite {
+            return Ok(false);
+        }
         let _guard = tch::no_grad_guard();
-        for p in &self.params {
+        for p in self.params.iter().flatten() {
             let finite = if p.kind() == tch::Kind::Double {
                 p.f_isfinite()?.f_all()?.f_int64_value(&[])? != 0
             } else {
@@ -176,54 +185,102 @@ impl Optimizer {
     /// changing anything: the parameters and the optimiser's state change only in
     /// [`Optimizer::commit`], so a failure here leaves both as they were.
     pub fn prepare(&self, params: &[Tensor], grads: &[Tensor], lr: f64) -> Result<PendingUpdate> {
+        self.prepare_scaled(params, grads, None, lr)
+    }
+
+    /// [`Optimizer::prepare`] with the gradients first multiplied by `grad_scale` (the
+    /// factor of [`clip_scale`]), as [`clip_grad_norm`] would have scaled them, without
+    /// a scaled copy of them.
+    pub fn prepare_scaled(&self, params: &[Tensor], grads: &[Tensor], grad_scale: Option<f64>, lr: f64) -> Result<PendingUpdate> {
         if params.len() != grads.len() {
             return Err(Error::State("optimizer: parameter and gradient counts differ".into()));
         }
-        let c = &self.config;
-        let step = self.step + 1;
         let _guard = tch::no_grad_guard();
         let fresh = self.first.is_empty();
-        let mut out = PendingUpdate { params: Vec::new(), first: Vec::new(), second: Vec::new() };
+        let mut out = PendingUpdate { params: Vec::new(), lr, fused_finite: true, first: Vec::new(), second: Vec::new() };
         for (i, (p, g)) in params.iter().zip(grads).enumerate() {
+            let first = (!fresh).then(|| &self.first[i]);
+            if self.config.kind == OptimizerKind::Sgd && self.sgd_fused(p, g, first, grad_scale, lr, &mut out)? {
+                continue;
+            }
             let mut g = g.shallow_clone();
-            if c.weight_decay > 0.0 {
-                g = g.f_add(&p.f_mul_scalar(c.weight_decay)?)?;
+            if let Some(scale) = grad_scale {
+                g = g.f_mul_scalar(scale)?;
             }
-            match c.kind {
-                OptimizerKind::Sgd => {
-                    // PyTorch: the buffer starts as the first gradient.
-                    let buf = if fresh { g.f_detach_copy()? } else { self.first[i].f_mul_scalar(c.momentum)?.f_add(&g)? };
-                    let update = if c.momentum > 0.0 { &buf } else { &g };
-                    out.params.push(p.f_sub(&update.f_mul_scalar(lr)?)?);
-                    out.first.push(buf);
-                }
-                OptimizerKind::Adam => {
-                    let (b1, b2) = c.betas;
-                    let (m0, v0) = if fresh {
-                        (p.f_zeros_like()?, p.f_zeros_like()?)
-                    } else {
-                        (self.first[i].shallow_clone(), self.second[i].shallow_clone())
-                    };
-                    let m = m0.f_mul_scalar(b1)?.f_add(&g.f_mul_scalar(1.0 - b1)?)?;
-                    let v = v0.f_mul_scalar(b2)?.f_add(&g.f_mul(&g)?.f_mul_scalar(1.0 - b2)?)?;
-                    let bc1 = 1.0 - b1.powi(step);
-                    let bc2 = 1.0 - b2.powi(step);
-                    let denom = v.f_div_scalar(bc2)?.f_sqrt()?.f_add_scalar(1e-8)?;
-                    out.params.push(p.f_sub(&m.f_div(&denom)?.f_mul_scalar(lr / bc1)?)?);
-                    out.first.push(m);
-                    out.second.push(v);
-                }
-            }
+            self.prepare_one(i, p, &g, first, lr, &mut out)?;
         }
         Ok(out)
+    }
+
+    /// SGD's update of one parameter by the fused loop, when it covers the tensors;
+    /// `false` (nothing done) otherwise.
+    fn sgd_fused(&self, p: &Tensor, g: &Tensor, first: Option<&Tensor>, grad_scale: Option<f64>, lr: f64, out: &mut PendingUpdate) -> Result<bool> {
+        let c = &self.config;
+        let scalars = fused::SgdScalars { grad_scale, weight_decay: c.weight_decay, momentum: c.momentum, lr };
+        let same = |t: &Tensor| t.size() == p.size();
+        let (buf, finite) = if [Some(p), Some(g), first].iter().flatten().all(|t| fused::covers::<f32>(t) && same(t)) {
+            fused::sgd_buffer::<f32>(p, g, first, &scalars)?
+        } else if [Some(p), Some(g), first].iter().flatten().all(|t| fused::covers::<f64>(t) && same(t)) {
+            fused::sgd_buffer::<f64>(p, g, first, &scalars)?
+        } else {
+            return Ok(false);
+        };
+        out.params.push(None);
+        out.first.push(buf);
+        out.fused_finite &= finite;
+        Ok(true)
+    }
+
+    /// The update of parameter `i` by tensor operations (`g` already scaled).
+    fn prepare_one(&self, i: usize, p: &Tensor, g: &Tensor, first: Option<&Tensor>, lr: f64, out: &mut PendingUpdate) -> Result<()> {
+        let c = &self.config;
+        let mut g = g.shallow_clone();
+        if c.weight_decay > 0.0 {
+            g = g.f_add(&p.f_mul_scalar(c.weight_decay)?)?;
+        }
+        match c.kind {
+            OptimizerKind::Sgd => {
+                // PyTorch: the buffer starts as the first gradient; with no momentum
+                // the update is the gradient, which the buffer then holds.
+                let buf = match first {
+                    Some(f) if c.momentum > 0.0 => f.f_mul_scalar(c.momentum)?.f_add(&g)?,
+                    _ => g.f_detach_copy()?,
+                };
+                out.params.push(Some(p.f_sub(&buf.f_mul_scalar(lr)?)?));
+                out.first.push(buf);
+            }
+            OptimizerKind::Adam => {
+                let (b1, b2) = c.betas;
+                let step = self.step + 1;
+                let (m0, v0) = match first {
+                    None => (p.f_zeros_like()?, p.f_zeros_like()?),
+                    Some(f) => (f.shallow_clone(), self.second[i].shallow_clone()),
+                };
+                let m = m0.f_mul_scalar(b1)?.f_add(&g.f_mul_scalar(1.0 - b1)?)?;
+                let v = v0.f_mul_scalar(b2)?.f_add(&g.f_mul(&g)?.f_mul_scalar(1.0 - b2)?)?;
+                let bc1 = 1.0 - b1.powi(step);
+                let bc2 = 1.0 - b2.powi(step);
+                let denom = v.f_div_scalar(bc2)?.f_sqrt()?.f_add_scalar(1e-8)?;
+                out.params.push(Some(p.f_sub(&m.f_div(&denom)?.f_mul_scalar(lr / bc1)?)?));
+                out.first.push(m);
+                out.second.push(v);
+            }
+        }
+        Ok(())
     }
 
     /// Writes a prepared update into `params` (in place) and the optimiser's state.
     pub fn commit(&mut self, params: &[Tensor], update: PendingUpdate) -> Result<()> {
         let _guard = tch::no_grad_guard();
-        for (p, new) in params.iter().zip(&update.params) {
-            let mut p = p.shallow_clone();
-            p.f_copy_(new)?;
+        for ((p, new), buf) in params.iter().zip(&update.params).zip(&update.first) {
+            match new {
+                Some(new) => {
+                    let mut p = p.shallow_clone();
+                    p.f_copy_(new)?;
+                }
+                None if p.kind() == tch::Kind::Double => fused::sgd_apply::<f64>(p, buf, update.lr),
+                None => fused::sgd_apply::<f32>(p, buf, update.lr),
+            }
         }
         self.step += 1;
         self.first = update.first;
@@ -232,18 +289,36 @@ impl Optimizer {
     }
 }
 
+/// The joint L2 norm of `grads` (squares summed in float64).
+pub fn grad_norm(grads: &[Tensor]) -> Result<f64> {
+    let _guard = tch::no_grad_guard();
+    let mut total = 0.0;
+    for g in grads {
+        total += if fused::covers::<f32>(g) {
+            fused::square_sum::<f32>(g)
+        } else if fused::covers::<f64>(g) {
+            fused::square_sum::<f64>(g)
+        } else {
+            g.f_to_kind(tch::Kind::Double)?.f_square()?.f_sum(tch::Kind::Double)?.f_double_value(&[])?
+        };
+    }
+    Ok(total.sqrt())
+}
+
+/// The factor by which clipping to `max_norm` scales gradients of joint norm `norm`, as
+/// `torch.nn.utils.clip_grad_norm_` (`max_norm / (norm + 1e-6)` when below 1), or
+/// `None` when they stay as they are.
+pub fn clip_scale(norm: f64, max_norm: f64) -> Option<f64> {
+    let scale = max_norm / (norm + 1e-6);
+    (scale < 1.0).then_some(scale)
+}
+
 /// Scales `grads` in place so that their joint L2 norm is at most `max_norm`; returns
 /// the norm before clipping.
 pub fn clip_grad_norm(grads: &mut [Tensor], max_norm: f64) -> Result<f64> {
-    let _guard = tch::no_grad_guard();
-    let mut total = 0.0;
-    for g in grads.iter() {
-        total += g.f_square()?.f_sum(tch::Kind::Double)?.f_double_value(&[])?;
-    }
-    let norm = total.sqrt();
-    // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when below 1.
-    let scale = max_norm / (norm + 1e-6);
-    if scale < 1.0 {
+    let norm = grad_norm(grads)?;
+    if let Some(scale) = clip_scale(norm, max_norm) {
+        let _guard = tch::no_grad_guard();
         for g in grads.iter_mut() {
             *g = g.f_mul_scalar(scale)?;
         }

@@ -16,7 +16,7 @@ use crate::model::density::{DagDensity, DensityConfig, Feedback};
 use crate::model::device::{parse_device, Precision};
 use crate::error::{Error, Result};
 use crate::model::network::Normalization;
-use crate::train::optim::{clip_grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
+use crate::train::optim::{clip_scale, grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
 use crate::train::evaluate;
 use crate::model::space::Space;
 mod file;
@@ -369,15 +369,16 @@ impl Session {
         let grads = Tensor::f_run_backward(&[&loss], &self.weights, false, false)?;
         drop((logits, loss));
         // A sampled block leaves some tensors out of the graph: their gradient is 0.
-        let mut grads = grads
+        let grads = grads
             .into_iter()
             .zip(&self.weights)
             .map(|(g, p)| if g.defined() { Ok(g) } else { Ok(p.f_zeros_like()?) })
             .collect::<Result<Vec<_>>>()?;
-        if let Some(max) = self.options.grad_clip {
-            clip_grad_norm(&mut grads, max)?;
-        }
-        let update = self.weight_opt.prepare(&self.weights, &grads, self.weight_lr)?;
+        let scale = match self.options.grad_clip {
+            Some(max) => clip_scale(grad_norm(&grads)?, max),
+            None => None,
+        };
+        let update = self.weight_opt.prepare_scaled(&self.weights, &grads, scale, self.weight_lr)?;
         if !update.is_finite()? {
             return Err(self.diverged(format!("the loss was {value}, but the update made weights non-finite")));
         }
