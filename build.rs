@@ -19,6 +19,7 @@ fn main() {
     // Only direct dependents of torch-sys see DEP_TCH_LIBTORCH_LIB.
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+        compile_torch_context(Path::new(&lib));
     }
     // ONNX Runtime is dlopened by bare name as the last resort, which searches the
     // RUNPATH of the object that calls dlopen: in the checkout that is the `.venv`
@@ -52,6 +53,26 @@ fn main() {
         }
     }
     println!("cargo:rerun-if-env-changed=LIBTORCH");
+}
+
+/// Compiles csrc/torch_context.cpp (libtorch's process-wide settings that tch does not
+/// expose) against the headers beside libtorch's library folder, with the C++ ABI
+/// torch-sys compiles its own shim with.
+fn compile_torch_context(lib: &Path) {
+    let include = lib.parent().map(|p| p.join("include")).unwrap_or_default();
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
+    println!("cargo:rerun-if-changed=csrc/torch_context.cpp");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .include(&include)
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .warnings(false)
+        .file("csrc/torch_context.cpp")
+        .compile("densenas_torch_context");
 }
 
 /// A git query's trimmed output, if git ran and succeeded.

@@ -411,8 +411,8 @@ densenas_status densenas_search_run_with_options(const char *config_json,
 
 /**
  * Makes a session over `space` with options JSON (`strategy`, `seed`, optimisers,
- * `density`, `precision`, `device`; `"{}"` for the defaults; unknown keys refused).
- * The network's input normalisation is the identity (see
+ * `density`, `precision`, `device`, `deterministic`; `"{}"` for the defaults; unknown
+ * keys refused). The network's input normalisation is the identity (see
  * `densenas_session_new_for_dataset`). The session copies what it needs of the space,
  * which may then be freed.
  *

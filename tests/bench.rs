@@ -7,7 +7,7 @@ use densenas::data;
 #[test]
 fn supernet_bench_counts_the_flops_of_the_batched_path() {
     let data = data::load("digits").unwrap();
-    let config = SupernetBenchConfig { blocks: vec![1, 4], widths: vec![16], layers: 3, batch_size: 8, steps: 1, threads: 1, seed: 0 };
+    let config = SupernetBenchConfig { blocks: vec![1, 4], widths: vec![16], layers: 3, batch_size: 8, steps: 1, threads: 1, seed: 0, ..Default::default() };
     let mut seen = 0;
     let rows = run_supernet_bench(&config, &data, &mut |_| seen += 1).unwrap();
     assert_eq!((rows.len(), seen), (2, 2));
@@ -40,7 +40,7 @@ fn useful_flops_count_only_the_edges_and_sinks_each_block_has() {
     // The supernet bench reports it beside the batched count, and the grouped path's
     // share of the batched path's products.
     let data = densenas::data::load("digits").unwrap();
-    let config = densenas::bench::SupernetBenchConfig { blocks: vec![4], widths: vec![16], layers: 4, batch_size: 8, steps: 1, threads: 1, seed: 0 };
+    let config = densenas::bench::SupernetBenchConfig { blocks: vec![4], widths: vec![16], layers: 4, batch_size: 8, steps: 1, threads: 1, seed: 0, ..Default::default() };
     let rows = densenas::bench::run_supernet_bench(&config, &data, &mut |_| {}).unwrap();
     let r = &rows[0];
     assert!(r.useful_gflops > 0.0 && r.useful_gflops < r.gflops, "{r:?}");

@@ -4,9 +4,11 @@
 //! one); GDAS' equals the straight-through gradient computed by hand; second-order
 //! DARTS' equals the exact hypergradient through the unrolled step.
 
+mod common;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use densenas::model::space::Activation;
 use densenas::search::strategy::{
@@ -39,8 +41,8 @@ fn tiny(seed: u64) -> Tiny {
     let d = |e: &[(usize, usize)]| Dag::new(L, e.to_vec()).unwrap();
     let dags = vec![Dag::chain(L), d(&[(0, 2), (2, 3)]), d(&[(0, 3), (1, 2)]), d(&[(0, 1), (1, 3), (0, 2)])];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let net = Supernet::new(&space, Normalization::identity(F), Kind::Double, Device::Cpu, &mut rng).unwrap();
-    let masks = BlockMasks::new(&space, &dags, Kind::Double, Device::Cpu).unwrap();
+    let net = Supernet::new(&space, Normalization::identity(F), Kind::Double, common::test_device(), &mut rng).unwrap();
+    let masks = BlockMasks::new(&space, &dags, Kind::Double, common::test_device()).unwrap();
     Tiny { space, dags, net, masks }
 }
 
@@ -50,7 +52,7 @@ fn batch(seed: u64) -> (Tensor, Tensor) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let x: Vec<f64> = (0..B as usize * F).map(|_| rng.gen_range(-2.0..2.0)).collect();
     let y: Vec<i64> = (0..B).map(|_| rng.gen_range(0..C as i64)).collect();
-    (Tensor::from_slice(&x).view([B, F as i64]), Tensor::from_slice(&y))
+    (Tensor::from_slice(&x).to_device(common::test_device()).view([B, F as i64]), Tensor::from_slice(&y).to_device(common::test_device()))
 }
 
 /// For each allowed edge, whether its weight block `W_ij` has a non-zero gradient.
@@ -84,7 +86,7 @@ fn weight_grads(strategy: &mut dyn Strategy, t: &Tiny, alpha: &Tensor, rng: &mut
 #[test]
 fn gdas_and_proxyless_weight_steps_give_unsampled_edges_exactly_zero_gradient() {
     let t = tiny(3);
-    let alpha = Tensor::from_slice(&[0.2, -0.1, 0.3, 0.0]).set_requires_grad(true);
+    let alpha = Tensor::from_slice(&[0.2, -0.1, 0.3, 0.0]).to_device(common::test_device()).set_requires_grad(true);
     let mut gdas = Gdas::new(GdasConfig::default());
     let mut proxyless = Proxyless::new(ProxylessConfig::default());
     let mut rng = ChaCha8Rng::seed_from_u64(8);
@@ -142,7 +144,7 @@ fn ce_by_hand(z: &Tensor, y: &Tensor) -> f64 {
 fn proxyless_architecture_gradient_equals_the_papers_estimator_by_hand() {
     let t = tiny(4);
     let alpha_v = [0.3, -0.2, 0.8, 0.0];
-    let alpha = Tensor::from_slice(&alpha_v).set_requires_grad(true);
+    let alpha = Tensor::from_slice(&alpha_v).to_device(common::test_device()).set_requires_grad(true);
     for paths in [2usize, 1] {
         let mut proxyless = Proxyless::new(ProxylessConfig { paths });
         let mut rng = ChaCha8Rng::seed_from_u64(12);
@@ -200,7 +202,7 @@ fn proxyless_architecture_gradient_equals_the_papers_estimator_by_hand() {
 fn gdas_architecture_gradient_is_the_straight_through_gradient() {
     let t = tiny(5);
     let alpha_v = [0.5, -0.3, 0.1, 0.2];
-    let alpha = Tensor::from_slice(&alpha_v).set_requires_grad(true);
+    let alpha = Tensor::from_slice(&alpha_v).to_device(common::test_device()).set_requires_grad(true);
     let mut gdas = Gdas::new(GdasConfig::default());
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     for (step, progress) in [0.0, 0.5, 0.95].into_iter().enumerate() {
@@ -252,9 +254,9 @@ fn darts2_gradient_equals_the_exact_unrolled_hypergradient() {
         let space = Space::new(c).unwrap();
         let dags = vec![Dag::chain(L), Dag::full(&space), Dag::new(L, vec![(0, 2), (1, 3)]).unwrap()];
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let net = Supernet::new(&space, Normalization::identity(F), Kind::Double, Device::Cpu, &mut rng).unwrap();
-        let masks = BlockMasks::new(&space, &dags, Kind::Double, Device::Cpu).unwrap();
-        let alpha = Tensor::from_slice(&[0.2, -0.1, 0.4]).set_requires_grad(true);
+        let net = Supernet::new(&space, Normalization::identity(F), Kind::Double, common::test_device(), &mut rng).unwrap();
+        let masks = BlockMasks::new(&space, &dags, Kind::Double, common::test_device()).unwrap();
+        let alpha = Tensor::from_slice(&[0.2, -0.1, 0.4]).to_device(common::test_device()).set_requires_grad(true);
         let (xt, yt) = batch(300 + seed);
         let (xv, yv) = batch(400 + seed);
         let xi = 0.5;

@@ -26,12 +26,16 @@ fn digits(layers: usize, width: usize, blocks: usize) -> (Space, SplitTensors, S
     c.blocks = blocks;
     let space = Space::new(c).unwrap();
     let norm = Normalization::from_data(&splits.train.x, 64).unwrap();
-    let dev = tch::Device::Cpu;
+    let dev = common::test_device();
     (space, SplitTensors::new(&w, dev).unwrap(), SplitTensors::new(&v, dev).unwrap(), norm)
 }
 
+/// On `DENSENAS_TEST_DEVICE` (cpu by default), deterministic on CUDA, where libtorch's
+/// index_add and cuBLAS are otherwise not bit-reproducible.
 fn options(strategy: StrategyKind, seed: u64) -> SessionOptions {
-    SessionOptions { strategy, seed, ..SessionOptions::default() }
+    let device = common::test_device_name();
+    let deterministic = device != "cpu";
+    SessionOptions { strategy, seed, device, deterministic, ..SessionOptions::default() }
 }
 
 /// `steps` alternating weight and architecture steps on batches of 32, the phase
@@ -41,10 +45,10 @@ fn steps(s: &mut Session, w: &SplitTensors, v: &SplitTensors, steps: usize) -> V
     for i in 0..steps {
         s.set_progress(i as f64 / steps as f64);
         let order = s.shuffled(w.len() as usize);
-        let (x, y) = w.rows(&Tensor::from_slice(&order[..32])).unwrap();
+        let (x, y) = w.rows(&Tensor::from_slice(&order[..32]).to_device(w.x.device())).unwrap();
         losses.push(s.step_weights(&x, &y).unwrap());
         let order = s.shuffled(v.len() as usize);
-        let (x, y) = v.rows(&Tensor::from_slice(&order[..32])).unwrap();
+        let (x, y) = v.rows(&Tensor::from_slice(&order[..32]).to_device(v.x.device())).unwrap();
         losses.push(s.step_architecture(&x, &y).unwrap());
     }
     losses

@@ -2,9 +2,11 @@
 //! in float64: outputs, weight and alpha gradients, finite differences, exact zero
 //! gradients on masked-off edges, the chain as a plain MLP, and the chosen-blocks path.
 
+mod common;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use densenas::model::network::Normalization;
 use densenas::model::space::{Activation, Aggregation, Norm};
@@ -48,8 +50,8 @@ fn normalization() -> Normalization {
 
 fn input(rng_seed: i64) -> (Tensor, Tensor) {
     tch::manual_seed(rng_seed);
-    let x = Tensor::randn([B, F as i64], (Kind::Double, Device::Cpu)) * 3.0;
-    let y = Tensor::from_slice(&[0i64, 1, 2, 1, 0, 2]);
+    let x = Tensor::randn([B, F as i64], (Kind::Double, common::test_device())) * 3.0;
+    let y = Tensor::from_slice(&[0i64, 1, 2, 1, 0, 2]).to_device(common::test_device());
     (x, y)
 }
 
@@ -85,8 +87,8 @@ fn act(x: &Tensor, a: Activation) -> Tensor {
 /// product per term, using the DAG's own edge list.
 fn naive_block(space: &Space, p: &Params, dag: &Dag, x: &Tensor) -> Tensor {
     let norm = normalization();
-    let mean = Tensor::from_slice(&norm.mean);
-    let std = Tensor::from_slice(&norm.std);
+    let mean = Tensor::from_slice(&norm.mean).to_device(common::test_device());
+    let std = Tensor::from_slice(&norm.std).to_device(common::test_device());
     let xn = (x - mean) / std;
     let d = D as i64;
     let mut h: Vec<Tensor> = Vec::new();
@@ -102,7 +104,7 @@ fn naive_block(space: &Space, p: &Params, dag: &Dag, x: &Tensor) -> Tensor {
             terms.push(h[i].matmul(&wij));
         }
         let n = terms.len() as f64;
-        let mut pre = terms.iter().fold(Tensor::zeros([B, d], (Kind::Double, Device::Cpu)), |a, t| a + t);
+        let mut pre = terms.iter().fold(Tensor::zeros([B, d], (Kind::Double, common::test_device())), |a, t| a + t);
         if space.aggregation() == Aggregation::Mean {
             pre = pre / n;
         }
@@ -125,7 +127,7 @@ fn naive_block(space: &Space, p: &Params, dag: &Dag, x: &Tensor) -> Tensor {
 
 fn build(space: &Space, seed: u64) -> Supernet {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Supernet::new(space, normalization(), Kind::Double, Device::Cpu, &mut rng).unwrap()
+    Supernet::new(space, normalization(), Kind::Double, common::test_device(), &mut rng).unwrap()
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
@@ -153,9 +155,9 @@ fn batched_forward_and_gradients_equal_naive_per_edge_implementation() {
         let dags = test_dags(&sp);
         let net = build(&sp, i as u64);
         let p = params(&net, &sp);
-        let masks = BlockMasks::new(&sp, &dags, Kind::Double, Device::Cpu).unwrap();
+        let masks = BlockMasks::new(&sp, &dags, Kind::Double, common::test_device()).unwrap();
         let (x, y) = input(i as i64);
-        let alpha = Tensor::from_slice(&[0.3, -0.2, 0.5, 0.0, -1.0, 0.7]).set_requires_grad(true);
+        let alpha = Tensor::from_slice(&[0.3, -0.2, 0.5, 0.0, -1.0, 0.7]).to_device(common::test_device()).set_requires_grad(true);
 
         let batched = net.forward_all(&x, &masks).unwrap();
         let naive = Tensor::stack(&dags.iter().map(|dag| naive_block(&sp, &p, dag, &x)).collect::<Vec<_>>(), 0);
@@ -194,9 +196,9 @@ fn weight_gradients_equal_finite_differences() {
         let sp = space(a, g, n, 6);
         let dags = test_dags(&sp);
         let net = build(&sp, 7);
-        let masks = BlockMasks::new(&sp, &dags, Kind::Double, Device::Cpu).unwrap();
+        let masks = BlockMasks::new(&sp, &dags, Kind::Double, common::test_device()).unwrap();
         let (x, y) = input(3);
-        let alpha = Tensor::from_slice(&[0.1, 0.2, -0.3, 0.4, 0.0, -0.1]).set_requires_grad(true);
+        let alpha = Tensor::from_slice(&[0.1, 0.2, -0.3, 0.4, 0.0, -0.1]).to_device(common::test_device()).set_requires_grad(true);
         let loss = || {
             cross_entropy(&mix(&alpha.softmax(0, Kind::Double), &net.forward_all(&x, &masks).unwrap()).unwrap(), &y)
                 .unwrap()
@@ -242,9 +244,9 @@ fn masked_off_edges_and_unused_inputs_outputs_get_exactly_zero_gradient() {
     let dags = vec![d(&[(0, 2), (1, 4)]), d(&[(0, 2), (2, 4), (1, 4)])];
     let net = build(&sp, 11);
     let p = params(&net, &sp);
-    let masks = BlockMasks::new(&sp, &dags, Kind::Double, Device::Cpu).unwrap();
+    let masks = BlockMasks::new(&sp, &dags, Kind::Double, common::test_device()).unwrap();
     let (x, y) = input(5);
-    let alpha = Tensor::from_slice(&[0.2, -0.4]).set_requires_grad(true);
+    let alpha = Tensor::from_slice(&[0.2, -0.4]).to_device(common::test_device()).set_requires_grad(true);
     let loss = cross_entropy(&mix(&alpha.softmax(0, Kind::Double), &net.forward_all(&x, &masks).unwrap()).unwrap(), &y)
         .unwrap();
     let inputs = [p.u.shallow_clone()]
@@ -298,12 +300,12 @@ fn chain_dag_equals_plain_mlp_with_the_same_weights() {
     let net = build(&sp, 13);
     let p = params(&net, &sp);
     let chain = Dag::chain(L);
-    let masks = BlockMasks::new(&sp, std::slice::from_ref(&chain), Kind::Double, Device::Cpu).unwrap();
+    let masks = BlockMasks::new(&sp, std::slice::from_ref(&chain), Kind::Double, common::test_device()).unwrap();
     let (x, _) = input(9);
     // The plain MLP: h0 = relu(xn U0 + b0), h_j = relu(h_{j-1} W_{j-1,j} + b_j), V_{L-1}.
     let dd = D as i64;
     let norm = normalization();
-    let xn = (&x - Tensor::from_slice(&norm.mean)) / Tensor::from_slice(&norm.std);
+    let xn = (&x - Tensor::from_slice(&norm.mean).to_device(common::test_device())) / Tensor::from_slice(&norm.std).to_device(common::test_device());
     let mut h = (xn.matmul(&p.u.narrow(1, 0, dd)) + p.b.get(0)).relu();
     for j in 1..L {
         let pos = sp.predecessors(j).iter().position(|&i| i == j - 1).unwrap() as i64;

@@ -4,9 +4,11 @@
 //! option, in dense and typed spaces, for block sets that share prefixes, repeat DAGs,
 //! or are dense enough that vertices take the batched product; the work it saves.
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use densenas::model::network::Normalization;
 use densenas::model::ops::{Op, Stem};
@@ -65,11 +67,11 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 fn check(space: &Space, dags: &[Dag], seed: i64) -> f64 {
     let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
-    let net = Supernet::new(space, Normalization::identity(space.features()), Kind::Double, Device::Cpu, &mut rng).unwrap();
-    let mut masks = BlockMasks::new(space, dags, Kind::Double, Device::Cpu).unwrap();
+    let net = Supernet::new(space, Normalization::identity(space.features()), Kind::Double, common::test_device(), &mut rng).unwrap();
+    let mut masks = BlockMasks::new(space, dags, Kind::Double, common::test_device()).unwrap();
     tch::manual_seed(seed);
-    let x = Tensor::randn([5, space.features() as i64], (Kind::Double, Device::Cpu));
-    let r = Tensor::randn([dags.len() as i64, 5, space.classes() as i64], (Kind::Double, Device::Cpu));
+    let x = Tensor::randn([5, space.features() as i64], (Kind::Double, common::test_device()));
+    let r = Tensor::randn([dags.len() as i64, 5, space.classes() as i64], (Kind::Double, common::test_device()));
     let (a, ga) = run(&net, &mut masks, SupernetPath::Grouped, &x, &r);
     let (b, gb) = run(&net, &mut masks, SupernetPath::Batched, &x, &r);
     assert!(max_diff(&a, &b) < 1e-10, "logits differ by {}", max_diff(&a, &b));

@@ -234,7 +234,7 @@ struct Evaluation {
 class Session {
  public:
   /// A session over `space` with options JSON (`strategy`, `seed`, optimisers,
-  /// `density`, `precision`, `device`); the input normalisation is the identity.
+  /// `density`, `precision`, `device`, `deterministic`); the input normalisation is the identity.
   explicit Session(const Space &space, const std::string &options_json = "{}") {
     densenas_session *out = nullptr;
     detail::check(densenas_session_new(space.get(), options_json.c_str(), &out));

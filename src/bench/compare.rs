@@ -18,6 +18,7 @@ use tch::Tensor;
 
 use super::supernet::{matmul_gflops, useful_flops, BenchBatch, SupernetBenchConfig};
 use crate::data::DataSplits;
+use crate::model::device::Precision;
 use crate::error::{Error, Result};
 use crate::model::supernet::SupernetPath;
 use crate::search::session::Session;
@@ -125,6 +126,9 @@ fn run_reference(python: &Path, dir: &Path, config: &SupernetBenchConfig, sessio
 /// Runs the comparison on `data`'s weight split; `on_row` sees each row.
 pub fn run_compare(compare: &CompareConfig, data: &DataSplits, on_row: &mut dyn FnMut(&CompareRow)) -> Result<Vec<CompareRow>> {
     let config = &compare.sizes;
+    if config.device != "cpu" || config.precision != Precision::Float32 {
+        return Err(Error::config("bench", "the comparison with PyTorch runs on the CPU in float32"));
+    }
     let BenchBatch { normalization, x, y } = config.prepare(data)?;
     let python = reference_python(compare)?;
     let dir = std::env::temp_dir().join(format!("densenas-compare-{}", std::process::id()));

@@ -1,6 +1,7 @@
-//! The supernet benchmark: DARTS weight steps (all `k` blocks in the batched path) for
-//! several `k` and widths `D`, their samples/s and achieved GFLOP/s, beside the float32
-//! matrix-multiply rate libtorch reaches on this machine in the same run.
+//! The supernet benchmark: DARTS weight steps for several `k` and widths `D`, their
+//! samples/s and achieved GFLOP/s, beside the matrix-multiply rate libtorch reaches on
+//! the same device and precision in the same run (CPU or CUDA; float32, float64 or
+//! TF32).
 //!
 //! `gflops` counts what the batched path would execute (the masked-off edges of a block
 //! multiplied too): forward `2 B (F L D) + 2 k B (|A| D^2 + L D C)` (the input products
@@ -15,6 +16,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::data::{DataSplits, SplitTensors};
 use crate::error::{Error, Result};
+use crate::model::device::{configure_numerics, parse_device, Precision};
 use crate::model::network::Normalization;
 use crate::search::session::{Session, SessionOptions};
 use crate::model::space::{Space, SpaceConfig};
@@ -37,11 +39,25 @@ pub struct SupernetBenchConfig {
     pub threads: usize,
     /// Seed.
     pub seed: u64,
+    /// `cpu` (default), `cuda` or `cuda:N`.
+    pub device: String,
+    /// Tensor precision (default float32; `tf32` on CUDA).
+    pub precision: Precision,
 }
 
 impl Default for SupernetBenchConfig {
     fn default() -> Self {
-        SupernetBenchConfig { blocks: vec![1, 8, 32], widths: vec![128, 512], layers: 6, batch_size: 64, steps: 5, threads: 1, seed: 0 }
+        SupernetBenchConfig {
+            blocks: vec![1, 8, 32],
+            widths: vec![128, 512],
+            layers: 6,
+            batch_size: 64,
+            steps: 5,
+            threads: 1,
+            seed: 0,
+            device: "cpu".into(),
+            precision: Precision::Float32,
+        }
     }
 }
 
@@ -60,7 +76,9 @@ pub struct SupernetRow {
     pub flops_per_step: f64,
     /// Achieved GFLOP/s.
     pub gflops: f64,
-    /// The float32 matrix-multiply rate measured in the same run, GFLOP/s.
+    /// The matrix-multiply rate measured in the same run, GFLOP/s: `[n, n] x [n, n]`
+    /// products on the device in the run's precision, n = 1024 on the CPU and 8192 on
+    /// CUDA.
     pub matmul_gflops: f64,
     /// `gflops / matmul_gflops`.
     pub fraction_of_matmul: f64,
@@ -83,14 +101,30 @@ pub fn useful_flops(space: &Space, dags: &[crate::model::dag::Dag], batch: usize
 /// The float32 matrix-multiply rate (GFLOP/s) of `[n, n] x [n, n]` products on the CPU
 /// with the current libtorch thread count: the best of `reps` timed products.
 pub fn matmul_gflops(n: i64, reps: usize) -> Result<f64> {
+    matmul_gflops_on(n, reps, Kind::Float, Device::Cpu)
+}
+
+/// Waits for the work queued on `device` (a no-op on the CPU, where libtorch's calls
+/// return when done).
+pub fn synchronize(device: Device) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+/// The matrix-multiply rate (GFLOP/s) of `[n, n] x [n, n]` products of `kind` on
+/// `device` (in the process's current TF32 setting on CUDA): the best of `reps`.
+pub fn matmul_gflops_on(n: i64, reps: usize, kind: Kind, device: Device) -> Result<f64> {
     let _guard = tch::no_grad_guard();
-    let a = Tensor::f_ones([n, n], (Kind::Float, Device::Cpu))?.f_mul_scalar(0.5)?;
-    let b = Tensor::f_ones([n, n], (Kind::Float, Device::Cpu))?.f_mul_scalar(0.25)?;
+    let a = Tensor::f_ones([n, n], (kind, device))?.f_mul_scalar(0.5)?;
+    let b = Tensor::f_ones([n, n], (kind, device))?.f_mul_scalar(0.25)?;
     let _ = a.f_matmul(&b)?; // warm-up
+    synchronize(device);
     let mut best = f64::INFINITY;
     for _ in 0..reps.max(1) {
         let t = Instant::now();
         let c = a.f_matmul(&b)?;
+        synchronize(device);
         let _ = c.f_double_value(&[0, 0])?;
         best = best.min(t.elapsed().as_secs_f64());
     }
@@ -105,19 +139,34 @@ pub(super) struct BenchBatch {
 }
 
 impl SupernetBenchConfig {
-    /// Checks the sizes, sets the thread count and takes the first `batch_size` rows
-    /// of `data`'s weight split (cycled when it is smaller).
+    /// Checks the sizes, device and precision, sets the thread count and the process's
+    /// numerics, and takes the first `batch_size` rows of `data`'s weight split (cycled
+    /// when it is smaller).
     pub(super) fn prepare(&self, data: &DataSplits) -> Result<BenchBatch> {
         if self.steps == 0 || self.batch_size == 0 || self.blocks.is_empty() || self.widths.is_empty() {
             return Err(Error::config("bench", "steps, batch size, blocks and widths must be non-empty"));
         }
+        let device = self.device()?;
+        configure_numerics(device, self.precision, false)?;
         tch::set_num_threads(self.threads.max(1) as i32);
         let (weight_split, _) = data.weight_val(0.5, self.seed)?;
         let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
-        let w = SplitTensors::new(&weight_split, Device::Cpu)?;
+        let w = SplitTensors::new(&weight_split, device)?;
         let idx: Vec<i64> = (0..self.batch_size as i64).map(|i| i % w.len()).collect();
-        let (x, y) = w.rows(&Tensor::f_from_slice(&idx)?)?;
+        let (x, y) = w.rows(&Tensor::f_from_slice(&idx)?.f_to_device(device)?)?;
         Ok(BenchBatch { normalization, x, y })
+    }
+
+    /// The device.
+    pub(super) fn device(&self) -> Result<Device> {
+        parse_device(&self.device)
+    }
+
+    /// The matrix-multiply rate to compare with, on the device in the precision.
+    fn matmul_rate(&self) -> Result<f64> {
+        let device = self.device()?;
+        let n = if device == Device::Cpu { 1024 } else { 8192 };
+        matmul_gflops_on(n, 5, self.precision.kind(), device)
     }
 
     /// A session of `k` blocks of width `width` over all edges of `layers` vertices.
@@ -125,7 +174,12 @@ impl SupernetBenchConfig {
         let mut sc = SpaceConfig::new(data.train.features, data.train.classes, self.layers, width);
         sc.blocks = k;
         let space = Space::new(sc)?;
-        let options = SessionOptions { seed: self.seed, ..SessionOptions::default() };
+        let options = SessionOptions {
+            seed: self.seed,
+            device: self.device.clone(),
+            precision: self.precision,
+            ..SessionOptions::default()
+        };
         let session = Session::new(&space, options, normalization.clone())?;
         Ok((space, session))
     }
@@ -142,14 +196,16 @@ pub fn run_supernet_bench(
     let mut rows = Vec::new();
     for &width in &config.widths {
         // Measured per width, next to the rows it is compared with.
-        let matmul = matmul_gflops(1024, 5)?;
+        let matmul = config.matmul_rate()?;
         for &k in &config.blocks {
             let (space, mut session) = config.session(data, &normalization, k, width)?;
             session.step_weights(&x, &y)?;
+            synchronize(session.device());
             let t = Instant::now();
             for _ in 0..config.steps {
                 session.step_weights(&x, &y)?;
             }
+            synchronize(session.device());
             let step = t.elapsed().as_secs_f64() / config.steps as f64;
             let (l, d, a) = (config.layers as f64, width as f64, space.num_edges() as f64);
             let forward = 2.0 * b * f * l * d + 2.0 * k as f64 * b * (a * d * d + l * d * c);

@@ -6,7 +6,10 @@ use clap::Args;
 use densenas::bench::{
     run_bench, run_compare, run_supernet_bench, BenchConfig, BenchRow, CompareConfig, CompareRow, SupernetBenchConfig, SupernetRow,
 };
+use densenas::model::device::Precision;
 use densenas::{data, StrategyKind};
+
+use super::args::parse_json_enum;
 
 /// Which benchmarks to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -64,9 +67,13 @@ pub struct BenchArgs {
     /// libtorch threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Device: cpu, cuda or cuda:N (memory is host memory).
+    /// Device: cpu, cuda or cuda:N (memory is host memory); compare: cpu only.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Supernet benchmark: tensor precision, float32, float64 or tf32 (CUDA: TF32
+    /// matrix products, compared with the TF32 matrix-multiply rate).
+    #[arg(long, value_parser = parse_json_enum::<Precision>, default_value = "float32")]
+    precision: Precision,
     /// Print the rows as JSON lines instead of a table.
     #[arg(long)]
     json: bool,
@@ -86,6 +93,8 @@ fn sizes(args: &BenchArgs, defaults: SupernetBenchConfig) -> SupernetBenchConfig
         steps: args.steps,
         threads: args.threads,
         seed: args.seed,
+        device: args.device.clone(),
+        precision: args.precision,
     }
 }
 
@@ -95,8 +104,9 @@ fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Re
     let json = args.json;
     if !json {
         println!(
-            "densenas {} supernet bench: DARTS weight steps, L={} batch {} ({} timed steps per row, {} thread(s), cpu)",
-            densenas::VERSION, config.layers, config.batch_size, config.steps, config.threads
+            "densenas {} supernet bench: DARTS weight steps, L={} batch {} ({} timed steps per row, {} thread(s), {}, {})",
+            densenas::VERSION, config.layers, config.batch_size, config.steps, config.threads, config.device,
+            serde_json::to_value(config.precision).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
         );
         println!(
             "{:>4} {:>6} {:>10} {:>11} {:>10} {:>13} {:>9} {:>10} {:>6}",

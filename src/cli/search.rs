@@ -7,6 +7,7 @@ use clap::Args;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use densenas::model::density::Feedback;
+use densenas::model::device::Precision;
 use densenas::train::optim::{LrSchedule, OptimizerKind};
 use densenas::io::folder_search;
 use densenas::search::checkpoint;
@@ -98,6 +99,14 @@ pub struct SearchArgs {
     /// Device: cpu, cuda or cuda:N [default: cpu].
     #[arg(long)]
     device: Option<String>,
+    /// Tensor precision: float32, float64, or tf32 (float32 tensors, TF32 matrix
+    /// products on CUDA) [default: float32].
+    #[arg(long, value_parser = parse_json_enum::<Precision>)]
+    precision: Option<Precision>,
+    /// libtorch's deterministic algorithms: bit-reproducible on CUDA too (sets
+    /// CUBLAS_WORKSPACE_CONFIG=:4096:8 when unset); the CPU is deterministic anyway.
+    #[arg(long)]
+    deterministic: bool,
     /// Epochs of retraining from scratch for the best DAG and the chain baseline
     /// (0: no retraining) [default: 40].
     #[arg(long)]
@@ -156,10 +165,10 @@ pub struct SearchArgs {
 
 /// The options that make a configuration (refused beside --resume, which takes the
 /// checkpoint's).
-const CONFIG_OPTIONS: [&str; 36] = [
+const CONFIG_OPTIONS: [&str; 38] = [
     "config", "data", "train_subsample", "layers", "width", "blocks", "max_skip", "min_edges", "max_edges", "activation",
     "aggregation", "norm", "ops", "shape", "input_shape", "stem", "strategy", "phases", "epochs", "warmup_epochs", "batch_size", "val_fraction", "seed",
-    "threads", "device", "retrain_epochs", "out", "optimizer", "lr", "arch_lr", "weight_decay", "grad_clip",
+    "threads", "device", "precision", "deterministic", "retrain_epochs", "out", "optimizer", "lr", "arch_lr", "weight_decay", "grad_clip",
     "schedule", "first_dags", "feedback", "arch_split",
 ];
 
@@ -219,6 +228,10 @@ impl SearchArgs {
         set(&mut c.session.strategy, &self.strategy);
         set(&mut c.session.seed, &self.seed);
         set(&mut c.session.device, &self.device);
+        set(&mut c.session.precision, &self.precision);
+        if self.deterministic {
+            c.session.deterministic = true;
+        }
         set(&mut c.retrain.epochs, &self.retrain_epochs);
         if let Some(kind) = self.optimizer {
             c.session.weight_optimizer.kind = kind;

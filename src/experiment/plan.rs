@@ -78,6 +78,7 @@ pub fn standalone_spec(group: &Group, data: &DatasetEntry, shape: NetworkShape, 
         seed,
         device: config.session.device,
         precision: config.session.precision,
+        deterministic: config.session.deterministic,
     })
 }
 

@@ -17,7 +17,7 @@ use crate::data::{self, DataSplits, SplitTensors};
 use crate::error::Result;
 use crate::io::folder_search::run_in_folder;
 use crate::model::dag::Dag;
-use crate::model::device::{parse_device, Precision};
+use crate::model::device::{configure_numerics, parse_device, Precision};
 use crate::model::network::Normalization;
 use crate::search::{Control, SearchConfig};
 use crate::train::{evaluate_network, train_dag_until, TrainConfig, RETRAIN_BEST_STREAM};
@@ -82,9 +82,9 @@ fn compute(dir: &ExperimentDir, id: &str, spec: &UnitSpec, cache: &mut DataCache
                 UnitResult::Search(Box::new(r))
             })
         }
-        UnitSpec::Standalone { data, train_subsample, shape, dag, train, seed, device, precision } => {
+        UnitSpec::Standalone { data, train_subsample, shape, dag, train, seed, device, precision, deterministic } => {
             let splits = cache.get(data, *train_subsample)?;
-            let job = Standalone { shape, dag, train, seed: *seed, device, precision: *precision };
+            let job = Standalone { shape, dag, train, seed: *seed, device, precision: *precision, deterministic: *deterministic };
             standalone(splits, &job, stop)?.map(|mut r| {
                 r.seconds = start.elapsed().as_secs_f64();
                 r.peak_memory_bytes = memory::peak_bytes();
@@ -121,12 +121,14 @@ struct Standalone<'a> {
     seed: u64,
     device: &'a str,
     precision: Precision,
+    deterministic: bool,
 }
 
 fn standalone(splits: &DataSplits, job: &Standalone<'_>, stop: &AtomicBool) -> Result<Option<StandaloneResult>> {
     let (f, c) = (splits.train.features, splits.train.classes);
     let space = job.shape.space(f, c, splits.train.shape)?;
     let device = parse_device(job.device)?;
+    configure_numerics(device, job.precision, job.deterministic)?;
     let kind = job.precision.kind();
     let normalization = Normalization::from_data(&splits.train.x, f)?;
     let train_t = SplitTensors::new(&splits.train, device)?;

@@ -98,6 +98,11 @@ pub enum UnitSpec {
         device: String,
         /// Tensor precision.
         precision: Precision,
+        /// libtorch's deterministic algorithms (the search configuration's
+        /// `session.deterministic`; left out when off, as definitions written before
+        /// it existed).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        deterministic: bool,
     },
 }
 

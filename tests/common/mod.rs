@@ -101,3 +101,16 @@ impl Trace {
         }
     }
 }
+
+/// The device of the device-parametrised tests (the float64 equivalence, gradient and
+/// determinism tests): `DENSENAS_TEST_DEVICE`, `cpu` by default; scripts/gpu-check.sh
+/// runs them with `cuda` on a CUDA build.
+pub fn test_device_name() -> String {
+    std::env::var("DENSENAS_TEST_DEVICE").unwrap_or_else(|_| "cpu".to_string())
+}
+
+/// [`test_device_name`] as a device (a CUDA device that is not there fails the test).
+pub fn test_device() -> tch::Device {
+    let name = test_device_name();
+    densenas::model::device::parse_device(&name).unwrap_or_else(|e| panic!("DENSENAS_TEST_DEVICE={name}: {e}"))
+}

@@ -17,8 +17,8 @@ class Session(Handle):
     architecture weights `alpha`, the strategy, the DAG density and the history.
 
     `options` is a dict or JSON string (`strategy`, `seed`, optimisers, `density`,
-    `precision`, `device`; None for the defaults). With `dataset`, the network
-    normalises its raw inputs with the statistics of the dataset's training file, as a
+    `precision`, `device`, `deterministic`; None for the defaults). With `dataset`, the
+    network normalises its raw inputs with the statistics of the dataset's training file, as a
     search on it does; without, the normalisation is the identity.
 
     Features `x` are raw, `[batch, F]` (any array-like; converted to C-contiguous

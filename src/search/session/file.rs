@@ -16,7 +16,7 @@ use super::{BestArchitecture, HistoryRecord, Session, SessionOptions};
 use crate::error::{Error, Result};
 use crate::model::dag::Dag;
 use crate::model::density::DagDensity;
-use crate::model::device::parse_device;
+use crate::model::device::{configure_numerics, parse_device};
 use crate::model::network::{DagWeights, Network, Normalization};
 use crate::model::space::{Space, SpaceConfig};
 use crate::model::supernet::{BlockMasks, Supernet};
@@ -282,6 +282,8 @@ fn restore(doc: SessionDocument, file: &mut TensorFile, what: &str) -> Result<Se
     if let Some(name) = file.tensors.keys().next() {
         return Err(Error::Input(format!("unexpected tensor {name:?} (in {what})")));
     }
+    // Last: a refused file leaves the process's settings as they were.
+    configure_numerics(device, doc.options.precision, doc.options.deterministic)?;
     Ok(Session {
         strategy: doc.options.strategy.build_with(&doc.options.strategy_options),
         rng: doc.rng.restore()?,

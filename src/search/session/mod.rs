@@ -13,7 +13,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::model::dag::Dag;
 use crate::model::density::{DagDensity, DensityConfig, Feedback};
-use crate::model::device::{parse_device, Precision};
+use crate::model::device::{check_precision, configure_numerics, parse_device, Precision};
 use crate::error::{Error, Result};
 use crate::model::network::Normalization;
 use crate::train::optim::{clip_scale, grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
@@ -50,10 +50,18 @@ pub struct SessionOptions {
     pub grad_clip: Option<f64>,
     /// The DAG density and its update.
     pub density: DensityConfig,
-    /// Tensor precision.
+    /// Tensor precision: `float32` (default), `float64`, or `tf32` (float32 tensors,
+    /// TF32 matrix products; CUDA only).
     pub precision: Precision,
     /// `cpu`, `cuda` or `cuda:N`.
     pub device: String,
+    /// libtorch's deterministic algorithms (and cuDNN's deterministic mode, and
+    /// `CUBLAS_WORKSPACE_CONFIG=:4096:8` on CUDA when unset): bit-reproducible runs on
+    /// CUDA, where scatter/index_add and some cuBLAS/cuDNN kernels otherwise are not.
+    /// The CPU path is deterministic either way. A process-wide libtorch setting,
+    /// applied when the session is made or restored.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deterministic: bool,
 }
 
 impl Default for SessionOptions {
@@ -80,6 +88,7 @@ impl Default for SessionOptions {
             density: DensityConfig::default(),
             precision: Precision::Float32,
             device: "cpu".to_string(),
+            deterministic: false,
         }
     }
 }
@@ -101,8 +110,7 @@ impl SessionOptions {
             }
         }
         self.density.validate(space.blocks())?;
-        parse_device(&self.device)?;
-        Ok(())
+        check_precision(parse_device(&self.device)?, self.precision)
     }
 }
 
@@ -140,6 +148,7 @@ impl Session {
     pub fn new(space: &Space, options: SessionOptions, normalization: Normalization) -> Result<Session> {
         options.validate(space)?;
         let device = parse_device(&options.device)?;
+        configure_numerics(device, options.precision, options.deterministic)?;
         let kind = options.precision.kind();
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         let density = DagDensity::new(space, options.density.p0, options.density.p_min)?;
