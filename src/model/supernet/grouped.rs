@@ -60,7 +60,7 @@ impl Supernet {
                         Some(w) => self.batched_op(op, &Tensor::f_cat(&parts, 2)?, w, preds.len() as i64)?,
                         None => parts.into_iter().reduce(|a, b| a + b).expect("predecessors"),
                     };
-                    pre = pre.f_add(&term)?;
+                    let _ = pre.f_add_(&term)?;
                     continue;
                 }
                 // Each predecessor's weight once (one split: its backward assembles the
@@ -75,7 +75,14 @@ impl Supernet {
                         Some(p) => ops::apply_op(op, &hi, Some(&p[g.pos]), space.shape(), self.local_mask.as_ref())?,
                         None => hi,
                     };
-                    pre = if g.all_rows { pre.f_add(&term)? } else { pre.f_index_add(0, &g.rows, &term)? };
+                    // In place: `pre` is this function's own sum, saved by no
+                    // operation's backward, and a copy of it per group is what the
+                    // out-of-place forms would cost.
+                    if g.all_rows {
+                        let _ = pre.f_add_(&term)?;
+                    } else {
+                        let _ = pre.f_index_add_(0, &g.rows, &term)?;
+                    }
                 }
             }
             if space.aggregation() == Aggregation::Mean {
@@ -97,9 +104,9 @@ impl Supernet {
                     None => h[j].shallow_clone(),
                 };
                 let logits = hs.f_matmul(&v[j])?;
-                out = match blocks {
-                    Some(b) => out.f_index_add(0, b, &logits)?,
-                    None => out.f_add(&logits)?,
+                let _ = match blocks {
+                    Some(b) => out.f_index_add_(0, b, &logits)?,
+                    None => out.f_add_(&logits)?,
                 };
             }
         }
