@@ -108,6 +108,8 @@ def test_malformed_space_configurations(config, needle):
         ({"density": {"eta": 2.0}}, "density.eta"),
         ({"seed": -1}, "expected u64"),
         ("[]", "invalid"),
+        ({"precision": "tf32"}, "tf32 is a CUDA tensor-core format"),
+        ({"deterministic": "yes"}, "expected a boolean"),
     ],
 )
 def test_malformed_session_options(options, needle):
