@@ -115,9 +115,9 @@ pub(crate) struct SgdScalars {
 
 /// SGD's new momentum buffer for parameter `p` with gradient `g` and previous buffer
 /// `first` (`None` on the first step: the buffer starts as the gradient; with no
-/// momentum it is the gradient throughout, the update), as a fresh
-/// tensor, and whether every new parameter value is finite. The new values themselves
-/// are written by [`sgd_apply`]. All tensors must be [`covers`]ed and of one size.
+/// momentum it is the gradient throughout, the update), as a fresh tensor, and whether
+/// every new parameter value is finite. The new values themselves are written by
+/// [`sgd_apply`]. All tensors must be [`covers`]ed and of one size.
 pub(crate) fn sgd_buffer<T: Real>(p: &Tensor, g: &Tensor, first: Option<&Tensor>, s: &SgdScalars) -> tch::Result<(Tensor, bool)> {
     let buf = Tensor::f_empty(p.size(), (T::KIND, Device::Cpu))?;
     let (pv, gv, out) = (values::<T>(p), values::<T>(g), values_mut::<T>(&buf));

@@ -305,6 +305,15 @@ pub fn grad_norm(grads: &[Tensor]) -> Result<f64> {
     Ok(total.sqrt())
 }
 
+/// The gradient scale of clipping `grads` to `max_norm` when it is set ([`grad_norm`],
+/// then [`clip_scale`]), for [`Optimizer::prepare_scaled`].
+pub fn clipping_scale(grads: &[Tensor], max_norm: Option<f64>) -> Result<Option<f64>> {
+    match max_norm {
+        Some(max) => Ok(clip_scale(grad_norm(grads)?, max)),
+        None => Ok(None),
+    }
+}
+
 /// The factor by which clipping to `max_norm` scales gradients of joint norm `norm`, as
 /// `torch.nn.utils.clip_grad_norm_` (`max_norm / (norm + 1e-6)` when below 1), or
 /// `None` when they stay as they are.

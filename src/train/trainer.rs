@@ -12,7 +12,7 @@ use crate::model::dag::Dag;
 use crate::data::SplitTensors;
 use crate::error::{Error, Result};
 use crate::model::network::{forward_dag, DagWeights, Network, Normalization};
-use crate::train::optim::{clip_scale, grad_norm, LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
+use crate::train::optim::{clipping_scale, LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
 use super::evaluate::evaluate;
 use crate::model::space::Space;
 use super::loss::cross_entropy;
@@ -144,10 +144,7 @@ pub fn train_dag_until(
                 )));
             }
             let grads = Tensor::f_run_backward(&[&loss], &params, false, false)?;
-            let scale = match config.grad_clip {
-                Some(max) => clip_scale(grad_norm(&grads)?, max),
-                None => None,
-            };
+            let scale = clipping_scale(&grads, config.grad_clip)?;
             let update = opt.prepare_scaled(&params, &grads, scale, lr)?;
             opt.commit(&params, update)?;
             loss_sum += value * chunk.len() as f64;

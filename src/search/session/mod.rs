@@ -16,7 +16,7 @@ use crate::model::density::{DagDensity, DensityConfig, Feedback};
 use crate::model::device::{check_precision, configure_numerics, parse_device, Precision};
 use crate::error::{Error, Result};
 use crate::model::network::Normalization;
-use crate::train::optim::{clip_scale, grad_norm, Optimizer, OptimizerConfig, OptimizerKind};
+use crate::train::optim::{clipping_scale, Optimizer, OptimizerConfig, OptimizerKind};
 use crate::train::evaluate;
 use crate::model::space::Space;
 mod file;
@@ -383,10 +383,7 @@ impl Session {
             .zip(&self.weights)
             .map(|(g, p)| if g.defined() { Ok(g) } else { Ok(p.f_zeros_like()?) })
             .collect::<Result<Vec<_>>>()?;
-        let scale = match self.options.grad_clip {
-            Some(max) => clip_scale(grad_norm(&grads)?, max),
-            None => None,
-        };
+        let scale = clipping_scale(&grads, self.options.grad_clip)?;
         let update = self.weight_opt.prepare_scaled(&self.weights, &grads, scale, self.weight_lr)?;
         if !update.is_finite()? {
             return Err(self.diverged(format!("the loss was {value}, but the update made weights non-finite")));
