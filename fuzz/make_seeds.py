@@ -1,5 +1,6 @@
 """Writes the seeds of the fuzz targets into fuzz/seeds/<target>/: small slices
-of the real data files in ../shared/data (two MNIST images and labels, one CIFAR-10
+of the real data files (the data folder's MNIST and CIFAR-10 JPEG archives, the
+test fixtures: two MNIST images and labels, one CIFAR-10
 record, two CIFAR-10 JPEGs in a class-folder archive, three digits rows), the same
 gzip-compressed, valid JSON configurations, and a saved session of a tiny space.
 
@@ -14,7 +15,8 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("DENSENAS_DATA") or ROOT / "datasets")
+FIXTURES = ROOT / "tests" / "fixtures"
 CORPUS = ROOT / "fuzz" / "seeds"
 
 
@@ -29,8 +31,8 @@ def gz(data):
 
 
 def idx_seeds():
-    images = gzip.decompress((SHARED / "mnist" / "train-images-idx3-ubyte.gz").read_bytes())
-    labels = gzip.decompress((SHARED / "mnist" / "train-labels-idx1-ubyte.gz").read_bytes())
+    images = gzip.decompress((DATA / "mnist" / "train-images-idx3-ubyte.gz").read_bytes())
+    labels = gzip.decompress((DATA / "mnist" / "train-labels-idx1-ubyte.gz").read_bytes())
     two_images = images[:4] + (2).to_bytes(4, "big") + images[8:16] + images[16 : 16 + 2 * 784]
     two_labels = labels[:4] + (2).to_bytes(4, "big") + labels[8:10]
     put("idx", "images", b"\x00" + two_images)
@@ -41,7 +43,7 @@ def idx_seeds():
 
 
 def cifar_seeds():
-    records = (SHARED / "cifar10" / "cifar10_test_first20.bin").read_bytes()
+    records = (FIXTURES / "cifar10_test_first20.bin").read_bytes()
     put("cifar", "one_record.bin", records[:3073])
     put("cifar", "one_record.bin.gz", gz(records[:3073]))
 
@@ -58,7 +60,7 @@ def tar_of(files):
 
 def images_seeds():
     jpegs = {}
-    with tarfile.open(SHARED / "cifar10" / "cifar10_test_jpeg_q75.tar.gz") as tar:
+    with tarfile.open(DATA / "cifar10-jpeg-q75" / "cifar10_test_jpeg_q75.tar.gz") as tar:
         for member in tar:
             parts = member.name.split("/")
             if member.isfile() and len(parts) >= 3 and parts[-2] not in jpegs:
@@ -80,7 +82,7 @@ def images_seeds():
 
 
 def csv_seeds():
-    rows = gzip.decompress((SHARED / "digits" / "digits.csv.gz").read_bytes()).decode().splitlines()[:3]
+    rows = gzip.decompress((ROOT / "data" / "digits.csv.gz").read_bytes()).decode().splitlines()[:3]
     text = "\n".join(rows).encode() + b"\n"
     put("csv", "digits3.csv", text)
     put("csv", "header.csv", b"a,b,label\n1,2.5,0\n-3,4e2,1\n")

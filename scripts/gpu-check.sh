@@ -37,7 +37,7 @@ TESTS=(numerics supernet_equivalence supernet_paths strategy_gradients strategy_
 pack() {
   CUDA=1 bash scripts/setup.sh
   cargo build --release --locked --features cuda
-  rm -rf "$PACK" && mkdir -p "$PACK/tests" "$PACK/mnist"
+  rm -rf "$PACK" && mkdir -p "$PACK/tests" "$PACK/data/mnist"
   cargo test --release --locked --features cuda --no-run --message-format=json 2>/dev/null \
     | .venv/bin/python -c '
 import json, sys
@@ -49,7 +49,8 @@ for line in sys.stdin:
         print(m["target"]["name"], m["executable"])
 ' "${TESTS[@]}" | while read -r name exe; do cp "$exe" "$PACK/tests/$name"; done
   cp target/release/densenas "$PACK/"
-  cp ../shared/data/mnist/*.gz "$PACK/mnist/"
+  [[ -f datasets/mnist/train-images-idx3-ubyte.gz ]] || target/release/densenas data fetch mnist
+  cp datasets/mnist/*.gz "$PACK/data/mnist/"
   # Tests find the binary and their data files at the paths of this build.
   echo "$PWD" > "$PACK/build-root"
   ls "$PACK/tests" | wc -l | xargs -I{} echo "gpu-check: packed densenas and {} of ${#TESTS[@]} test binaries into $PACK/ ($(du -sh "$PACK" | cut -f1))"
@@ -67,6 +68,8 @@ run() {
   ort=$("$PYTHON" -c 'import glob, os, onnxruntime as o; print((glob.glob(os.path.join(os.path.dirname(o.__file__), "capi", "libonnxruntime.so*")) or [""])[0])' 2>/dev/null || true)
   [[ -n $ort ]] && export ORT_DYLIB_PATH=$ort
   # The build's absolute paths (the binary the CLI tests start, tests/data) lead here.
+  # The packed data folder (mnist), for the tests and the bench.
+  export DENSENAS_DATA="$PWD/$PACK/data"
   local root
   root=$(cat "$PACK/build-root")
   if [[ ! -e $root ]]; then mkdir -p "$(dirname "$root")" && ln -s "$PWD" "$root"; fi
@@ -86,7 +89,7 @@ run() {
   echo "== supernet bench on $DEVICE (L=6, F=784, batch 256)"
   for precision in $PRECISIONS; do
     timeout 240 "$PACK/densenas" bench --suite supernet --device "$DEVICE" --precision "$precision" --json \
-      --data "idx:$PACK/mnist" --supernet-blocks "$BLOCKS" --widths "$WIDTHS" --batch-size 256 --steps 20 \
+      --data mnist --supernet-blocks "$BLOCKS" --widths "$WIDTHS" --batch-size 256 --steps 20 \
       | tee "$out/bench-$precision.jsonl" || failed=1
   done
 

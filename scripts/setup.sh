@@ -83,6 +83,24 @@ install_ray() {
   rm -f "$log"
 }
 
+# The data folder (datasets/, git-ignored; docs/data.md): where the machine keeps
+# verified copies of the datasets beside the checkout (developers' machines and CI),
+# they are copied in, so the tests and studies find them by name; elsewhere
+# `densenas data fetch NAME` downloads them. densenas checks every copy against the
+# published SHA-256 digests before it first reads it.
+copy_data() {
+  local from=$1 to=$2; shift 2
+  [[ -d "$from" ]] || return 0
+  mkdir -p "datasets/$to"
+  local f
+  for f in "$@"; do
+    [[ -f "datasets/$to/$f" || ! -f "$from/$f" ]] || cp "$from/$f" "datasets/$to/$f"
+  done
+}
+copy_data ../shared/data/mnist mnist \
+  train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
+copy_data ../shared/data/cifar10 cifar10-jpeg-q75 cifar10_train_jpeg_q75.tar.gz cifar10_test_jpeg_q75.tar.gz
+
 if [[ -f "$stamp" && -e "$VENV/libtorch/lib/libtorch_cpu.so" && -e "$VENV/libonnxruntime.so" ]]; then
   editable_installed || install_editable
   ray_installed || install_ray

@@ -33,6 +33,8 @@ enum Command {
     Experiment(cli::experiment::ExperimentArgs),
     /// Write the report of an experiment folder (report.md, report.json, plots/).
     Report(cli::experiment::ReportArgs),
+    /// The data folder: list its datasets, fetch them, export a split as CSV.
+    Data(cli::data::DataArgs),
     /// Serve the browser example (examples/web) locally with a run folder's best.onnx.
     Serve(cli::serve::ServeArgs),
     /// A worker of `densenas experiment` (started by it; reads unit ids on stdin).
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Experiment(args) => cli::experiment::run(args),
         Command::Report(args) => cli::experiment::report(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Data(args) => cli::data::run(args),
         Command::ExperimentWorker { dir } => cli::experiment::worker(dir),
     };
     match result {

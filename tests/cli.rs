@@ -1,5 +1,7 @@
 //! The `densenas` command line: a tiny search end to end, and clear errors.
 
+mod common;
+
 use std::process::Command;
 
 fn densenas(args: &[&str]) -> (bool, String, String) {
@@ -80,8 +82,8 @@ fn eval_reports_what_the_search_checked_and_refuses_bad_models() {
     let (ok, stdout, _) = densenas(&["eval", "--model", model.to_str().unwrap()]);
     assert!(ok && stdout.contains("confusion matrix") && stdout.contains("per-class accuracy"), "{stdout}");
     // A model whose input width does not match the data, and a file that is not ONNX.
-    let mnist = concat!("idx:", env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
-    let (ok, _, e) = densenas(&["eval", "--model", model.to_str().unwrap(), "--data", mnist]);
+    common::dataset_spec("mnist");
+    let (ok, _, e) = densenas(&["eval", "--model", model.to_str().unwrap(), "--data", "mnist"]);
     assert!(!ok && e.contains("64 input features") && e.contains("784"), "{e}");
     let (ok, _, e) = densenas(&["eval", "--model", dir.join("summary.json").to_str().unwrap()]);
     assert!(!ok && e.contains("not an ONNX model"), "{e}");

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use densenas::data::{self, cifar};
 
-const FIRST20: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/cifar10/cifar10_test_first20.bin");
+const FIRST20: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cifar10_test_first20.bin");
 const LABELS: [i64; 20] = [3, 8, 8, 0, 6, 6, 1, 6, 3, 1, 0, 9, 5, 7, 9, 8, 5, 7, 8, 6];
 
 

@@ -11,13 +11,14 @@ use std::path::Path;
 
 use densenas::data::{self, csv};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+const EMBEDDED_DIGITS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv.gz");
 
 
 
 #[test]
 fn optdigits_one_nearest_neighbour_gets_1761_of_1797() {
-    let d = data::load(&format!("csv:{SHARED}/optdigits/optdigits.tra.gz,{SHARED}/optdigits/optdigits.tes.gz")).unwrap();
+    let d = data::load(&format!("csv:{FIXTURES}/optdigits/optdigits.tra.gz,{FIXTURES}/optdigits/optdigits.tes.gz")).unwrap();
     assert_eq!((d.train.len(), d.test.len()), (3823, 1797));
     assert_eq!((d.train.features, d.train.classes, d.test.classes), (64, 10, 10));
     assert_eq!(d.train.name, "optdigits");
@@ -38,8 +39,8 @@ fn optdigits_one_nearest_neighbour_gets_1761_of_1797() {
 
 #[test]
 fn the_embedded_digits_are_optdigits_test_half_row_for_row() {
-    let tes = csv::read_csv_file(Path::new(&format!("{SHARED}/optdigits/optdigits.tes.gz")), "tes").unwrap();
-    let shared = csv::read_csv_file(Path::new(&format!("{SHARED}/digits/digits.csv.gz")), "digits").unwrap();
+    let tes = csv::read_csv_file(Path::new(&format!("{FIXTURES}/optdigits/optdigits.tes.gz")), "tes").unwrap();
+    let shared = csv::read_csv_file(Path::new(EMBEDDED_DIGITS), "digits").unwrap();
     let embedded = data::digits().unwrap();
     assert_eq!(tes.len(), 1797);
     assert_eq!((&embedded.x, &embedded.y), (&tes.x, &tes.y));

@@ -13,7 +13,6 @@ use std::path::Path;
 use densenas::data::{self, idx};
 use densenas::Error;
 
-const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 
 
 fn images_file(count: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
@@ -62,7 +61,7 @@ fn write_small(dir: &Path, gz: bool) {
 
 #[test]
 fn mnist_has_the_known_label_counts_and_raw_pixels() {
-    let d = data::load(&format!("idx:{MNIST}")).unwrap();
+    let d = data::load(&common::dataset_spec("mnist")).unwrap();
     assert_eq!((d.train.len(), d.test.len()), (60_000, 10_000));
     assert_eq!((d.train.features, d.train.classes, d.test.classes), (784, 10, 10));
     assert_eq!(d.train.name, "mnist");

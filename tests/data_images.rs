@@ -11,7 +11,6 @@ use std::path::Path;
 
 use densenas::data::{self, DataSplits};
 
-const CIFAR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/cifar10");
 
 
 
@@ -67,18 +66,18 @@ fn load(spec: &Path) -> densenas::Result<DataSplits> {
 
 #[test]
 fn cifar10_jpeg_archives_load_as_50000_and_10000_images_matching_the_binary_records() {
-    let spec = format!("images:{CIFAR}/cifar10_train_jpeg_q75.tar.gz,{CIFAR}/cifar10_test_jpeg_q75.tar.gz");
-    let d = data::load(&spec).unwrap();
+    common::dataset_spec("cifar10-jpeg-q75");
+    let d = data::load("cifar10-jpeg-q75").unwrap();
     assert_eq!((d.train.len(), d.test.len()), (50_000, 10_000));
     assert_eq!((d.train.features, d.train.classes, d.test.classes), (3 * 32 * 32, 10, 10));
     assert_eq!(d.train.class_counts(), [5000; 10]);
     assert_eq!(d.test.class_counts(), [1000; 10]);
-    assert_eq!(d.train.name, "cifar10_train_jpeg_q75");
+    assert_eq!(d.train.name, "cifar10-jpeg-q75");
     assert!(d.train.x.iter().all(|&v| (0.0..=255.0).contains(&v) && v.fract() == 0.0));
     // Each of the 20 lossless test records has a JPEG copy among the test images: the
     // nearest one is close (quality-75 JPEG error) and has the record's label. With the
     // channels interleaved (H x W x C) instead of channel-major, nothing would be close.
-    let records = std::fs::read(format!("{CIFAR}/cifar10_test_first20.bin")).unwrap();
+    let records = std::fs::read(common::fixture("cifar10_test_first20.bin")).unwrap();
     let f = 3072;
     for rec in records.chunks(f + 1) {
         let target: Vec<f32> = rec[1..].iter().map(|&b| b as f32).collect();

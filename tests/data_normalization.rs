@@ -3,6 +3,8 @@
 //! and 39; MNIST's 67 always-zero training pixels) get std 1 and mean 0, and a network
 //! gives finite outputs on the training and test files.
 
+mod common;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind};
@@ -12,7 +14,6 @@ use densenas::model::network::{DagWeights, Network};
 use densenas::search::SpaceOptions;
 use densenas::{Dag, Normalization};
 
-const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
 
 /// Columns of row-major `x` whose values are all equal.
 fn constant_columns(x: &[f32], features: usize) -> Vec<usize> {
@@ -57,7 +58,7 @@ fn digits_columns_0_32_39_are_always_zero_and_get_std_1() {
 
 #[test]
 fn mnist_has_67_always_zero_training_pixels_that_get_std_1() {
-    let d = data::load(&format!("idx:{MNIST}")).unwrap();
+    let d = data::load(&common::dataset_spec("mnist")).unwrap();
     let zero = constant_columns(&d.train.x, 784);
     assert_eq!(zero.len(), 67);
     assert!(zero.iter().all(|&j| d.train.x[j] == 0.0));

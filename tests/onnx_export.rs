@@ -3,6 +3,8 @@
 //! for every activation x aggregation x normalisation; only default-domain opset-17
 //! operators; Python's onnx checker (full check) and Python onnxruntime agree.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -139,8 +141,7 @@ fn trained_network_on_digits_agrees_and_keeps_its_accuracy() {
 
 #[test]
 fn engine_and_onnx_runtime_agree_on_an_mnist_subset() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
-    let splits = data::load(&format!("idx:{dir}")).unwrap();
+    let splits = data::load(&common::dataset_spec("mnist")).unwrap();
     let norm = Normalization::from_data(&splits.train.x[..5000 * 784], 784).unwrap();
     let (x_raw, x) = rows(&splits.test, 500);
     for (i, act) in [Activation::Relu, Activation::Gelu].into_iter().enumerate() {
@@ -264,8 +265,7 @@ fn bad_files_and_paths_get_clear_errors() {
 fn python_example_classifies_image_files_like_the_engine() {
     // MNIST-shaped network (1 x 28 x 28, raw 0..255), random weights; 6 test digits
     // saved as PNG files by Pillow, classified by the example script.
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist");
-    let splits = data::load(&format!("idx:{dir}")).unwrap();
+    let splits = data::load(&common::dataset_spec("mnist")).unwrap();
     let norm = Normalization::from_data(&splits.train.x[..2000 * 784], 784).unwrap();
     let space = Space::new(SpaceConfig::new(784, 10, 3, 32)).unwrap();
     let net = random_network(&space, &Dag::new(3, vec![(0, 2), (1, 2)]).unwrap(), &norm, 5);

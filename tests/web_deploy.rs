@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use tch::{Device, Kind, Tensor};
 
-use densenas::data::{self, Dataset};
+use densenas::data;
 use densenas::io::export::onnx::{self, ExportMetadata};
 use densenas::model::ops::{Op, Stem};
 use densenas::model::space::{Activation, Aggregation, Norm};
@@ -98,16 +98,11 @@ fn output_dir() -> PathBuf {
 
 // ------------------------------------------------------------------ networks
 
-/// The digits' test split as CSV rows `f_1, ..., f_64, label` (raw values).
-fn write_csv(d: &Dataset, path: &Path) {
-    let mut text = String::new();
-    for (row, y) in d.x.chunks(d.features).zip(&d.y) {
-        for v in row {
-            text.push_str(&format!("{v},"));
-        }
-        text.push_str(&format!("{y}\n"));
-    }
-    std::fs::write(path, text).unwrap();
+/// Writes the digits' test split as CSV with the command a user runs for the Node
+/// example (`densenas data export digits --split test --csv FILE`; gzip for `.gz`).
+fn export_digits_test(path: &Path) {
+    let out = densenas().args(["data", "export", "digits", "--split", "test", "--csv"]).arg(path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -358,9 +353,8 @@ fn node_example_accuracy_on_the_digits_equals_the_searchs_onnx_runtime_figure() 
     let best: Value = serde_json::from_str(&std::fs::read_to_string(run.join("best.json")).unwrap()).unwrap();
     let engine_ort = summary["onnx"]["test_accuracy"].as_f64().expect("summary.json has onnx.test_accuracy");
 
-    let splits = data::load("digits").unwrap();
     let csv = root.join("digits-test.csv");
-    write_csv(&splits.test, &csv);
+    export_digits_test(&csv);
     let (run_s, csv_s) = (run.to_str().unwrap(), csv.to_str().unwrap());
     let r = stdout_json(&node("examples/node/classify.mjs", &[run_s, "--data", csv_s, "--json", "--threads", "1"]), "classify.mjs");
     let (accuracy, correct) = (r["accuracy"].as_f64().unwrap(), r["correct"].as_u64().unwrap());
@@ -384,9 +378,7 @@ fn node_example_accuracy_on_the_digits_equals_the_searchs_onnx_runtime_figure() 
     }
     // The same through the model file, gzip-compressed CSV, and the human-readable form.
     let gz = root.join("digits-test.csv.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
-    enc.write_all(&std::fs::read(&csv).unwrap()).unwrap();
-    enc.finish().unwrap();
+    export_digits_test(&gz);
     let model = run.join("best.onnx");
     let out = node("examples/node/classify.mjs", &[model.to_str().unwrap(), "--data", gz.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);

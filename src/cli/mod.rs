@@ -5,6 +5,7 @@ pub mod eval;
 pub mod experiment;
 pub mod progress;
 pub mod bench;
+pub mod data;
 pub mod search;
 pub mod serve;
 pub mod train;

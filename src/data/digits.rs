@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{read_csv, Dataset};
 use crate::error::Result;
 
-const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
+pub(crate) const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 
 /// The embedded digits dataset: 1,797 samples, 64 features (0..16), 10 classes.
 pub fn digits() -> Result<Dataset> {

@@ -5,13 +5,22 @@
 //! Loaders, one file each: [`digits`] (embedded), [`idx`] (MNIST layout), [`cifar`]
 //! (CIFAR-10 binary), [`images`] (image-folder trees, directories or tar archives) and
 //! [`csv`]. Every malformed file gives an [`Error::Data`] naming the file and the fault.
+//!
+//! Datasets known by name (`mnist`, `fashion-mnist`, `cifar10`, `cifar10-jpeg-q75`:
+//! [`registry`]) live in the data folder ([`folder`], `$DENSENAS_DATA`), which
+//! [`fetch`] fills; [`identity`] names a dataset's content for experiment unit ids.
 
 pub mod cifar;
 pub mod csv;
 mod digits;
+pub mod export;
+pub mod fetch;
 mod file;
+pub mod folder;
+pub mod identity;
 pub mod idx;
 pub mod images;
+pub mod registry;
 mod split;
 
 pub use csv::{parse_csv, read_csv};
@@ -91,11 +100,15 @@ impl Dataset {
 }
 
 /// The `--data` specs, for help texts and errors.
-pub const SPECS: &str = "digits, idx:DIR, cifar:DIR, cifar:FILE.bin, images:PATH[,TEST], csv:TRAIN[,TEST]";
+pub const SPECS: &str =
+    "digits, a dataset of the data folder (mnist, fashion-mnist, cifar10, cifar10-jpeg-q75), idx:DIR, cifar:DIR, cifar:FILE.bin, images:PATH[,TEST], csv:TRAIN[,TEST]";
 
 /// Loads the dataset named by a `--data` spec:
 ///
 /// - `digits`: the embedded UCI 8x8 digits (fixed test split);
+/// - a dataset known by name (`mnist`, `fashion-mnist`, `cifar10`,
+///   `cifar10-jpeg-q75`): its folder in the data folder ([`folder`]), checked against
+///   the published digests before its first use; absent, an error says how to fetch it;
 /// - `idx:DIR`: MNIST-layout IDX files, raw or `.gz` ([`idx::load_idx`]);
 /// - `cifar:DIR` (the six CIFAR-10 binary batches) or `cifar:FILE.bin` (one file, fixed
 ///   test split) ([`cifar::load_cifar`]);
@@ -111,6 +124,12 @@ pub fn load(spec: &str) -> Result<DataSplits> {
             None => (rest.to_string(), None),
         }
     };
+    if let Some(known) = registry::known(spec) {
+        let mut splits = load(&folder::DataFolder::locate().resolve(known)?)?;
+        splits.train.name = known.name.to_string();
+        splits.test.name = known.name.to_string();
+        return Ok(splits);
+    }
     let splits = if spec == "digits" {
         DataSplits::with_fixed_test(digits()?, split::FIXED_TEST_FRACTION)?
     } else if let Some(dir) = spec.strip_prefix("idx:") {

@@ -100,7 +100,7 @@ pub fn run_unit(dir: &ExperimentDir, unit: &super::plan::PlannedUnit) -> Result<
 /// (another densenas version, or an altered definition) is refused before it runs.
 /// The unit's files land in `dir/units/ID/` as with [`run_unit`].
 pub fn run_unit_spec(dir: &ExperimentDir, id: &str, spec: super::unit::UnitSpec) -> Result<()> {
-    let own = spec.id();
+    let own = spec.id()?;
     if own != id {
         return Err(Error::Input(format!(
             "the unit definition sent as {id} has the id {own} here: is this densenas {} the driver's version?",

@@ -195,10 +195,10 @@ pub fn stage1(experiment: &Experiment) -> Result<Vec<PlannedUnit>> {
                 let dags = stage1_dags(group, space)?;
                 for &seed in &group.seeds {
                     for &strategy in &group.strategies {
-                        push(&mut out, &mut seen, 1, search_spec(group, data, space, strategy, seed)?);
+                        push(&mut out, &mut seen, 1, search_spec(group, data, space, strategy, seed)?)?;
                     }
                     for dag in &dags {
-                        push(&mut out, &mut seen, 1, standalone_spec(group, data, shape_for(space, dag), dag.clone(), seed)?);
+                        push(&mut out, &mut seen, 1, standalone_spec(group, data, shape_for(space, dag), dag.clone(), seed)?)?;
                     }
                 }
             }
@@ -207,11 +207,12 @@ pub fn stage1(experiment: &Experiment) -> Result<Vec<PlannedUnit>> {
     Ok(out)
 }
 
-fn push(out: &mut Vec<PlannedUnit>, seen: &mut HashSet<String>, stage: u8, spec: UnitSpec) {
-    let id = spec.id();
+fn push(out: &mut Vec<PlannedUnit>, seen: &mut HashSet<String>, stage: u8, spec: UnitSpec) -> Result<()> {
+    let id = spec.id()?;
     if seen.insert(id.clone()) {
         out.push(PlannedUnit { id, stage, spec });
     }
+    Ok(())
 }
 
 /// The whole-number width of the chain whose parameter count is closest to `target`
@@ -269,10 +270,10 @@ pub fn stage2(experiment: &Experiment, stage1: &[PlannedUnit], result: &dyn Fn(&
             for space in &group.spaces {
                 for &seed in &group.seeds {
                     for &strategy in &group.strategies {
-                        let id = search_spec(group, data, space, strategy, seed)?.id();
+                        let id = search_spec(group, data, space, strategy, seed)?.id()?;
                         if let Some(UnitResult::Search(r)) = result(&id) {
                             for spec in stage2_of(group, data, space, seed, &r)? {
-                                push(&mut out, &mut seen, 2, spec);
+                                push(&mut out, &mut seen, 2, spec)?;
                             }
                         }
                     }

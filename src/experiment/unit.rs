@@ -16,6 +16,11 @@ use crate::search::summary::Summary;
 use crate::search::SearchConfig;
 use crate::train::TrainConfig;
 
+/// The version of how a unit's result follows from its definition: bumped whenever
+/// the same definition gives another result or the id is computed another way, so an
+/// experiment never reuses a stale result. 2: ids name the data by name and content.
+pub const UNIT_ID_VERSION: u32 = 2;
+
 /// The layers of a standalone network (what of a space a single DAG's network needs).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,10 +113,35 @@ pub enum UnitSpec {
 
 impl UnitSpec {
     /// The unit's id: the SHA-256 (hex) of the canonical JSON (sorted keys) of the
-    /// definition and the densenas version.
-    pub fn id(&self) -> String {
-        let canonical = serde_json::json!({ "densenas_version": crate::VERSION, "unit": self }).to_string();
-        Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    /// definition, the densenas version and [`UNIT_ID_VERSION`], with the `--data` spec
+    /// replaced by the dataset's name and content fingerprint
+    /// ([`crate::data::identity`]): a study finds its finished units from any folder or
+    /// machine, and reruns them when the data changed.
+    pub fn id(&self) -> Result<String> {
+        let mut unit = serde_json::to_value(self)?;
+        let data = match self {
+            UnitSpec::Search { config } => &config.data,
+            UnitSpec::Standalone { data, .. } => data,
+        };
+        let identity = serde_json::to_value(crate::data::identity::identity(data)?)?;
+        match &mut unit {
+            serde_json::Value::Object(m) if m.contains_key("data") => {
+                m.insert("data".into(), identity);
+            }
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::Object(config)) = m.get_mut("config") {
+                    config.insert("data".into(), identity);
+                }
+            }
+            _ => {}
+        }
+        let canonical = serde_json::json!({
+            "densenas_version": crate::VERSION,
+            "unit_id_version": UNIT_ID_VERSION,
+            "unit": unit,
+        })
+        .to_string();
+        Ok(Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// A short description for progress lines.

@@ -254,11 +254,11 @@ struct Cell<'a> {
 
 impl Cell<'_> {
     fn search(&self, r: &Results, strategy: StrategyKind, seed: u64) -> Option<SearchResult> {
-        let id = search_spec(self.group, self.data, self.space, strategy, seed).ok()?.id();
+        let id = search_spec(self.group, self.data, self.space, strategy, seed).ok()?.id().ok()?;
         r.search(&id).cloned()
     }
     fn standalone(&self, r: &Results, shape: NetworkShape, dag: &Dag, seed: u64) -> Option<f64> {
-        let id = standalone_spec(self.group, self.data, shape, dag.clone(), seed).ok()?.id();
+        let id = standalone_spec(self.group, self.data, shape, dag.clone(), seed).ok()?.id().ok()?;
         r.standalone(&id).map(|s| s.test_accuracy)
     }
     fn standalone_same(&self, r: &Results, dag: &Dag, seed: u64) -> Option<f64> {
@@ -364,7 +364,7 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
     for (ci, cell) in cells.iter().enumerate() {
         let dags = standalone_dags(cell, r)?;
         for &strategy in &cell.group.strategies {
-            let ids = cell.group.seeds.iter().map(|&s| Ok(search_spec(cell.group, cell.data, cell.space, strategy, s)?.id())).collect::<Result<Vec<_>>>()?;
+            let ids = cell.group.seeds.iter().map(|&s| search_spec(cell.group, cell.data, cell.space, strategy, s)?.id()).collect::<Result<Vec<_>>>()?;
             let first = seen_searches.insert(ids.clone());
             if cell.group.spaces.iter().any(is_typed) {
                 let runs: Vec<(u64, SearchResult)> =
@@ -496,7 +496,7 @@ fn comparisons(cell: &Cell<'_>, strategy: StrategyKind, r: &Results) -> Result<V
             "chain_matched",
             Box::new(move |s, x| {
                 let specs = crate::experiment::plan::stage2_of(g, cell.data, cell.space, s, x).ok()?;
-                let id = specs.first()?.id();
+                let id = specs.first()?.id().ok()?;
                 r.standalone(&id).map(|u| u.test_accuracy)
             }),
         ));

@@ -114,3 +114,23 @@ pub fn test_device() -> tch::Device {
     let name = test_device_name();
     densenas::model::device::parse_device(&name).unwrap_or_else(|e| panic!("DENSENAS_TEST_DEVICE={name}: {e}"))
 }
+
+/// The folder of the dataset `name` in the data folder (docs/data.md:
+/// `$DENSENAS_DATA`, else the checkout's `datasets/`), its files checked against the
+/// published digests. A dataset that is not there fails the test with one line saying
+/// how to get it (`densenas data fetch NAME`).
+pub fn dataset_dir(name: &str) -> PathBuf {
+    dataset_spec(name);
+    densenas::data::folder::DataFolder::locate().dataset_dir(name)
+}
+
+/// The loader spec of the dataset `name` of the data folder (see [`dataset_dir`]).
+pub fn dataset_spec(name: &str) -> String {
+    let known = densenas::data::registry::known(name).unwrap_or_else(|| panic!("{name} is not a known dataset"));
+    densenas::data::folder::DataFolder::locate().resolve(known).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A small file of `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
