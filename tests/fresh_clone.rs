@@ -69,7 +69,7 @@ fn a_clone_elsewhere_builds_and_passes_the_data_tests_with_data_through_densenas
             .args(["--test", "data_idx", "--test", "data_csv", "--test", "data_cifar", "--test", "data_folder"])
             .current_dir(&checkout)
             .env("CARGO_TARGET_DIR", &target)
-            .env("LIBTORCH", Path::new(ROOT).join(".venv/libtorch").canonicalize().unwrap())
+            .env("LIBTORCH", Path::new(ROOT).join(".venv/libtorch"))
             .env("DENSENAS_DATA", &data)
             .env("OMP_NUM_THREADS", "1"),
         "cargo test in the clone",
