@@ -7,7 +7,7 @@
 //!   inside the moved prefix (`readelf -d`, `ldd` with a bare environment);
 //! - the programs of `examples/installed/`, copied to folders outside the checkout: the
 //!   C one built with `pkg-config --define-prefix`, the C++ one with CMake's
-//!   `find_package(densenas CONFIG REQUIRED)`; both run with a bare environment (no
+//!   `find_package(densenas 0.1 CONFIG REQUIRED)`; both run with a bare environment (no
 //!   `LD_LIBRARY_PATH`) a search on the digits that writes `best.onnx` and checks it
 //!   in ONNX Runtime (found in the prefix);
 //! - the CMake package's version rule (the same minor version while 0.x);
