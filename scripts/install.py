@@ -16,12 +16,20 @@ It installs, under DESTDIR + PREFIX:
     lib/densenas/                 the non-system libraries the library and the program
                                   load (libtorch of the build's flavour with what it
                                   links, ONNX Runtime) and their licence files
+    share/densenas/web/           the browser page of examples/web that `densenas serve`
+                                  shows (it finds it relative to bin/densenas): its
+                                  files and the npm files it loads (onnxruntime-web's
+                                  WASM runtime), with those packages' package.json
 
 The build gives its artifacts absolute RUNPATHs into the checkout's `.venv`; the
 installed copies get `$ORIGIN`-relative ones instead (patchelf), so nothing installed
 points into the checkout and the prefix can be moved. The version comes from
 Cargo.toml. After copying, every installed ELF file is checked with `ldd`: each
 non-system library must resolve inside the prefix.
+
+The page's files are index.html and what it loads, followed through the quoted
+relative file names in each of its HTML and JavaScript files; its npm packages must be
+installed (scripts/setup-web.sh, or `npm ci` in examples/web).
 
 Run it with the checkout's `.venv/bin/python` (the Makefile does): the licence files
 are found through the Python distributions (`importlib.metadata`) that hold the
@@ -46,6 +54,11 @@ RUNPATH_PROGRAM = f"$ORIGIN/../lib/{RUNTIME_DIR}"
 RUNPATH_RUNTIME = "$ORIGIN"
 # Where the system's own libraries live; everything else a binary loads is shipped.
 SYSTEM_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/")
+# The browser page (examples/web) and where it goes under the prefix.
+WEB_SOURCE = ROOT / "examples" / "web"
+WEB_DIR = Path("share") / "densenas" / "web"
+# A quoted relative file name in the page's HTML or JavaScript: a file it loads.
+WEB_REFERENCE = re.compile(r"""["'`]([\w./-]+\.(?:html|css|mjs|js|wasm))["'`]""")
 LICENCE_NAME = re.compile(r"^(licen[cs]e|copying|notice|thirdpartynotices)", re.IGNORECASE)
 
 
@@ -177,6 +190,44 @@ def substitute(template, values):
     return text
 
 
+def web_files(source):
+    """The page's files, relative to `source`: index.html and what it loads, followed
+    through the quoted relative file names of every HTML and JavaScript file, plus the
+    package.json (name, version, licence) of every npm package one of them comes from.
+    A page file (not an npm one) naming a missing file stops the installation."""
+    if not (source / "index.html").is_file():
+        fail(f"{source / 'index.html'} is missing")
+    found, todo = set(), ["index.html"]
+    while todo:
+        rel = todo.pop()
+        if rel in found:
+            continue
+        found.add(rel)
+        if rel.endswith(".wasm"):
+            continue
+        for name in WEB_REFERENCE.findall((source / rel).read_text(errors="replace")):
+            target = os.path.normpath(os.path.join(os.path.dirname(rel), name))
+            if target.startswith(".."):
+                continue
+            if (source / target).is_file():
+                todo.append(target)
+            elif not rel.startswith("node_modules/"):
+                fail(f"{source / rel} loads {name}, which is missing: install the page's npm packages first "
+                     f"(scripts/setup-web.sh, or `npm ci` in {source})")
+    packages = {"/".join(Path(f).parts[:2]) for f in found if f.startswith("node_modules/")}
+    return sorted(found | {f"{package}/package.json" for package in packages})
+
+
+def install_web(source, target):
+    """Copies the page (`web_files`) from `source` into `target`, emptied first."""
+    files = web_files(source)
+    if target.exists():
+        shutil.rmtree(target)
+    for rel in files:
+        copy_file(source / rel, target / rel)
+    return files
+
+
 def paths(prefix, destdir, version):
     root = Path(destdir + prefix) if destdir else Path(prefix)
     lib = root / "lib"
@@ -189,6 +240,7 @@ def paths(prefix, destdir, version):
         "pkgconfig": lib / "pkgconfig" / "densenas.pc",
         "cmake": lib / "cmake" / "densenas",
         "program": root / "bin" / "densenas",
+        "web": root / WEB_DIR,
     }
 
 
@@ -215,6 +267,9 @@ def install(args):
     link(soname, p["lib"] / LIBRARY)
     copy_file(build_dir / "densenas", p["program"])
     set_runpath(p["program"], RUNPATH_PROGRAM)
+
+    # The browser page `densenas serve` shows.
+    install_web(WEB_SOURCE, p["web"])
 
     # Headers.
     copy_file(ROOT / "include" / "densenas.h", p["include"] / "densenas.h")
@@ -292,8 +347,12 @@ def uninstall(args):
         if name.is_symlink() and os.path.realpath(name) == os.path.realpath(p["library"]):
             remove(name)
     for path in (p["library"], p["program"], p["include"] / "densenas.h", p["include"] / "densenas.hpp",
-                 p["pkgconfig"], p["cmake"], p["runtime"]):
+                 p["pkgconfig"], p["cmake"], p["runtime"], p["web"]):
         remove(path)
+    # share/densenas goes with its last entry.
+    share = p["web"].parent
+    if share.is_dir() and not any(share.iterdir()):
+        share.rmdir()
     print(f"uninstall: removed {len(removed)} entries of densenas {version} from {p['root']}")
 
 

@@ -2,29 +2,26 @@
 
     python scripts/wheel.py [--build-dir target/release] [--dist dist]
 
-It stages, in build/wheel/:
-  libdensenas.so   the built library without its RUNPATH (which points into the
-                   checkout's .venv): the package loads libtorch from the installed
-                   `torch` package first, so the loader finds it already loaded;
-  _build.json      the torch version the library was linked against and the torch
-                   libraries it needs (its NEEDED entries found in torch/lib),
-then builds bindings/python with hatchling (`pip wheel`, no build isolation: the
-set-up installs hatchling into .venv), whose hook (bindings/python/hatch_build.py)
-puts both files into the package, tags the wheel for this platform and makes it
-require that torch version. Run it with the checkout's `.venv/bin/python`.
+It stages the built library in build/wheel/ (bindings/python/wheel_stage.py, which
+the package's build hook also uses when `pip install ./bindings/python` builds the
+library itself): libdensenas.so without its RUNPATH (which points into the checkout's
+.venv) and _build.json (the torch version the library was linked against and the torch
+libraries it needs). It then builds bindings/python with hatchling (`pip wheel`, no
+build isolation: the set-up installs hatchling into .venv), whose hook
+(bindings/python/hatch_build.py) puts both files into the package, tags the wheel for
+this platform and makes it require that torch version. Run it with the checkout's
+`.venv/bin/python`.
 """
 import argparse
-import importlib.metadata
-import importlib.util
-import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bindings" / "python"))
+import wheel_stage  # noqa: E402  (bindings/python/wheel_stage.py)
 
 
 def fail(message):
@@ -39,38 +36,19 @@ def run(*args, **kwargs):
     return out.stdout
 
 
-def needed(path):
-    return re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", run("readelf", "-d", path))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", default=str(ROOT / "target" / "release"))
     parser.add_argument("--dist", default=str(ROOT / "dist"))
     args = parser.parse_args()
-    built = Path(args.build_dir) / "libdensenas.so"
+    built = Path(args.build_dir) / wheel_stage.LIBRARY
     if not built.exists():
         fail(f"{built} is missing: run `make build` first")
-
     # The torch the library was built against: the one in this environment (.venv).
-    spec = importlib.util.find_spec("torch")
-    if spec is None or not spec.submodule_search_locations:
-        fail("the torch package is not installed in this environment: run scripts/setup.sh")
-    torch_lib = Path(spec.submodule_search_locations[0]) / "lib"
-    # A local version label (2.11.0+cu130) is left out: torch==2.11.0 accepts every build.
-    torch_version = importlib.metadata.version("torch").split("+")[0]
-    torch_libraries = [n for n in needed(built) if (torch_lib / n).exists()]
-    if not torch_libraries:
-        fail(f"{built} links no library of {torch_lib}: was it built against this torch?")
-
-    stage = ROOT / "build" / "wheel"
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
-    shutil.copy2(built, stage / "libdensenas.so")
-    run("patchelf", "--remove-rpath", stage / "libdensenas.so")
-    info = {"torch": torch_version, "torch_libraries": torch_libraries}
-    (stage / "_build.json").write_text(json.dumps(info, indent=2) + "\n")
+    try:
+        stage = wheel_stage.stage(built, ROOT / "build" / "wheel", wheel_stage.find_torch())
+    except wheel_stage.StageError as e:
+        fail(str(e))
 
     dist = Path(args.dist)
     dist.mkdir(parents=True, exist_ok=True)

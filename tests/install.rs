@@ -7,10 +7,14 @@
 //!   inside the moved prefix (`readelf -d`, `ldd` with a bare environment);
 //! - the programs of `examples/installed/`, copied to folders outside the checkout: the
 //!   C one built with `pkg-config --define-prefix`, the C++ one with CMake's
-//!   `find_package(densenas CONFIG REQUIRED)`; both run with a bare environment (no
+//!   `find_package(densenas 0.1 CONFIG REQUIRED)`; both run with a bare environment (no
 //!   `LD_LIBRARY_PATH`) a search on the digits that writes `best.onnx` and checks it
 //!   in ONNX Runtime (found in the prefix);
 //! - the CMake package's version rule (the same minor version while 0.x);
+//! - the moved prefix's `bin/densenas serve` finds the page installed in
+//!   `share/densenas/web` (no path compiled in) and serves it, onnxruntime-web's file
+//!   and a run folder's `best.onnx` over HTTP; a copy of the program with no page
+//!   beside it says to pass `--web`;
 //! - `make install DESTDIR=...` and `make uninstall`;
 //! - every version (SONAME, densenas.pc, the CMake version file, the header, the
 //!   wheel) is Cargo.toml's;
@@ -24,8 +28,9 @@
 //! wheelhouse, patchelf, pkg-config and CMake); `make test` does it first.
 
 use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 /// A small search: 2 phases of 3 epochs in a 3-layer space, 3 epochs of retraining.
@@ -300,6 +305,79 @@ fn c_program_built_with_pkg_config_runs_from_the_moved_prefix() {
     let stdout = run("the pkg-config program", bare(&exe).current_dir(&dir).arg(SEARCH));
     assert_eq!(stdout.trim(), format!("densenas {VERSION}: run/best.onnx written"));
     assert_searched_and_exported(&dir.join("run"));
+}
+
+/// The onnxruntime-web file the page imports, relative to the page's folder.
+const ORT_WEB: &str = "node_modules/onnxruntime-web/dist/ort.wasm.min.mjs";
+
+/// `GET path` on `127.0.0.1:port`: the status line and the body.
+fn http_get(port: u16, path: &str) -> (String, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response");
+    let head = String::from_utf8_lossy(&all[..split]).to_string();
+    (head.lines().next().unwrap_or_default().to_string(), all[split + 4..].to_vec())
+}
+
+#[test]
+fn installed_serve_finds_its_page_in_the_moved_prefix() {
+    let p = prefix();
+    let program = p.moved.join("bin/densenas");
+    // The page and what it loads, nothing else (headless.mjs drives the tests).
+    let web = p.moved.join("share/densenas/web");
+    let page = root().join("examples/web");
+    for f in ["index.html", "app.mjs", "style.css", ORT_WEB, "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm"] {
+        assert_eq!(std::fs::read(web.join(f)).unwrap(), std::fs::read(page.join(f)).unwrap(), "share/densenas/web/{f}");
+    }
+    assert!(!web.join("headless.mjs").exists() && !web.join("node_modules/playwright-core").exists());
+
+    // A run folder from a tiny search by the installed program, in a folder outside the checkout.
+    let dir = scratch("serve");
+    let run_dir = dir.join("run");
+    run(
+        "densenas search",
+        bare(&program).current_dir(&dir).args(["search", "--phases", "1", "--epochs", "2", "--retrain-epochs", "2"]).args([
+            "--layers", "3", "--width", "32", "--blocks", "3", "--threads", "1", "--progress", "none", "--out",
+        ]).arg(&run_dir),
+    );
+    let mut server = bare(&program)
+        .current_dir(&dir)
+        .args(["serve", run_dir.to_str().unwrap(), "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.split("http://127.0.0.1:").nth(1).and_then(|r| r.trim().trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok());
+    let Some(port) = port else {
+        let _ = server.kill();
+        let mut err = String::new();
+        server.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        panic!("densenas serve printed no address: {line:?} {err}");
+    };
+    assert!(line.contains(&format!("serving {}", web.display())), "{line}");
+    let fetched = [("/", page.join("index.html")), (&format!("/{ORT_WEB}"), page.join(ORT_WEB)), ("/run/best.onnx", run_dir.join("best.onnx"))]
+        .map(|(path, file)| (path.to_string(), http_get(port, path), std::fs::read(file).unwrap()));
+    let _ = server.kill();
+    let _ = server.wait();
+    for (path, (status, body), expected) in fetched {
+        assert!(status.contains("200 OK"), "GET {path}: {status}");
+        assert!(body == expected, "GET {path}: {} bytes, not the {} of the file", body.len(), expected.len());
+    }
+
+    // The program with no page beside it (its libraries still reachable): one error naming --web.
+    let lonely = dir.join("lonely");
+    std::fs::create_dir_all(lonely.join("bin")).unwrap();
+    std::os::unix::fs::symlink(p.moved.join("lib"), lonely.join("lib")).unwrap();
+    std::fs::copy(&program, lonely.join("bin/densenas")).unwrap();
+    let out = bare(lonely.join("bin/densenas")).current_dir(&dir).args(["serve", run_dir.to_str().unwrap(), "--port", "0"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "serve without a page succeeded");
+    assert!(stderr.contains("no page folder found") && stderr.contains("pass --web DIR"), "{stderr}");
+    assert!(stderr.contains(&lonely.join("share/densenas/web").display().to_string()), "{stderr}");
 }
 
 /// `cmake -S dir -B dir/build -DCMAKE_PREFIX_PATH=prefix` (configure only).

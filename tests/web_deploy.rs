@@ -7,7 +7,8 @@
 //! digits test image, a grayscale and a colour picture into exactly the features the
 //! loaders give, shows for them and for a drawing what the engine predicts, and writes
 //! a screenshot; bad models get clear errors everywhere; `densenas serve` serves only
-//! its folders.
+//! its folders, and finds the checkout's page next to the program without `--web`
+//! (tests/install.rs: an installed one).
 //!
 //! Needs Node.js, the examples' npm packages and a Chromium: `make test` installs them
 //! (scripts/setup-web.sh). The screenshot and the other outputs stay in
@@ -265,6 +266,24 @@ fn the_examples_pin_their_packages() {
         }
         assert!(read(&format!("{dir}/.gitignore")).contains("node_modules"));
     }
+}
+
+#[test]
+fn serve_finds_the_checkout_page_next_to_the_program() {
+    // target/release/densenas, without --web: the examples/web of the checkout above it.
+    let root = common::temp_dir("web-serve-checkout");
+    let space = dense_space(Activation::Relu, Aggregation::Sum, Norm::None);
+    let net = random_network(&space, &Dag::chain(4), &Normalization::identity(64), 1);
+    export(&net, &root.join("best.onnx"));
+    let server = Server::start(&root, &[]);
+    let page = Path::new(REPO).join("examples/web");
+    for (path, file) in [("/", page.join("index.html")), ("/app.mjs", page.join("app.mjs")), ("/run/best.onnx", root.join("best.onnx"))] {
+        let (status, _, body) = server.request("GET", path);
+        assert!(status.contains("200"), "GET {path}: {status}");
+        assert!(body == std::fs::read(&file).unwrap(), "GET {path}: not {}", file.display());
+    }
+    drop(server);
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]

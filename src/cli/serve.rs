@@ -2,6 +2,12 @@
 //! server, with the run folder's files under `/run/`, so that the page finds the
 //! found network at `run/best.onnx`. Static files only (GET and HEAD), one thread per
 //! connection; it listens on 127.0.0.1 unless told otherwise.
+//!
+//! The page's folder is `--web DIR`, or found relative to the program itself (no path
+//! is compiled in): `<prefix>/share/densenas/web` beside an installed `bin/densenas`
+//! (`make install` puts it there), else the `examples/web` of the checkout the program
+//! was built in (`target/release/densenas`: the first folder above it that holds
+//! Cargo.toml and `examples/web`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,8 +19,11 @@ use clap::Args;
 use densenas::io::export::onnx::read_model;
 use densenas::{Error, Result};
 
-/// The page's folder in this checkout (overridden by `--web`).
-const DEFAULT_WEB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/web");
+/// The page's folder in an installed prefix, relative to the prefix (the folder above
+/// the program's `bin/`).
+const INSTALLED_WEB: &str = "share/densenas/web";
+/// The page's folder in a checkout, relative to the checkout's root.
+const CHECKOUT_WEB: &str = "examples/web";
 /// The onnxruntime-web file the page imports, relative to the page's folder.
 const ORT_WEB: &str = "node_modules/onnxruntime-web/dist/ort.wasm.min.mjs";
 
@@ -29,8 +38,9 @@ pub struct ServeArgs {
     /// The port (0: a free one; the address is printed).
     #[arg(long, default_value_t = 8000)]
     port: u16,
-    /// The page's folder, with its npm packages installed [default: this checkout's
-    /// examples/web].
+    /// The page's folder, with its npm packages installed [default: found next to the
+    /// program: <prefix>/share/densenas/web when installed, the checkout's examples/web
+    /// when built there].
     #[arg(long)]
     web: Option<PathBuf>,
 }
@@ -59,6 +69,38 @@ fn check_model(model: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Where the page is looked for when `--web` is not given, for the program `exe` (its
+/// real path): an installed prefix's `share/densenas/web`, then the `examples/web` of
+/// the first folder above the program that holds Cargo.toml (a checkout's
+/// `target/<profile>/densenas`).
+fn web_candidates(exe: &Path) -> Vec<PathBuf> {
+    let Some(bin) = exe.parent() else { return Vec::new() };
+    let mut candidates: Vec<PathBuf> = bin.parent().map(|prefix| prefix.join(INSTALLED_WEB)).into_iter().collect();
+    if let Some(checkout) = bin.ancestors().find(|d| d.join("Cargo.toml").is_file() && d.join(CHECKOUT_WEB).is_dir()) {
+        candidates.push(checkout.join(CHECKOUT_WEB));
+    }
+    candidates
+}
+
+/// The page's folder: `given`, or the first candidate next to the program that holds
+/// an index.html; none is an error naming `--web`.
+fn web_folder(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(web) = given {
+        return Ok(web.to_path_buf());
+    }
+    let exe = std::env::current_exe().map_err(|e| Error::Input(format!("cannot find this program's path ({e}): pass --web DIR")))?;
+    let candidates = web_candidates(&exe);
+    if let Some(web) = candidates.iter().find(|w| w.join("index.html").is_file()) {
+        return Ok(web.clone());
+    }
+    let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    Err(Error::Input(format!(
+        "no page folder found next to {} (looked in {}): pass --web DIR with densenas's examples/web, its npm packages installed",
+        exe.display(),
+        looked.join(", ")
+    )))
+}
+
 fn site(args: &ServeArgs) -> Result<Site> {
     let given = &args.run_dir;
     let meta = std::fs::metadata(given).map_err(|e| Error::io(given, e))?;
@@ -73,7 +115,7 @@ fn site(args: &ServeArgs) -> Result<Site> {
         (parent.to_path_buf(), given.clone())
     };
     check_model(&model)?;
-    let web = args.web.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_WEB));
+    let web = web_folder(args.web.as_deref())?;
     if !web.join("index.html").is_file() {
         return Err(Error::Input(format!(
             "{} holds no index.html: pass --web with the folder of densenas's examples/web",

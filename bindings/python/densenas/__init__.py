@@ -43,8 +43,12 @@ from .errors import (
     UnavailableError,
 )
 from .search import Progress, ProgressKind, resume, search
+from ._enum import print_names
 from .session import Evaluation, Session
 from .space import Space
+
+# search.py defines ProgressKind as a plain IntEnum: it too prints its members' names.
+print_names(ProgressKind)
 
 #: This package's version: the loaded library's (both are built from one Cargo.toml;
 #: the package's metadata carries the same version).

@@ -1,14 +1,14 @@
 """`Dataset`: a loaded dataset and its splits (`densenas_dataset`)."""
 import ctypes
-import enum
 
 import numpy as np
 
 from . import _ffi
+from ._enum import NamedIntEnum
 from ._handle import Handle
 
 
-class Split(enum.IntEnum):
+class Split(NamedIntEnum):
     """`densenas_split`: the splits of a dataset."""
 
     #: The whole training file.

@@ -1,8 +1,8 @@
 """The library's status codes and the exceptions that carry them."""
-import enum
+from ._enum import NamedIntEnum
 
 
-class Status(enum.IntEnum):
+class Status(NamedIntEnum):
     """`densenas_status`: the result of every fallible call (append-only codes)."""
 
     OK = 0
