@@ -3,6 +3,7 @@ import ctypes
 import dataclasses
 import enum
 import json
+import warnings
 
 from . import _ffi
 from ._handle import path_arg, to_json
@@ -103,7 +104,18 @@ def search(config=None, out_dir=None, progress=None, *, resume=False, keep_check
         raise
     if raised:
         raise raised[0]
-    return json.loads(_ffi.take_string(out))
+    summary = json.loads(_ffi.take_string(out))
+    _warn_if_onnx_skipped(summary)
+    return summary
+
+
+def _warn_if_onnx_skipped(summary):
+    """Warns, with the command line's line, when the ONNX Runtime check of the exported
+    model was skipped (`summary["onnx"]["skipped"]`: why, and the remedy)."""
+    check = summary.get("onnx") or {}
+    if "skipped" in check:
+        warnings.warn(f"{check['path']} is exported but was not checked in ONNX Runtime: {check['skipped']}",
+                      stacklevel=3)
 
 
 def resume(out_dir, progress=None, *, keep_checkpoints=False, step_reports=False):
