@@ -71,6 +71,9 @@ def search(config=None, out_dir=None, progress=None, *, resume=False, keep_check
     configuration is the checkpoint's (`config`, when given, must equal it). The
     finished run equals an uninterrupted one.
 
+    When ONNX Runtime cannot be loaded, `best.onnx` is written unchecked and a
+    `UserWarning` says so, why, and how to install it (`summary["onnx"]["skipped"]`).
+
     Blocking; independent searches may run on different threads at once (ctypes
     releases the GIL during the call).
     """
