@@ -458,7 +458,8 @@ fn a_search_without_onnx_runtime_says_so_once_with_the_remedy_from_the_cli_and_p
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    // The Python package: the same line as a warning, the remedy a pip install.
+    // The Python package (over target/release/libdensenas.so, which `cargo build
+    // --release` makes): the same line as a warning, the remedy a pip install.
     let dir = tmp("no-ort-python");
     let _ = std::fs::remove_dir_all(&dir);
     let code = r#"
