@@ -105,9 +105,9 @@ fn hosted_by_python() -> bool {
 }
 
 /// Why `path` failed to load, in a few words: no such file, or the first line of the
-/// loader's message.
-fn short_error(e: &impl std::fmt::Display, path: &Path) -> String {
-    if !path.exists() {
+/// loader's message (a bare name is the dynamic loader's to resolve).
+fn short_error(e: &ort::LoadDynamicError, path: &Path, bare: bool) -> String {
+    if !bare && !path.exists() {
         return "no such file".to_string();
     }
     e.to_string().lines().next().unwrap_or_default().to_string()
@@ -131,10 +131,11 @@ fn load() -> std::result::Result<ort::environment::Environment, String> {
             Ok(builder) => {
                 return builder.with_name("densenas").build().map_err(|e| format!("ONNX Runtime: {e}"));
             }
-            // Not finding the bare name is "not found", not a failed library.
-            Err(_) if bare => {}
+            // The dynamic loader not finding the bare name is "not found"; a library it
+            // found but cannot use (too old, say) is a failed library.
+            Err(ort::LoadDynamicError::Dlopen { .. }) if bare => {}
             Err(e) => {
-                failed.get_or_insert_with(|| (path.clone(), short_error(&e, path)));
+                failed.get_or_insert_with(|| (path.clone(), short_error(&e, path, bare)));
                 if chosen {
                     break;
                 }
