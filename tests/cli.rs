@@ -240,5 +240,20 @@ fn run_folder_has_the_plots() {
     assert_eq!(alpha_svg.matches("<polyline").count(), 2 * 3);
     let scatter = std::fs::read_to_string(dir.join("plots/accuracy_vs_metrics.svg")).unwrap();
     assert_eq!(scatter.matches("<circle").count(), 9 * 2 * 3);
+    // Its legend: one entry per phase, "phase N" with the colour of that phase's points.
+    let attr = |tag: &str, name: &str| tag.split(&format!(" {name}=\"")).nth(1).map(|v| v[..v.find('"').unwrap()].to_string());
+    let entries: Vec<(String, String)> = scatter
+        .split("<g class=\"legend-entry\">")
+        .skip(1)
+        .map(|e| {
+            let text = &e[..e.find("</text>").unwrap()];
+            (attr(e, "fill").unwrap(), text[text.rfind('>').unwrap() + 1..].to_string())
+        })
+        .collect();
+    assert_eq!(entries.iter().map(|e| e.1.as_str()).collect::<Vec<_>>(), ["phase 1", "phase 2"], "{scatter}");
+    let point_colours: std::collections::BTreeSet<String> =
+        scatter.split("<circle").skip(1).map(|c| attr(c, "fill").unwrap()).collect();
+    let legend_colours: std::collections::BTreeSet<String> = entries.iter().map(|e| e.0.clone()).collect();
+    assert_eq!((legend_colours.len(), &legend_colours), (2, &point_colours));
     std::fs::remove_dir_all(&dir).unwrap();
 }

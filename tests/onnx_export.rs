@@ -1,7 +1,9 @@
 //! ONNX export: engine and ONNX Runtime logits agree on real data over DAGs covering the
 //! chain, the full DAG, several sources and sinks, isolated vertices and long skips,
 //! for every activation x aggregation x normalisation; only default-domain opset-17
-//! operators; Python's onnx checker (full check) and Python onnxruntime agree.
+//! operators; Python's onnx checker (full check) and Python onnxruntime agree; without
+//! ONNX Runtime a search skips its check and says so once, with the remedy that fits the
+//! command line or the Python package.
 
 mod common;
 
@@ -368,4 +370,123 @@ fn typed_models_pass_the_python_onnx_checker_and_use_the_documented_operators() 
     let sp: SpaceConfig = serde_json::from_str(meta["densenas.space"]).unwrap();
     assert_eq!(sp, space.config());
     python_check(&net, &model, &input, &x, "py-typed");
+}
+
+/// `ORT_DYLIB_PATH` naming no file: ONNX Runtime cannot be loaded.
+const MISSING_ORT: &str = "/nonexistent/libonnxruntime.so";
+
+/// "ONNX Runtime 1.NN or newer", NN the C API version the `ort` crate is built for.
+fn ort_version() -> String {
+    format!("ONNX Runtime 1.{} or newer", ort::MINOR_VERSION)
+}
+
+#[test]
+fn the_reason_onnx_runtime_is_unavailable_is_one_sentence_with_the_fitting_remedy() {
+    use densenas::io::ort_runtime::Unavailable;
+    let v = ort_version();
+    let missing = Some((PathBuf::from(MISSING_ORT), "no such file".to_string()));
+    let cases = [
+        // The Python package without its `onnx` extra.
+        (None, false, true, "ONNX Runtime is not installed; install it with `pip install 'densenas[onnx]'`".to_string()),
+        // The command line or the C library, nothing found.
+        (None, false, false, format!("ONNX Runtime was not found; set ORT_DYLIB_PATH to the libonnxruntime.so of {v}")),
+        (
+            missing.clone(),
+            true,
+            false,
+            format!(
+                "ONNX Runtime could not be loaded from ORT_DYLIB_PATH={MISSING_ORT} (no such file); set ORT_DYLIB_PATH \
+                 to the libonnxruntime.so of {v}"
+            ),
+        ),
+        (
+            missing.clone(),
+            true,
+            true,
+            format!(
+                "ONNX Runtime could not be loaded from ORT_DYLIB_PATH={MISSING_ORT} (no such file); install {v} with \
+                 `pip install -U 'densenas[onnx]'` or point ORT_DYLIB_PATH at one"
+            ),
+        ),
+        (
+            Some((PathBuf::from("/opt/lib/libonnxruntime.so"), "too old".to_string())),
+            false,
+            false,
+            format!("ONNX Runtime at /opt/lib/libonnxruntime.so could not be loaded (too old); set ORT_DYLIB_PATH to the libonnxruntime.so of {v}"),
+        ),
+    ];
+    for (failed, explicit, python, want) in cases {
+        let reason = Unavailable { failed, explicit, python }.reason();
+        assert_eq!(reason, want);
+        // No checkout script, no list of searched places.
+        assert!(!reason.contains("setup.sh") && !reason.contains("tried"), "{reason}");
+    }
+}
+
+/// A search on the digits in `dir` with ONNX Runtime missing, by the command line
+/// (`--quiet` or not): (stdout, stderr, summary).
+fn cli_search_without_ort(dir: &Path, quiet: bool) -> (String, String, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_densenas"))
+        .args(["search", "--layers", "2", "--width", "8", "--blocks", "2", "--phases", "1", "--epochs", "1"])
+        .args(["--retrain-epochs", "0", "--progress", "none", "--out", dir.to_str().unwrap()])
+        .args(quiet.then_some("--quiet"))
+        .env("ORT_DYLIB_PATH", MISSING_ORT)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(out.status.success(), "{stderr}");
+    let summary = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    (stdout, stderr, summary)
+}
+
+#[test]
+fn a_search_without_onnx_runtime_says_so_once_with_the_remedy_from_the_cli_and_python() {
+    let notice = |reason: &str| format!("best.onnx is exported but was not checked in ONNX Runtime: {reason}");
+    for quiet in [false, true] {
+        let dir = tmp(&format!("no-ort-cli-{quiet}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (stdout, stderr, summary) = cli_search_without_ort(&dir, quiet);
+        let reason = summary["onnx"]["skipped"].as_str().unwrap().to_string();
+        assert!(reason.contains(&format!("ORT_DYLIB_PATH={MISSING_ORT}")) && reason.contains(&ort_version()), "{reason}");
+        assert!(!reason.contains("pip install") && !reason.contains("setup.sh"), "{reason}");
+        assert_eq!(summary["onnx"]["path"], "best.onnx");
+        // One line on stderr, also with --quiet; nothing of it on stdout.
+        let line = format!("densenas: warning: {}", notice(&reason));
+        assert_eq!(stderr.lines().filter(|l| l.contains("not checked in ONNX Runtime")).collect::<Vec<_>>(), [line.as_str()]);
+        assert!(!stdout.contains("ONNX Runtime"), "{stdout}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    // The Python package (over target/release/libdensenas.so, which `cargo build
+    // --release` makes): the same line as a warning, the remedy a pip install.
+    let dir = tmp("no-ort-python");
+    let _ = std::fs::remove_dir_all(&dir);
+    let code = r#"
+import json, sys, warnings
+import densenas
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    summary = densenas.search({"space": {"layers": 2, "width": 8, "blocks": 2}, "phases": 1, "epochs": 1,
+                               "retrain": {"epochs": 0}}, sys.argv[1])
+print(json.dumps({"onnx": summary["onnx"], "warnings": [str(w.message) for w in caught],
+                  "categories": [w.category.__name__ for w in caught]}))
+"#;
+    let out = Command::new(python())
+        .args(["-c", code, dir.to_str().unwrap()])
+        .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/bindings/python"))
+        .env("DENSENAS_LIBRARY", Path::new(env!("CARGO_BIN_EXE_densenas")).with_file_name("libdensenas.so"))
+        .env("ORT_DYLIB_PATH", MISSING_ORT)
+        .env("OMP_NUM_THREADS", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reason = r["onnx"]["skipped"].as_str().unwrap();
+    assert!(reason.contains("pip install -U 'densenas[onnx]'") && reason.contains(&ort_version()), "{reason}");
+    assert_eq!(r["warnings"], serde_json::json!([notice(reason)]));
+    assert_eq!(r["categories"], serde_json::json!(["UserWarning"]));
+    assert!(dir.join("best.onnx").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,7 +1,9 @@
 //! `densenas train`: the chain trained on the digits reaches a real accuracy and reports
 //! parameters and FLOPs; a search's best.json retrains to exactly the search's own
-//! retrained accuracy (the same code and random stream); bad input gets a clear error
-//! and a non-zero exit.
+//! retrained accuracy (the same code and random stream), and the search's summary
+//! gives the sizes of its data splits; `--out DIR` writes a best.onnx that ONNX Runtime
+//! scores as the summary says, refuses a finished run unless `--overwrite`, and notes a
+//! skipped ONNX Runtime check; bad input gets a clear error and a non-zero exit.
 
 use std::process::Command;
 
@@ -49,12 +51,20 @@ fn the_chain_trains_on_the_digits() {
 fn a_search_best_json_retrains_to_the_search_retrained_accuracy() {
     let dir = std::env::temp_dir().join(format!("densenas-train-cli-{}", std::process::id()));
     let dir_s = dir.to_str().unwrap();
-    let (ok, _, err) = densenas(&[
+    let (ok, out, err) = densenas(&[
         "search", "--layers", "3", "--width", "32", "--blocks", "3", "--phases", "1", "--epochs", "1",
         "--retrain-epochs", "4", "--seed", "5", "--quiet", "--out", dir_s,
     ]);
     assert!(ok, "{err}");
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    // The data's sizes: the training file (digits: 1,438 of 1,797 beside the fixed 20%
+    // test split) is the weight split plus the validation split; `train` and `val` are
+    // their older names.
+    let n = |key: &str| summary["dataset"][key].as_u64().unwrap_or_else(|| panic!("dataset.{key}: {summary}"));
+    assert_eq!((n("weight") + n("validation"), n("train_file"), n("test")), (1438, 1438, 359));
+    assert_eq!((n("weight"), n("validation")), (n("train"), n("val")));
+    let line = format!("1438 training samples: {} weight + {} validation; 359 test", n("weight"), n("validation"));
+    assert!(out.contains(&line), "{out}");
     let best = dir.join("best.json");
     let (ok, out, err) = densenas(&[
         "train", "--dag", best.to_str().unwrap(), "--width", "32", "--epochs", "4", "--seed", "5", "--json", "--quiet",
@@ -98,5 +108,95 @@ fn bad_input_gets_clear_errors() {
     assert!(!ok && err.contains("/nowhere"), "{err}");
     let (ok, _, err) = densenas(&["train", "--edges", "chain", "--layers", "2", "--batch-size", "0"]);
     assert!(!ok && err.contains("batch_size"), "{err}");
+    // --out naming a file, not a folder: refused, the file left as it was.
+    let (ok, _, err) = densenas(&["train", "--edges", "chain", "--layers", "2", "--epochs", "1", "--out", garbled.to_str().unwrap()]);
+    assert!(!ok && err.contains("garbled.json"), "{err}");
+    assert_eq!(std::fs::read_to_string(&garbled).unwrap(), r#"{"layers": 3, "edges": [[2, 1]]}"#);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    json(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// `densenas train` of the chain (3 layers of width 32, 8 epochs on the digits) into
+/// `dir`, with `extra` arguments.
+fn train_into(dir: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["train", "--edges", "chain", "--layers", "3", "--width", "32", "--epochs", "8", "--quiet"];
+    args.extend(["--out", dir.to_str().unwrap()]);
+    args.extend(extra);
+    densenas(&args)
+}
+
+#[test]
+fn train_out_writes_a_network_onnx_runtime_scores_as_the_summary_says() {
+    let dir = std::env::temp_dir().join(format!("densenas-train-cli-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (ok, out, err) = train_into(&dir, &["--json", "--seed", "3"]);
+    assert!(ok, "{err}");
+    assert!(err.is_empty(), "--quiet, ONNX Runtime present: {err}");
+    let printed = json(&out);
+    let summary = read_json(&dir.join("summary.json"));
+    // The summary: what was trained, how, and how well.
+    assert_eq!(summary["densenas_version"], densenas::VERSION);
+    assert_eq!(summary["dag"], serde_json::json!({"layers": 3, "edges": [[0, 1], [1, 2]]}));
+    assert_eq!(summary["metrics"], printed["metrics"]);
+    for key in ["params", "flops", "test_accuracy", "test_loss", "train_accuracy"] {
+        assert_eq!(summary[key], printed[key], "{key}");
+    }
+    assert_eq!((summary["seed"].as_u64(), summary["train"]["epochs"].as_u64()), (Some(3), Some(8)));
+    assert_eq!(summary["train"]["batch_size"], printed["train"]["batch_size"]);
+    assert_eq!((summary["dataset"]["train"].as_u64(), summary["dataset"]["test"].as_u64()), (Some(1438), Some(359)));
+    let acc = summary["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.8, "test accuracy {acc}");
+    // The summary's ONNX Runtime check, and `densenas eval` on best.onnx, get the
+    // engine's accuracy.
+    let onnx = &summary["onnx"];
+    assert_eq!((onnx["path"].as_str(), onnx["test_accuracy"].as_f64()), (Some("best.onnx"), Some(acc)), "{onnx}");
+    assert_eq!(onnx["prediction_mismatches"], 0);
+    let model = dir.join("best.onnx");
+    let (ok, out, err) = densenas(&["eval", "--model", model.to_str().unwrap(), "--data", "digits", "--json"]);
+    assert!(ok, "{err}");
+    let eval = json(&out);
+    assert_eq!((eval["accuracy"].as_f64(), eval["samples"].as_u64()), (Some(acc), Some(359)));
+
+    // A finished run is refused, before any training, and left as it was.
+    let before = (std::fs::read(&model).unwrap(), std::fs::read(dir.join("summary.json")).unwrap());
+    let (ok, _, err) = train_into(&dir, &["--seed", "4"]);
+    assert!(!ok && err.contains("summary.json") && err.contains("--overwrite") && err.contains("another folder"), "{err}");
+    assert!(!err.contains("epoch"), "trained before refusing: {err}");
+    assert_eq!((std::fs::read(&model).unwrap(), std::fs::read(dir.join("summary.json")).unwrap()), before);
+    // --overwrite replaces it; the text report says where it went.
+    let (ok, out, err) = train_into(&dir, &["--seed", "4", "--overwrite"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("written") && out.contains(dir.to_str().unwrap()) && out.contains("ONNX Runtime"), "{out}");
+    let replaced = read_json(&dir.join("summary.json"));
+    assert_eq!(replaced["seed"], 4);
+    assert_ne!(std::fs::read(&model).unwrap(), before.0);
+    // --overwrite means nothing without --out.
+    let (ok, _, err) = densenas(&["train", "--edges", "chain", "--layers", "3", "--overwrite"]);
+    assert!(!ok && err.contains("--out"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn train_out_without_onnx_runtime_writes_the_network_and_says_once_why_it_is_unchecked() {
+    let dir = std::env::temp_dir().join(format!("densenas-train-cli-no-ort-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_densenas"))
+        .args(["train", "--edges", "chain", "--layers", "2", "--width", "16", "--epochs", "2", "--quiet", "--out"])
+        .arg(&dir)
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let summary = read_json(&dir.join("summary.json"));
+    let reason = summary["onnx"]["skipped"].as_str().unwrap_or_else(|| panic!("{summary}"));
+    assert!(reason.contains("ORT_DYLIB_PATH") && reason.contains("or newer"), "{reason}");
+    let line = format!("densenas: warning: best.onnx is exported but was not checked in ONNX Runtime: {reason}");
+    assert_eq!(err.lines().collect::<Vec<_>>(), [line.as_str()]);
+    assert!(dir.join("best.onnx").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

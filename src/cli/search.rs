@@ -314,8 +314,9 @@ pub fn run(args: SearchArgs) -> densenas::Result<()> {
 fn print_table(s: &Summary, dir: &Path) {
     let pct = |v: f64| format!("{:.2}%", 100.0 * v);
     println!();
-    println!("densenas {} search on {} ({} weight / {} val / {} test samples), strategy {}, seed {}",
-        s.densenas_version, s.dataset.name, s.dataset.train, s.dataset.val, s.dataset.test, s.strategy, s.seed);
+    let d = &s.dataset;
+    println!("densenas {} search on {} ({} training samples: {} weight + {} validation; {} test), strategy {}, seed {}",
+        s.densenas_version, d.name, d.train_file, d.weight, d.validation, d.test, s.strategy, s.seed);
     println!("space: L={} D={} k={} S={} ({} allowed edges)", s.space.layers, s.space.width, s.space.blocks, s.space.max_skip, s.space.allowed_edges);
     println!("{:<10} {:>6} {:>6} {:>10} {:>12} {:>9} {:>14} {:>9}", "network", "edges", "depth", "params", "FLOPs", "val acc", "inherited test", "test acc");
     let b = &s.best;
@@ -344,10 +345,11 @@ fn print_table(s: &Summary, dir: &Path) {
             o.max_abs_diff,
             o.prediction_mismatches
         ),
-        Some(OnnxCheck::Skipped { path, skipped }) => {
-            eprintln!("densenas: warning: {path} is exported but was not checked in ONNX Runtime: {skipped}")
-        }
-        None => {}
+        Some(OnnxCheck::Skipped { .. }) | None => {}
+    }
+    // A warning, not progress: on stderr, also with --quiet.
+    if let Some(notice) = s.onnx.as_ref().and_then(OnnxCheck::skip_notice) {
+        eprintln!("densenas: warning: {notice}");
     }
 }
 

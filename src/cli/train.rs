@@ -3,6 +3,7 @@
 //! search's retraining (`train::train_dag`, `train::evaluate_network`), with the same
 //! random stream as the retraining of a search's best DAG: with a run's seed, epochs and
 //! batch size, `densenas train --dag RUN/best.json` repeats that run's retrained best.
+//! With `--out DIR` it writes the network's folder (`io::trained_folder`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,7 +18,8 @@ use densenas::model::device::{parse_device, Precision};
 use densenas::search::SpaceOptions;
 use densenas::model::ops::Op;
 use densenas::model::space::{Activation, Aggregation, Norm};
-use densenas::search::summary::MapKeys;
+use densenas::io::trained_folder::{TrainedFolder, TrainedRun, TrainedWritten};
+use densenas::search::summary::{MapKeys, OnnxCheck};
 
 use super::args::{parse_json_enum, MapArgs};
 use densenas::train::{evaluate_network, train_dag, TrainConfig};
@@ -85,6 +87,13 @@ pub struct TrainArgs {
     /// No progress output.
     #[arg(long)]
     quiet: bool,
+    /// Write the trained network into DIR: best.onnx (checked in ONNX Runtime) and
+    /// summary.json.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// With --out, replace a finished run in DIR (its summary.json and best.onnx).
+    #[arg(long, requires = "out")]
+    overwrite: bool,
 }
 
 
@@ -179,6 +188,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     .space(data.train.features, data.train.classes, data.train.shape)?;
     dag.codes(&space)?;
+    // Opened (and refused) once the DAG is checked, before the training, and
+    // locked until it is written.
+    let folder = args.out.as_deref().map(|dir| TrainedFolder::open(dir, args.overwrite)).transpose()?;
     let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
     let kind = Precision::Float32.kind();
     let train_t = SplitTensors::new(&data.train, device)?;
@@ -239,5 +251,41 @@ pub fn run(args: TrainArgs) -> Result<()> {
         println!("FLOPs           {} per sample (forward)", net.flops());
         println!("training        {seconds:.1} s ({} epochs, batch {})", config.epochs, config.batch_size);
     }
+    if let Some(folder) = &folder {
+        let run = TrainedRun {
+            network: &net,
+            data_spec: &args.data,
+            train: d,
+            test,
+            config: &config,
+            seed: args.seed,
+            device: &args.device,
+            train_accuracy: train_acc,
+            test_accuracy: test_acc,
+            test_loss,
+            train_seconds: seconds,
+        };
+        report_written(folder, folder.write(&run)?, args.json)?;
+    }
     Ok(())
+}
+
+/// Says what `densenas train --out` wrote (on stdout unless --json, whose stdout is the
+/// JSON object), warns of a skipped ONNX Runtime check on stderr, and fails on a failed
+/// one.
+fn report_written(folder: &TrainedFolder, written: TrainedWritten, json: bool) -> Result<()> {
+    let onnx = written.summary.onnx.as_ref();
+    if let (Some(OnnxCheck::Checked(o)), false) = (onnx, json) {
+        println!("ONNX Runtime    test accuracy {:.2}% from {}", 100.0 * o.test_accuracy, o.path);
+    }
+    if !json {
+        println!("written         {} (best.onnx, summary.json)", folder.dir().display());
+    }
+    if let Some(notice) = onnx.and_then(OnnxCheck::skip_notice) {
+        eprintln!("densenas: warning: {notice}");
+    }
+    match written.onnx_error {
+        Some(e) => Err(Error::State(format!("{} is written, but the ONNX Runtime check of best.onnx failed: {e}", folder.dir().display()))),
+        None => Ok(()),
+    }
 }

@@ -1,7 +1,7 @@
 //! The input/output layer above the search: the run folder a search writes (and a
-//! search that lives in one, with checkpoints and resumption), ONNX
-//! [`export`] and its check in ONNX Runtime, SVG [`plot`]s, and classification
-//! figures of an exported model.
+//! search that lives in one, with checkpoints and resumption), the folder of one
+//! trained network (`densenas train --out`), ONNX [`export`] and its check in ONNX
+//! Runtime, SVG [`plot`]s, and classification figures of an exported model.
 
 pub mod classification;
 pub mod export;
@@ -9,3 +9,4 @@ pub mod folder_search;
 pub mod ort_runtime;
 pub mod plot;
 pub mod run_folder;
+pub mod trained_folder;

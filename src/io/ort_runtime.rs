@@ -8,8 +8,9 @@
 //! the dynamic loader, which searches the RUNPATH of the binary or library (in the
 //! checkout that holds the `.venv` of `scripts/setup.sh`), `LD_LIBRARY_PATH` and the
 //! system's folders. No path is compiled in, so an installed copy never looks into the
-//! checkout it was built in. Failure to find or load it is an error saying how to
-//! install it, never a panic.
+//! checkout it was built in. Failure to find or load it is an error of one sentence
+//! ([`Unavailable::reason`]) with the remedy that fits how densenas is used, never a
+//! panic.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -60,44 +61,93 @@ pub fn library_candidates() -> Vec<PathBuf> {
     out
 }
 
-fn environment() -> Result<&'static ort::environment::Environment> {
-    static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let candidates = library_candidates();
-        let explicit = std::env::var_os("ORT_DYLIB_PATH").is_some();
-        let mut tried = Vec::new();
-        for (i, path) in candidates.iter().enumerate() {
-            // ORT_DYLIB_PATH, when set, is the only choice the user made: honour it strictly.
-            // The bare name (the last candidate) is for the dynamic loader to resolve.
-            let bare = i + 1 == candidates.len() && path.parent() == Some(Path::new(""));
-            if !bare && !path.exists() && !(explicit && i == 0) {
-                tried.push(format!("{} (absent)", path.display()));
-                continue;
+/// Why ONNX Runtime is unavailable: the one library that was tried and failed to load,
+/// if any (ORT_DYLIB_PATH when set, else the first candidate that exists).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unavailable {
+    /// The library that failed to load and why, or `None` when none was found.
+    pub failed: Option<(PathBuf, String)>,
+    /// Whether the failed library was ORT_DYLIB_PATH's.
+    pub explicit: bool,
+    /// Whether densenas runs inside Python (its Python package), which finds ONNX
+    /// Runtime in the `onnxruntime` package.
+    pub python: bool,
+}
+
+impl Unavailable {
+    /// One sentence: what failed and the remedy that fits how densenas is used: `pip
+    /// install 'densenas[onnx]'` from Python, else setting ORT_DYLIB_PATH to ONNX
+    /// Runtime 1.[`ort::MINOR_VERSION`] or newer (the C API version `ort` is built for).
+    pub fn reason(&self) -> String {
+        let version = format!("ONNX Runtime 1.{} or newer", ort::MINOR_VERSION);
+        let what = match (&self.failed, self.explicit) {
+            (None, _) if self.python => "ONNX Runtime is not installed".to_string(),
+            (None, _) => "ONNX Runtime was not found".to_string(),
+            (Some((path, why)), true) => {
+                format!("ONNX Runtime could not be loaded from ORT_DYLIB_PATH={} ({why})", path.display())
             }
-            match ort::init_from(path) {
-                Ok(builder) => {
-                    return builder.with_name("densenas").build().map_err(|e| format!("ONNX Runtime: {e}"));
-                }
-                Err(e) if bare => {
-                    let how = "the RUNPATH, LD_LIBRARY_PATH, the system's folders";
-                    tried.push(format!("{} through the dynamic loader ({how}: {e})", path.display()));
-                }
-                Err(e) => {
-                    tried.push(format!("{} ({e})", path.display()));
-                    if explicit && i == 0 {
-                        break;
-                    }
+            (Some((path, why)), false) => format!("ONNX Runtime at {} could not be loaded ({why})", path.display()),
+        };
+        let remedy = match (self.python, &self.failed) {
+            (true, None) => "install it with `pip install 'densenas[onnx]'`".to_string(),
+            (true, Some(_)) => format!("install {version} with `pip install -U 'densenas[onnx]'` or point ORT_DYLIB_PATH at one"),
+            (false, _) => format!("set ORT_DYLIB_PATH to the libonnxruntime.so of {version}"),
+        };
+        format!("{what}; {remedy}")
+    }
+}
+
+/// Whether this process is a Python interpreter (densenas loaded by its Python
+/// package): the interpreter's C API is among the process's global symbols.
+fn hosted_by_python() -> bool {
+    // SAFETY: dlsym only reads the loader's tables; the name is NUL-terminated.
+    !unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"Py_IsInitialized".as_ptr()) }.is_null()
+}
+
+/// Why `path` failed to load, in a few words: no such file, or the first line of the
+/// loader's message (a bare name is the dynamic loader's to resolve).
+fn short_error(e: &ort::LoadDynamicError, path: &Path, bare: bool) -> String {
+    if !bare && !path.exists() {
+        return "no such file".to_string();
+    }
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+/// Loads ONNX Runtime from the first candidate that exists (ORT_DYLIB_PATH, when set,
+/// strictly), falling back to the dynamic loader's search by name.
+fn load() -> std::result::Result<ort::environment::Environment, String> {
+    let candidates = library_candidates();
+    let explicit = std::env::var_os("ORT_DYLIB_PATH").is_some();
+    let mut failed = None;
+    for (i, path) in candidates.iter().enumerate() {
+        // ORT_DYLIB_PATH, when set, is the only choice the user made: honour it strictly.
+        // The bare name (the last candidate) is for the dynamic loader to resolve.
+        let bare = i + 1 == candidates.len() && path.parent() == Some(Path::new(""));
+        let chosen = explicit && i == 0;
+        if !bare && !chosen && !path.exists() {
+            continue;
+        }
+        match ort::init_from(path) {
+            Ok(builder) => {
+                return builder.with_name("densenas").build().map_err(|e| format!("ONNX Runtime: {e}"));
+            }
+            // The dynamic loader not finding the bare name is "not found"; a library it
+            // found but cannot use (too old, say) is a failed library.
+            Err(ort::LoadDynamicError::Dlopen { .. }) if bare => {}
+            Err(e) => {
+                failed.get_or_insert_with(|| (path.clone(), short_error(&e, path, bare)));
+                if chosen {
+                    break;
                 }
             }
         }
-        Err(format!(
-            "ONNX Runtime library not found or not loadable; tried: {}. Install it with `scripts/setup.sh` \
-             (or `pip install onnxruntime`) and set ORT_DYLIB_PATH to its libonnxruntime.so",
-            tried.join("; ")
-        ))
-    })
-    .as_ref()
-    .map_err(|e| Error::Device(e.clone()))
+    }
+    Err(Unavailable { failed, explicit, python: hosted_by_python() }.reason())
+}
+
+fn environment() -> Result<&'static ort::environment::Environment> {
+    static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+    ENV.get_or_init(load).as_ref().map_err(|e| Error::Device(e.clone()))
 }
 
 /// The path of the ONNX Runtime library in use, loading it if needed.

@@ -12,6 +12,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::io::export::onnx::{self, ExportMetadata};
 use crate::io::export::verify::verify;
+use crate::model::network::Network;
 use crate::search::summary::OnnxCheck;
 use crate::search::{SearchConfig, SearchOutcome};
 use crate::util::atomic::write_atomic;
@@ -110,26 +111,27 @@ pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchO
     written.push(alpha_path);
     written.extend(crate::io::plot::write_plots(dir, outcome, outcome.best_network.space.edges())?);
 
-    let onnx_path = dir.join("best.onnx");
-    onnx::write(&outcome.best_network, &onnx_path, &ExportMetadata::default())?;
-    written.push(onnx_path.clone());
-    let onnx_error = match verify(&outcome.best_network, &onnx_path, "best.onnx", test) {
-        Ok(summary) => {
-            outcome.summary.onnx = Some(OnnxCheck::Checked(summary));
-            None
-        }
-        Err(Error::Device(reason)) => {
-            outcome.summary.onnx = Some(OnnxCheck::Skipped { path: "best.onnx".into(), skipped: reason });
-            None
-        }
-        Err(e) => {
-            outcome.summary.onnx = None;
-            Some(e)
-        }
-    };
+    let (onnx_path, check) = export_best(&outcome.best_network, dir, test)?;
+    written.push(onnx_path);
+    outcome.summary.onnx = check.as_ref().ok().cloned();
+    let onnx_error = check.err();
 
     let summary_path = dir.join("summary.json");
     write_json(&summary_path, &outcome.summary)?;
     written.push(summary_path);
     Ok(Written { paths: written, onnx_error })
+}
+
+/// Writes `network` to `dir/best.onnx` and checks it in ONNX Runtime on `test`: the
+/// check's figures, or why it was skipped (ONNX Runtime cannot be loaded: not a
+/// failure), or the error of a check that failed. Only a failed export is an `Err`.
+pub fn export_best(network: &Network, dir: &Path, test: &Dataset) -> Result<(PathBuf, Result<OnnxCheck>)> {
+    let onnx_path = dir.join("best.onnx");
+    onnx::write(network, &onnx_path, &ExportMetadata::default())?;
+    let check = match verify(network, &onnx_path, "best.onnx", test) {
+        Ok(summary) => Ok(OnnxCheck::Checked(summary)),
+        Err(Error::Device(reason)) => Ok(OnnxCheck::Skipped { path: "best.onnx".into(), skipped: reason }),
+        Err(e) => Err(e),
+    };
+    Ok((onnx_path, check))
 }

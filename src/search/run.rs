@@ -178,7 +178,7 @@ fn search(
         retrain_seconds: retrain_start.elapsed().as_secs_f64(),
         samples_per_second: state.samples as f64 / search_seconds.max(1e-9),
     };
-    let splits = dataset_summary(&data.train, weight_split, val_split, &data.test, &config.data);
+    let splits = DatasetSummary::of(&config.data, &data.train, weight_split, val_split, &data.test);
     let summary = summarize(config, &space, &session, splits, inherited_test, retrained.as_ref(), interrupted, &state, timing, resumed);
     let (best_network, baseline_network) = match retrained {
         Some(r) => (r.best, Some(r.baseline)),
@@ -267,17 +267,5 @@ fn summarize(
         interrupted,
         phases: state.phases.clone(),
         timing,
-    }
-}
-
-fn dataset_summary(train: &Dataset, weight: &Dataset, val: &Dataset, test: &Dataset, spec: &str) -> DatasetSummary {
-    DatasetSummary {
-        name: train.name.clone(),
-        spec: spec.to_string(),
-        train: weight.len(),
-        val: val.len(),
-        test: test.len(),
-        features: train.features,
-        classes: train.classes,
     }
 }

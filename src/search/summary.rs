@@ -2,27 +2,59 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Dataset;
 use crate::model::dag::DagMetrics;
 use crate::model::ops::{Op, Stem};
 use crate::model::space::{default_ops, is_dense_only, Activation, Aggregation, Norm, Space};
 
-/// The dataset and its split sizes.
+/// The dataset and its split sizes. The training file is split into the weight split
+/// (weight steps) and the validation split (architecture steps, judging blocks);
+/// `train` and `val` are the older names of `weight` and `validation`, kept for
+/// existing readers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetSummary {
     /// Dataset name.
     pub name: String,
     /// The `--data` spec.
     pub spec: String,
+    /// Samples in the training file (`weight` + `validation`; retraining uses them all).
+    #[serde(default)]
+    pub train_file: usize,
     /// Samples in the weight split.
-    pub train: usize,
+    #[serde(default)]
+    pub weight: usize,
     /// Samples in the validation split.
-    pub val: usize,
+    #[serde(default)]
+    pub validation: usize,
     /// Samples in the test split.
     pub test: usize,
     /// Features `F`.
     pub features: usize,
     /// Classes `C`.
     pub classes: usize,
+    /// Samples in the weight split (the older name of `weight`).
+    pub train: usize,
+    /// Samples in the validation split (the older name of `validation`).
+    pub val: usize,
+}
+
+impl DatasetSummary {
+    /// The sizes of a search's data: the training file `train`, its weight and
+    /// validation splits, and the test split; `spec` is the `--data` spec.
+    pub fn of(spec: &str, train: &Dataset, weight: &Dataset, val: &Dataset, test: &Dataset) -> DatasetSummary {
+        DatasetSummary {
+            name: train.name.clone(),
+            spec: spec.to_string(),
+            train_file: train.len(),
+            weight: weight.len(),
+            validation: val.len(),
+            test: test.len(),
+            features: train.features,
+            classes: train.classes,
+            train: weight.len(),
+            val: val.len(),
+        }
+    }
 }
 
 /// The space searched.
@@ -179,6 +211,19 @@ pub enum OnnxCheck {
         /// Why.
         skipped: String,
     },
+}
+
+impl OnnxCheck {
+    /// The one-line notice of a skipped check (`None` when it ran): the model is
+    /// exported but not checked, why, and the remedy.
+    pub fn skip_notice(&self) -> Option<String> {
+        match self {
+            OnnxCheck::Checked(_) => None,
+            OnnxCheck::Skipped { path, skipped } => {
+                Some(format!("{path} is exported but was not checked in ONNX Runtime: {skipped}"))
+            }
+        }
+    }
 }
 
 /// Timings.

@@ -3,6 +3,7 @@ import ctypes
 import dataclasses
 import enum
 import json
+import warnings
 
 from . import _ffi
 from ._handle import path_arg, to_json
@@ -70,6 +71,9 @@ def search(config=None, out_dir=None, progress=None, *, resume=False, keep_check
     configuration is the checkpoint's (`config`, when given, must equal it). The
     finished run equals an uninterrupted one.
 
+    When ONNX Runtime cannot be loaded, `best.onnx` is written unchecked and a
+    `UserWarning` says so, why, and how to install it (`summary["onnx"]["skipped"]`).
+
     Blocking; independent searches may run on different threads at once (ctypes
     releases the GIL during the call).
     """
@@ -103,7 +107,18 @@ def search(config=None, out_dir=None, progress=None, *, resume=False, keep_check
         raise
     if raised:
         raise raised[0]
-    return json.loads(_ffi.take_string(out))
+    summary = json.loads(_ffi.take_string(out))
+    _warn_if_onnx_skipped(summary)
+    return summary
+
+
+def _warn_if_onnx_skipped(summary):
+    """Warns, with the command line's line, when the ONNX Runtime check of the exported
+    model was skipped (`summary["onnx"]["skipped"]`: why, and the remedy)."""
+    check = summary.get("onnx") or {}
+    if "skipped" in check:
+        warnings.warn(f"{check['path']} is exported but was not checked in ONNX Runtime: {check['skipped']}",
+                      stacklevel=3)
 
 
 def resume(out_dir, progress=None, *, keep_checkpoints=False, step_reports=False):

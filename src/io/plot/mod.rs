@@ -3,6 +3,7 @@
 //! probabilities per phase, and a drawing of the best DAG.
 
 mod dag;
+mod legend;
 pub mod svg;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::search::SearchOutcome;
 use crate::search::session::HistoryRecord;
 pub use dag::draw_dag;
+pub use legend::Legend;
 use svg::{padded, palette, shade, Axes, Svg};
 
 /// `alpha` of every block over the steps of every phase (phases side by side).
@@ -48,11 +50,13 @@ fn metric(r: &HistoryRecord, name: &str) -> f64 {
 }
 
 /// A grid of scatter plots: validation accuracy against each metric, one point per
-/// evaluated block, coloured by phase.
+/// evaluated block, coloured by phase, with a legend of the phases' colours below.
 pub fn accuracy_vs_metrics_chart(history: &[HistoryRecord]) -> String {
     let (cols, cell_w, cell_h) = (3, 300.0, 250.0);
-    let mut svg = Svg::new(cols as f64 * cell_w, 3.0 * cell_h + 20.0);
     let phases = history.iter().map(|r| r.phase + 1).max().unwrap_or(1);
+    let legend = Legend { entries: (0..phases).map(|p| (palette(p, phases), format!("phase {}", p + 1))).collect() };
+    let width = cols as f64 * cell_w;
+    let mut svg = Svg::new(width, 3.0 * cell_h + 10.0 + legend.height(width - 20.0) + 6.0);
     let accs = history.iter().map(|r| r.val_accuracy);
     let (alo, ahi) = accs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     for (i, name) in METRICS.iter().enumerate() {
@@ -65,7 +69,7 @@ pub fn accuracy_vs_metrics_chart(history: &[HistoryRecord]) -> String {
             svg.circle(ax.px(metric(r, name)), ax.py(r.val_accuracy), 3.0, &palette(r.phase, phases), "none");
         }
     }
-    svg.text(cols as f64 * cell_w - 10.0, 3.0 * cell_h + 12.0, "colour: phase", 10.0, "end");
+    legend.draw(&mut svg, 10.0, 3.0 * cell_h + 4.0, width - 20.0, "colour: phase");
     svg.finish()
 }
 

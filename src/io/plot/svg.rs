@@ -108,6 +108,16 @@ impl Svg {
         );
     }
 
+    /// Opens a group `<g class="{class}">` (closed by [`Svg::end_group`]).
+    pub fn begin_group(&mut self, class: &str) {
+        let _ = writeln!(self.body, r#"<g class="{}">"#, escape(class));
+    }
+
+    /// Closes the group opened last.
+    pub fn end_group(&mut self) {
+        self.body.push_str("</g>\n");
+    }
+
     /// The finished document.
     pub fn finish(self) -> String {
         format!(
