@@ -61,8 +61,10 @@ check-header: setup
 
 # Installing: lib/libdensenas.so.$(VERSION) (SONAME, links), include/, lib/pkgconfig/,
 # lib/cmake/densenas/, bin/densenas and lib/densenas/ (libtorch, ONNX Runtime, their
-# licences), all with $ORIGIN-relative RUNPATHs: the prefix can be moved.
+# licences) and share/densenas/web (the browser page with the npm files it loads, for
+# `densenas serve`), all with $ORIGIN-relative RUNPATHs: the prefix can be moved.
 install: build
+	@bash scripts/setup-web.sh --npm-only
 	$(PYTHON) scripts/install.py install --prefix "$(PREFIX)" --destdir "$(DESTDIR)" --build-dir "$(LIBDIR)"
 
 uninstall: setup

@@ -10,10 +10,15 @@
 # When everything is in place it returns in well under a second: an example's
 # node_modules is reinstalled only when its package-lock.json changed.
 #
+# `--npm-only` (what `make install` runs: the installed page needs the npm files, not
+# a browser) skips Chromium.
+#
 # Environment: CHROMIUM=/path/to/chromium uses that browser instead (nothing is
 # installed for it); NPM_CONFIG_REGISTRY and the other npm settings apply as usual.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+npm_only=0
+[[ "${1:-}" == "--npm-only" ]] && npm_only=1
 
 NODE_MIN_MAJOR=18
 EXAMPLES=(examples/node examples/web)
@@ -79,7 +84,7 @@ find_chromium() {
     fi
   done
 }
-if [[ -z "$(find_chromium)" ]]; then
+if [[ $npm_only == 0 && -z "$(find_chromium)" ]]; then
   if [[ -n "${CHROMIUM:-}" ]]; then
     say "CHROMIUM=$CHROMIUM is not an executable file"
     exit 1
