@@ -1,15 +1,33 @@
 //! Reading configuration documents: JSON objects only (serde would also take a
-//! positional array for a struct, which no user means).
+//! positional array for a struct, which no user means), with errors that name the key
+//! path of a wrong value (`retrain.epochs: invalid type: string "two", expected usize`).
 
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
-/// Parses `text` as a JSON object into `T`; errors say `what` was being read.
+/// Parses `text` as a JSON object into `T`; errors say `what` was being read, or name
+/// the key path of the offending value.
 pub fn from_json_object<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::ConfigParse(format!("{what}: {e}")))?;
     if !value.is_object() {
         return Err(Error::ConfigParse(format!("{what}: expected a JSON object")));
     }
-    serde_json::from_value(value).map_err(|e| Error::ConfigParse(format!("{what}: {e}")))
+    from_value(value, what)
+}
+
+/// Deserialises `value` into `T`. A wrong value below the top level is a
+/// configuration error whose field is its key path (`space.width`,
+/// `groups[0].seeds[1]`); one at the top level (an unknown key, a missing one) says
+/// `what` was being read.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if path == "." {
+            Error::ConfigParse(format!("{what}: {message}"))
+        } else {
+            Error::config(path, message)
+        }
+    })
 }
