@@ -284,9 +284,7 @@ impl SearchArgs {
             }
         }
         if let Some(seed) = self.seed {
-            c.session.seed = u64::try_from(seed).map_err(|_| {
-                densenas::Error::config("session.seed", format!("{seed} is out of range: allowed 0..={}", u64::MAX))
-            })?;
+            c.session.seed = super::args::seed("session.seed", seed)?;
         }
         Ok(())
     }
