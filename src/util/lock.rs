@@ -86,8 +86,12 @@ impl Drop for FolderLock {
     fn drop(&mut self) {
         // Removed while the lock is still held (the file closes after this, releasing
         // it): whoever opened the old file meanwhile finds it gone and starts again.
-        // A failure leaves a file that the next acquirer takes over.
-        let _ = std::fs::remove_file(&self.path);
+        // Only our own file: one that replaced it (the file removed by hand, then
+        // taken by another process) is that process's. A failure leaves a file that
+        // the next acquirer takes over.
+        if matches!(is_at(&self.file, &self.path), Ok(true)) {
+            let _ = std::fs::remove_file(&self.path);
+        }
         let _ = self.file.unlock();
     }
 }
