@@ -18,16 +18,27 @@ pub fn from_json_object<T: DeserializeOwned>(text: &str, what: &str) -> Result<T
 
 /// Deserialises `value` into `T`. A wrong value below the top level is a
 /// configuration error whose field is its key path (`space.width`,
-/// `groups[0].seeds[1]`); one at the top level (an unknown key, a missing one) says
+/// `groups[0].seeds[1]`); an unknown key is named by the object holding it (`space:
+/// unknown field ...`). One at the top level (an unknown or missing key there) says
 /// `what` was being read.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        if path == "." {
-            Error::ConfigParse(format!("{what}: {message}"))
-        } else {
-            Error::config(path, message)
+        let mut segments: Vec<&serde_path_to_error::Segment> = e.path().iter().collect();
+        let message = e.inner().to_string();
+        if message.starts_with("unknown field") {
+            // The path ends with the unknown key itself, which the message names.
+            segments.pop();
         }
+        if segments.is_empty() {
+            return Error::ConfigParse(format!("{what}: {message}"));
+        }
+        let mut path = String::new();
+        for segment in segments {
+            if !path.is_empty() && !matches!(segment, serde_path_to_error::Segment::Seq { .. }) {
+                path.push('.');
+            }
+            path.push_str(&segment.to_string());
+        }
+        Error::config(path, message)
     })
 }
