@@ -37,7 +37,7 @@ build: setup
 	cargo build --release --locked $(FEATURES)
 
 run: build
-	./target/release/densenas search --out runs/digits $(RUN_ARGS)
+	./target/release/densenas search --out runs/digits --overwrite $(RUN_ARGS)
 
 test: build check-header web-setup
 	$(TEST_ENV) cargo test --release --locked $(FEATURES)

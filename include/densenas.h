@@ -377,7 +377,11 @@ densenas_status densenas_report_write(const char *dir, char **report_json_out);
  * Runs a whole search: `config_json` has the keys of a run folder's `config.json`
  * (`"{}"` for the defaults: a search on the embedded digits). When `out_dir` is not
  * NULL the run folder (summary, history, `best.onnx`, ...) is written there, with a
- * checkpoint after every complete phase (removed when the search finishes).
+ * checkpoint after every complete phase (removed when the search finishes). The
+ * configuration and the dataset are checked before `out_dir` is created, so a refused
+ * input leaves no folder. A folder that holds a finished run (a `summary.json` not
+ * marked interrupted) is refused with `DENSENAS_STATUS_INVALID_STATE`; to replace it,
+ * call `densenas_search_run_with_options` with the run option `"overwrite": true`.
  * `callback` may be NULL. On success `*summary_json_out` receives `summary.json`'s
  * content, a string the caller owns and must free with `densenas_string_free`. If ONNX
  * Runtime cannot be loaded, the summary's `onnx` entry says the check was skipped.
@@ -400,6 +404,10 @@ densenas_status densenas_search_run(const char *config_json,
  *   used) or must equal the checkpoint's. The finished run equals an uninterrupted
  *   one, and the summary gets a `"resumed"` entry.
  * - `"keep_checkpoints": true` keeps `out_dir/checkpoints` when the search finishes.
+ * - `"overwrite": true` lets a fresh search replace a finished run in `out_dir` (its
+ *   run files are removed first; other files there stay); without it such a folder is
+ *   refused. A folder holding an unfinished search (checkpoints) is refused either
+ *   way: resume it, or remove it.
  * - `"step_reports": true` sends a `DENSENAS_PROGRESS_STEP` report after every step.
  */
 densenas_status densenas_search_run_with_options(const char *config_json,

@@ -16,7 +16,9 @@ pub enum Error {
         /// What is wrong and what is allowed.
         message: String,
     },
-    /// A configuration document could not be parsed.
+    /// A configuration document could not be parsed (malformed JSON, not an object, a
+    /// wrong key at its top level). The message never repeats "invalid configuration":
+    /// add context with [`Error::in_context`], not by wrapping a displayed error.
     #[error("invalid configuration: {0}")]
     ConfigParse(String),
     /// Input data (features, labels, shapes) is unusable.
@@ -71,6 +73,18 @@ impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    /// The same error with `context` (a file, a section of a document) before what it
+    /// names: a configuration error's field becomes `context: field`, a parse error's
+    /// message `context: message`, so that "invalid configuration" is still said once.
+    /// Other errors are returned unchanged.
+    pub fn in_context(self, context: impl std::fmt::Display) -> Self {
+        match self {
+            Error::Config { field, message } => Error::Config { field: format!("{context}: {field}"), message },
+            Error::ConfigParse(message) => Error::ConfigParse(format!("{context}: {message}")),
+            other => other,
+        }
     }
 
     /// A data-file error on `path`.

@@ -257,3 +257,122 @@ fn run_folder_has_the_plots() {
     assert_eq!((legend_colours.len(), &legend_colours), (2, &point_colours));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A tiny search (seconds on one core) into `out`; `extra` options replace its own.
+fn tiny(out: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
+    let own = [("--layers", "2"), ("--width", "8"), ("--blocks", "2"), ("--phases", "1"), ("--epochs", "1"), ("--retrain-epochs", "0")];
+    let mut args = vec!["search", "--quiet", "--out", out.to_str().unwrap()];
+    for (flag, value) in own.into_iter().filter(|(flag, _)| !extra.contains(flag)) {
+        args.extend([flag, value]);
+    }
+    args.extend(extra);
+    densenas(&args)
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("densenas-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_finished_run_is_replaced_only_with_overwrite_and_leaves_no_lock_file() {
+    let root = temp_dir("overwrite");
+    let run = root.join("run");
+    let (ok, _, e) = tiny(&run, &[]);
+    assert!(ok, "{e}");
+    assert!(!run.join(".densenas.lock").exists(), "the lock file outlived a normal end");
+    let summary = std::fs::read(run.join("summary.json")).unwrap();
+    // A second fresh search into it is refused and changes nothing.
+    let (ok, _, e) = tiny(&run, &["--seed", "7"]);
+    assert!(!ok && e.contains("holds a finished run") && e.contains("--overwrite") && e.contains("another run folder"), "{e}");
+    assert_eq!(std::fs::read(run.join("summary.json")).unwrap(), summary);
+    assert!(!run.join(".densenas.lock").exists(), "the lock file outlived an error");
+    // With --overwrite it replaces the run's files and keeps the others.
+    std::fs::write(run.join("notes.txt"), b"mine").unwrap();
+    let (ok, _, e) = tiny(&run, &["--seed", "7", "--overwrite"]);
+    assert!(ok, "{e}");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["seed"], 7);
+    assert_eq!(std::fs::read(run.join("notes.txt")).unwrap(), b"mine");
+    assert!(!run.join(".densenas.lock").exists());
+    // An unfinished run keeps its own message, --overwrite or not.
+    let (ok, _, e) = tiny(&run, &["--phases", "2", "--keep-checkpoints", "--overwrite"]);
+    assert!(ok, "{e}");
+    let s = std::fs::read_to_string(run.join("summary.json")).unwrap().replace("\"interrupted\": false", "\"interrupted\": true");
+    std::fs::write(run.join("summary.json"), s).unwrap();
+    let (ok, _, e) = tiny(&run, &["--overwrite"]);
+    assert!(!ok && e.contains("unfinished search") && e.contains("--resume"), "{e}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn refused_input_leaves_no_folder_and_an_existing_one_untouched() {
+    let root = temp_dir("refused");
+    let run = root.join("run");
+    for (extra, needle) in [
+        (vec!["--width", "0"], "width: 0 is out of range"),
+        (vec!["--data", "csv:/nonexistent/train.csv"], "/nonexistent/train.csv"),
+        (vec!["--layers", "3", "--max-skip", "5"], "max_skip"),
+    ] {
+        let (ok, _, e) = tiny(&run, &extra);
+        assert!(!ok && e.contains(needle), "{extra:?}: {e}");
+        assert!(!run.exists(), "{extra:?} left {}", run.display());
+    }
+    // An existing folder (a finished run) stays as it was.
+    let (ok, _, e) = tiny(&run, &[]);
+    assert!(ok, "{e}");
+    let listing = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        names.sort();
+        names
+    };
+    let (before, config) = (listing(&run), std::fs::read(run.join("config.json")).unwrap());
+    let (ok, _, e) = tiny(&run, &["--width", "0", "--overwrite"]);
+    assert!(!ok && e.contains("width"), "{e}");
+    assert_eq!(listing(&run), before);
+    assert_eq!(std::fs::read(run.join("config.json")).unwrap(), config);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn negative_numbers_are_refused_by_range_naming_the_key() {
+    for (args, needle) in [
+        (vec!["search", "--width", "-5"], "invalid configuration: width: -5 is out of range: at least 1"),
+        (vec!["search", "--retrain-epochs", "-1"], "invalid configuration: retrain.epochs: -1 is out of range: at least 0"),
+        (vec!["search", "--min-edges", "-2"], "invalid configuration: min_edges: -2 is out of range: at least 0"),
+        (vec!["search", "--seed", "-1"], "invalid configuration: session.seed: -1 is out of range"),
+        (vec!["search", "--lr", "-0.5"], "lr: -0.5 is out of range"),
+        (vec!["search", "--grad-clip", "-1"], "grad_clip: -1 is out of range"),
+        (vec!["train", "--edges", "chain", "--layers", "3", "--width", "-5"], "invalid configuration: width: -5 is out of range: at least 1"),
+        (vec!["bench", "--blocks", "4,-2"], "invalid configuration: blocks: -2 is out of range: at least 1"),
+        (vec!["bench", "--steps", "-1"], "invalid configuration: steps: -1 is out of range: at least 1"),
+        (vec!["experiment", "x.json", "--out", "/nonexistent/out", "--jobs", "-2"], "invalid configuration: jobs: -2 is out of range: at least 1"),
+    ] {
+        let (ok, _, e) = densenas(&args);
+        assert!(!ok && e.contains(needle), "{args:?}: {e}");
+        assert!(!e.contains("unexpected argument"), "{args:?}: {e}");
+    }
+}
+
+#[test]
+fn a_configuration_error_names_its_key_path_and_says_invalid_configuration_once() {
+    let root = temp_dir("config-error");
+    let file = root.join("config.json");
+    std::fs::write(&file, r#"{"retrain": {"epochs": "two"}}"#).unwrap();
+    let (ok, _, e) = densenas(&["search", "--config", file.to_str().unwrap(), "--out", root.join("run").to_str().unwrap()]);
+    assert!(!ok, "{e}");
+    assert!(e.contains(r#"retrain.epochs: invalid type: string "two", expected usize"#), "{e}");
+    assert!(e.contains(file.to_str().unwrap()), "the file is not named: {e}");
+    assert_eq!(e.matches("invalid configuration").count(), 1, "{e}");
+    assert!(!root.join("run").exists());
+    // A wrong value deeper down, and a malformed file.
+    std::fs::write(&file, r#"{"session": {"weight_optimizer": {"lr": "fast"}}}"#).unwrap();
+    let (_, _, e) = densenas(&["search", "--config", file.to_str().unwrap(), "--print-config"]);
+    assert!(e.contains("session.weight_optimizer.lr: invalid type") && e.matches("invalid configuration").count() == 1, "{e}");
+    std::fs::write(&file, "{").unwrap();
+    let (_, _, e) = densenas(&["search", "--config", file.to_str().unwrap(), "--print-config"]);
+    assert_eq!(e.matches("invalid configuration").count(), 1, "{e}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -199,6 +199,31 @@ fn single_units_run_by_id_or_by_index() {
 }
 
 #[test]
+fn a_finished_run_whose_result_was_not_recorded_is_recorded_not_searched_again() {
+    let root = common::temp_dir("experiment-unrecorded");
+    let file = write(
+        &root,
+        "one.json",
+        r#"{"datasets": ["digits"], "spaces": [{"layers": 2, "width": 8, "blocks": 2}], "strategies": ["darts"],
+            "seeds": [0], "search": {"phases": 1, "epochs": 1}, "retrain_epochs": 1}"#,
+    );
+    let out = root.join("out");
+    let o = experiment(&file, &out, &["--stage", "1", "--unit-index", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let unit = std::fs::read_dir(out.join("units")).unwrap().map(|e| e.unwrap().path()).find(|p| p.join("run").is_dir()).unwrap();
+    let recorded: serde_json::Value = serde_json::from_slice(&std::fs::read(unit.join("result.json")).unwrap()).unwrap();
+    // The run finished but its result was lost (the process ended in between).
+    std::fs::remove_file(unit.join("result.json")).unwrap();
+    let written = std::fs::metadata(unit.join("run/config.json")).unwrap().modified().unwrap();
+    let o = experiment(&file, &out, &["--stage", "1", "--unit-index", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again: serde_json::Value = serde_json::from_slice(&std::fs::read(unit.join("result.json")).unwrap()).unwrap();
+    assert_eq!(comparable(again), comparable(recorded), "the recorded result differs from the run's");
+    assert_eq!(std::fs::metadata(unit.join("run/config.json")).unwrap().modified().unwrap(), written, "searched again");
+    assert!(!unit.join("run/.densenas.lock").exists());
+}
+
+#[test]
 fn bad_experiment_files_get_clear_errors() {
     let root = common::temp_dir("experiment-bad");
     let cases = [
@@ -209,12 +234,18 @@ fn bad_experiment_files_get_clear_errors() {
         (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "search": {"space": {}}}"#, "search.space"),
         (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "search": {"phases": 0}}"#, "phases"),
         (r#"{"name": "x", "groups": [], "extra": 1}"#, "extra"),
+        (
+            r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "search": {"retrain": {"epochs": "two"}}}"#,
+            r#"groups[0].search.retrain.epochs: invalid type: string "two", expected usize"#,
+        ),
+        (r#"{"datasets": ["digits"], "spaces": [{"layers": "three"}], "seeds": [0]}"#, "groups[0].spaces[0].layers: invalid type"),
     ];
     for (i, (text, needle)) in cases.iter().enumerate() {
         let file = write(&root, &format!("bad{i}.json"), text);
         let o = experiment(&file, &root.join(format!("out{i}")), &["--list-units"]);
         let e = stderr(&o);
         assert!(!o.status.success() && e.contains(needle), "case {i}: {e}");
+        assert!(e.matches("invalid configuration").count() <= 1, "case {i}: {e}");
     }
 }
 

@@ -511,3 +511,56 @@ fn a_typed_space_through_the_c_abi_trains_reports_its_ops_and_exports() {
     std::fs::remove_file(path).unwrap();
     unsafe { densenas_session_free(s) };
 }
+
+#[test]
+fn a_finished_run_folder_is_replaced_only_with_the_overwrite_run_option() {
+    let dir = std::env::temp_dir().join(format!("densenas-ffi-overwrite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = c(dir.to_str().unwrap());
+    let config = |seed: u64| {
+        c(&format!(r#"{{"space": {{"layers": 2, "width": 8, "blocks": 2}}, "phases": 1, "epochs": 1, "retrain": {{"epochs": 0}}, "session": {{"seed": {seed}}}}}"#))
+    };
+    let run = |seed: u64, options: Option<&str>| {
+        let mut summary: *mut c_char = null_mut();
+        let options = options.map(c);
+        let status = unsafe {
+            densenas_search_run_with_options(
+                config(seed).as_ptr(),
+                out.as_ptr(),
+                options.as_ref().map_or(null(), |o| o.as_ptr()),
+                None,
+                null_mut(),
+                &mut summary,
+            )
+        };
+        if !summary.is_null() {
+            unsafe { densenas_string_free(summary) };
+        }
+        status
+    };
+    let seed_in_folder = || -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()["seed"].clone()
+    };
+    // Refused input (a width of 0) leaves no folder.
+    let mut summary: *mut c_char = null_mut();
+    let bad = c(r#"{"space": {"width": 0}}"#);
+    fails(unsafe { densenas_search_run(bad.as_ptr(), out.as_ptr(), None, null_mut(), &mut summary) }, DENSENAS_STATUS_INVALID_CONFIG, "width");
+    assert!(!dir.exists());
+    assert_eq!(run(1, None), DENSENAS_STATUS_OK, "{}", last_error());
+    assert!(!dir.join(".densenas.lock").exists());
+    // densenas_search_run (no run options) refuses the finished run, and so does "overwrite": false.
+    let mut summary: *mut c_char = null_mut();
+    fails(
+        unsafe { densenas_search_run(config(2).as_ptr(), out.as_ptr(), None, null_mut(), &mut summary) },
+        DENSENAS_STATUS_INVALID_STATE,
+        "holds a finished run",
+    );
+    assert!(summary.is_null());
+    assert!(last_error().contains("overwrite"), "{}", last_error());
+    fails(run(2, Some(r#"{"overwrite": false}"#)), DENSENAS_STATUS_INVALID_STATE, "holds a finished run");
+    assert_eq!(seed_in_folder(), 1);
+    assert_eq!(run(2, Some(r#"{"overwrite": true}"#)), DENSENAS_STATUS_OK, "{}", last_error());
+    assert_eq!(seed_in_folder(), 2);
+    fails(run(3, Some(r#"{"overwrite": 1}"#)), DENSENAS_STATUS_INVALID_CONFIG, "overwrite: invalid type");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

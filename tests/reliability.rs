@@ -1,6 +1,7 @@
 //! Reliability of the library: failed steps change nothing (random numbers, weights,
 //! optimiser moments), divergence is reported with where it happened, a stop in
-//! mid-epoch reports no partial epoch, folders are locked, exports leave no
+//! mid-epoch reports no partial epoch, folders are locked (the lock file exists only
+//! while held; a killed holder's leftover does not block), exports leave no
 //! temporaries, and evaluation in chunks equals one pass.
 
 mod common;
@@ -14,7 +15,7 @@ use tch::{Kind, Tensor};
 use densenas::data::{self, SplitTensors};
 use densenas::io::export::onnx::{self, ExportMetadata};
 use densenas::search::{run_search_until, Event, SearchConfig};
-use densenas::util::lock::FolderLock;
+use densenas::util::lock::{FolderLock, LOCK_FILE};
 use densenas::{Error, Normalization, Session, SessionOptions, Space, SpaceConfig, StrategyKind};
 
 fn digits() -> (Space, SplitTensors, SplitTensors, Normalization) {
@@ -124,7 +125,56 @@ fn a_folder_is_locked_while_in_use() {
         other => panic!("a second lock was granted: {other:?}"),
     }
     drop(first);
-    FolderLock::acquire(&dir, "a search").expect("the lock is free again");
+    assert!(!dir.join(LOCK_FILE).exists(), "the lock file outlived the lock");
+    let again = FolderLock::acquire(&dir, "a search").expect("the lock is free again");
+    assert!(again.path().exists());
+    // A leftover file (what a killed holder leaves) is taken over.
+    drop(again);
+    std::fs::write(dir.join(LOCK_FILE), b"").unwrap();
+    let taken = FolderLock::acquire(&dir, "a search").expect("a stale lock file does not block");
+    // A lock whose file was replaced under it is not the folder's lock any more: the
+    // next acquirer locks the new file, and the old holder's drop leaves that alone.
+    std::fs::remove_file(dir.join(LOCK_FILE)).unwrap();
+    let second = FolderLock::acquire(&dir, "a search").expect("the path's file is free");
+    assert!(matches!(FolderLock::acquire(&dir, "a search"), Err(Error::State(_))), "two holders of the path's file");
+    drop(taken);
+    assert!(dir.join(LOCK_FILE).exists(), "the old holder removed the new holder's file");
+    assert!(matches!(FolderLock::acquire(&dir, "a search"), Err(Error::State(_))), "the new holder lost its lock");
+    drop(second);
+    assert!(!dir.join(LOCK_FILE).exists());
+}
+
+#[test]
+fn a_lock_file_left_by_a_killed_search_does_not_block_the_next() {
+    let dir = common::temp_dir("killed");
+    let run = dir.join("run");
+    // A search long enough to be killed in its first phase, before any checkpoint.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_densenas"))
+        .args(["search", "--layers", "4", "--width", "256", "--blocks", "8", "--phases", "2", "--epochs", "1000"])
+        .args(["--retrain-epochs", "0", "--quiet", "--out"])
+        .arg(&run)
+        .env("OMP_NUM_THREADS", "1")
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !run.join(LOCK_FILE).exists() {
+        assert!(start.elapsed().as_secs() < 60, "the search never took its lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    assert!(run.join(LOCK_FILE).exists(), "SIGKILL should leave the file");
+    assert!(!run.join("checkpoints/latest").exists(), "killed too late for this test");
+    let out = Command::new(env!("CARGO_BIN_EXE_densenas"))
+        .args(["search", "--layers", "2", "--width", "8", "--blocks", "2", "--phases", "1", "--epochs", "1"])
+        .args(["--retrain-epochs", "0", "--quiet", "--out"])
+        .arg(&run)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(run.join("summary.json").exists());
+    assert!(!run.join(LOCK_FILE).exists(), "the lock file outlived the search");
 }
 
 #[test]
@@ -183,4 +233,6 @@ fn divergence_through_the_command_line_names_the_step_phase_and_learning_rate() 
     assert!(e.contains("learning rate") && e.contains("grad_clip"), "{e}");
     // The configuration was written first, so the run can be repeated with other options.
     assert!(dir.join("run/config.json").exists());
+    // The lock is released and its file removed on an error too.
+    assert!(!dir.join("run").join(LOCK_FILE).exists());
 }

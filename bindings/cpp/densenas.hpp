@@ -418,11 +418,12 @@ struct RunOptions {
   bool resume = false;            ///< continue the search in out_dir from its latest checkpoint
   bool keep_checkpoints = false;  ///< keep out_dir/checkpoints when the search finishes
   bool step_reports = false;      ///< report every step (ProgressKind::Step)
+  bool overwrite = false;         ///< replace a finished run in out_dir (refused otherwise)
 
   [[nodiscard]] std::string to_json() const {
     auto b = [](bool v) { return v ? "true" : "false"; };
     return std::string("{\"resume\": ") + b(resume) + ", \"keep_checkpoints\": " + b(keep_checkpoints) +
-           ", \"step_reports\": " + b(step_reports) + "}";
+           ", \"step_reports\": " + b(step_reports) + ", \"overwrite\": " + b(overwrite) + "}";
   }
 };
 
@@ -446,10 +447,11 @@ inline String run_search(const char *config_json, const char *out_dir, const Pro
 /// Runs a whole search and returns its summary (`summary.json`'s content). `config_json`
 /// has the keys of a run folder's `config.json` ("{}": the defaults, a search on the
 /// embedded digits); with `out_dir` the run folder (summary, history, `best.onnx`, ...)
-/// is written there, with a checkpoint after every complete phase. `progress` is called
-/// on the calling thread; returning true stops the search (the summary is then marked
-/// `"interrupted": true`). An exception thrown by `progress` stops the search too and
-/// is rethrown here.
+/// is written there, with a checkpoint after every complete phase; a folder holding a
+/// finished run is refused (DENSENAS_STATUS_INVALID_STATE) unless `options.overwrite`.
+/// `progress` is called on the calling thread; returning true stops the search (the
+/// summary is then marked `"interrupted": true`). An exception thrown by `progress`
+/// stops the search too and is rethrown here.
 [[nodiscard]] inline String search(const std::string &config_json,
                                    const std::optional<std::string> &out_dir = std::nullopt,
                                    const ProgressCallback &progress = nullptr, const RunOptions &options = {}) {

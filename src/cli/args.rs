@@ -3,6 +3,29 @@
 use clap::Args;
 
 use densenas::model::ops::{Op, Stem};
+use densenas::search::SearchConfig;
+
+/// A count from a signed flag (numbers are read signed so that `--width -5` reaches the
+/// engine instead of being taken for an unknown flag): a negative value is refused
+/// with the engine's range for `field`, the key of a search's configuration that `set`
+/// puts the count in (`width: -5 is out of range: at least 1`).
+pub fn count(field: &str, value: i64, set: fn(&mut SearchConfig, usize)) -> densenas::Result<usize> {
+    SearchConfig::default().set_count(field, value, set)?;
+    Ok(value as usize)
+}
+
+/// A count from a signed flag that no search configuration holds; `check` is the
+/// engine's (or the command's) validation of a candidate count.
+pub fn count_with(field: &str, value: i64, check: impl Fn(usize) -> densenas::Result<()>) -> densenas::Result<usize> {
+    densenas::search::config::signed_count(field, value, check)
+}
+
+/// A seed from a signed flag (read as a wide number, so that the whole `u64` range
+/// passes and a negative seed is refused naming `field`).
+pub fn seed(field: &str, value: i128) -> densenas::Result<u64> {
+    u64::try_from(value)
+        .map_err(|_| densenas::Error::config(field, format!("{value} is out of range: allowed 0..={}", u64::MAX)))
+}
 
 /// Parses a value of a JSON string enum (`relu`, `layernorm`, ...).
 pub fn parse_json_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {

@@ -9,7 +9,7 @@ use densenas::bench::{
 use densenas::model::device::Precision;
 use densenas::{data, StrategyKind};
 
-use super::args::parse_json_enum;
+use super::args::{count, count_with, parse_json_enum, seed};
 
 /// Which benchmarks to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -25,48 +25,50 @@ pub enum Suite {
     Compare,
 }
 
-/// Options of `densenas bench`.
+/// Options of `densenas bench`. Numbers are read signed, so that `--width -5` is
+/// refused by the engine's range (naming the key) rather than taken for a flag.
 #[derive(Args)]
+#[command(allow_negative_numbers = true)]
 pub struct BenchArgs {
     /// Which benchmark: supernet, strategies, all (both) or compare (with PyTorch).
     #[arg(long, value_enum, default_value = "all")]
     suite: Suite,
     /// Supernet benchmark: numbers of blocks k, comma-separated [default: 1,8,32].
     #[arg(long, value_delimiter = ',')]
-    supernet_blocks: Vec<usize>,
+    supernet_blocks: Vec<i64>,
     /// Supernet benchmark: widths D, comma-separated [default: 128,512].
     #[arg(long, value_delimiter = ',')]
-    widths: Vec<usize>,
+    widths: Vec<i64>,
     /// Strategies, comma-separated [default: all].
     #[arg(long, value_delimiter = ',')]
     strategies: Vec<StrategyKind>,
     /// Numbers of blocks k, comma-separated [default: 4,16,64].
     #[arg(long, value_delimiter = ',')]
-    blocks: Vec<usize>,
+    blocks: Vec<i64>,
     /// Hidden layers L.
     #[arg(long, default_value_t = 6)]
-    layers: usize,
+    layers: i64,
     /// Width D.
     #[arg(long, default_value_t = 256)]
-    width: usize,
+    width: i64,
     /// Batch size [default: 64; compare: 256].
     #[arg(long)]
-    batch_size: Option<usize>,
+    batch_size: Option<i64>,
     /// Compare: the Python that runs the PyTorch reference [default: .venv-ref/bin/python].
     #[arg(long)]
     python: Option<std::path::PathBuf>,
     /// Timed weight + architecture step pairs per row (after one warm-up pair).
     #[arg(long, default_value_t = 5)]
-    steps: usize,
+    steps: i64,
     /// Dataset (as for `search`).
     #[arg(long, default_value = "digits")]
     data: String,
     /// Seed.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    seed: i128,
     /// libtorch threads.
     #[arg(long, default_value_t = 1)]
-    threads: usize,
+    threads: i64,
     /// Device: cpu, cuda or cuda:N (memory is host memory); compare: cpu only.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -84,23 +86,63 @@ fn mib(bytes: Option<u64>) -> String {
 }
 
 /// The supernet sizes of the command line, over `defaults`.
-fn sizes(args: &BenchArgs, defaults: SupernetBenchConfig) -> SupernetBenchConfig {
+/// The numeric flags as counts: a negative one is refused by the engine's range for
+/// its key.
+struct Numbers {
+    supernet_blocks: Vec<usize>,
+    widths: Vec<usize>,
+    blocks: Vec<usize>,
+    layers: usize,
+    width: usize,
+    batch_size: Option<usize>,
+    steps: usize,
+    seed: u64,
+    threads: usize,
+}
+
+impl BenchArgs {
+    fn numbers(&self) -> densenas::Result<Numbers> {
+        let blocks = |values: &[i64]| -> densenas::Result<Vec<usize>> {
+            values.iter().map(|&v| count("blocks", v, |c, v| c.space.blocks = v)).collect()
+        };
+        Ok(Numbers {
+            supernet_blocks: blocks(&self.supernet_blocks)?,
+            widths: self.widths.iter().map(|&v| count("width", v, |c, v| c.space.width = v)).collect::<densenas::Result<_>>()?,
+            blocks: blocks(&self.blocks)?,
+            layers: count("layers", self.layers, |c, v| c.space.layers = v)?,
+            width: count("width", self.width, |c, v| c.space.width = v)?,
+            batch_size: self.batch_size.map(|v| count("batch_size", v, |c, v| c.batch_size = v)).transpose()?,
+            // The benchmarks refuse 0 steps.
+            steps: count_with("steps", self.steps, |v| {
+                if v == 0 {
+                    Err(densenas::Error::config("steps", "must be at least 1"))
+                } else {
+                    Ok(())
+                }
+            })?,
+            seed: seed("seed", self.seed)?,
+            threads: count("threads", self.threads, |c, v| c.threads = Some(v))?,
+        })
+    }
+}
+
+fn sizes(args: &BenchArgs, n: &Numbers, defaults: SupernetBenchConfig) -> SupernetBenchConfig {
     SupernetBenchConfig {
-        blocks: if args.supernet_blocks.is_empty() { defaults.blocks } else { args.supernet_blocks.clone() },
-        widths: if args.widths.is_empty() { defaults.widths } else { args.widths.clone() },
-        layers: args.layers,
-        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
-        steps: args.steps,
-        threads: args.threads,
-        seed: args.seed,
+        blocks: if n.supernet_blocks.is_empty() { defaults.blocks } else { n.supernet_blocks.clone() },
+        widths: if n.widths.is_empty() { defaults.widths } else { n.widths.clone() },
+        layers: n.layers,
+        batch_size: n.batch_size.unwrap_or(defaults.batch_size),
+        steps: n.steps,
+        threads: n.threads,
+        seed: n.seed,
         device: args.device.clone(),
         precision: args.precision,
     }
 }
 
 /// Runs the supernet benchmark and prints its table.
-fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Result<()> {
-    let config = sizes(args, SupernetBenchConfig::default());
+fn supernet(args: &BenchArgs, n: &Numbers, data: &densenas::data::DataSplits) -> densenas::Result<()> {
+    let config = sizes(args, n, SupernetBenchConfig::default());
     let json = args.json;
     if !json {
         println!(
@@ -129,9 +171,9 @@ fn supernet(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Re
 }
 
 /// Runs the comparison with PyTorch and prints its table.
-fn compare(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Result<()> {
+fn compare(args: &BenchArgs, n: &Numbers, data: &densenas::data::DataSplits) -> densenas::Result<()> {
     let defaults = CompareConfig::default();
-    let config = CompareConfig { sizes: sizes(args, defaults.sizes), python: args.python.clone() };
+    let config = CompareConfig { sizes: sizes(args, n, defaults.sizes), python: args.python.clone() };
     if !args.json {
         println!(
             "densenas {} compare: DARTS weight steps, L={} F={} batch {} ({} timed steps each, {} thread(s), cpu)",
@@ -158,12 +200,13 @@ fn compare(args: &BenchArgs, data: &densenas::data::DataSplits) -> densenas::Res
 }
 
 pub fn run(args: BenchArgs) -> densenas::Result<()> {
+    let n = args.numbers()?;
     let data = data::load(&args.data)?;
     if args.suite == Suite::Compare {
-        return compare(&args, &data);
+        return compare(&args, &n, &data);
     }
     if matches!(args.suite, Suite::Supernet | Suite::All) {
-        supernet(&args, &data)?;
+        supernet(&args, &n, &data)?;
         if args.suite == Suite::All && !args.json {
             println!();
         }
@@ -174,13 +217,13 @@ pub fn run(args: BenchArgs) -> densenas::Result<()> {
     let defaults = BenchConfig::default();
     let config = BenchConfig {
         strategies: if args.strategies.is_empty() { defaults.strategies } else { args.strategies.clone() },
-        blocks: if args.blocks.is_empty() { defaults.blocks } else { args.blocks.clone() },
-        layers: args.layers,
-        width: args.width,
-        batch_size: args.batch_size.unwrap_or(64),
-        steps: args.steps,
-        seed: args.seed,
-        threads: args.threads,
+        blocks: if n.blocks.is_empty() { defaults.blocks } else { n.blocks.clone() },
+        layers: n.layers,
+        width: n.width,
+        batch_size: n.batch_size.unwrap_or(64),
+        steps: n.steps,
+        seed: n.seed,
+        threads: n.threads,
         device: args.device.clone(),
     };
     let json = args.json;

@@ -11,10 +11,14 @@ use densenas::experiment::executor::{self, Progress, UnitEvent};
 use densenas::experiment::plan::{known_units_of, PlannedUnit};
 use densenas::experiment::{Experiment, ExperimentDir};
 use densenas::util::lock::FolderLock;
+
+use super::args::count_with;
 use densenas::{Error, Result};
 
-/// Options of `densenas experiment`.
+/// Options of `densenas experiment`. Numbers are read signed, so that `--jobs -2` is
+/// refused by range (naming the option) rather than taken for a flag.
 #[derive(Args)]
+#[command(allow_negative_numbers = true)]
 pub struct ExperimentArgs {
     /// The experiment file (one group, or `{"name", "groups": [...]}`).
     file: PathBuf,
@@ -24,7 +28,7 @@ pub struct ExperimentArgs {
     out: PathBuf,
     /// Worker processes, one libtorch thread each.
     #[arg(long, default_value_t = 1)]
-    jobs: usize,
+    jobs: i64,
     /// Print the units known now (stage 1, and stage 2 of finished searches) and exit.
     #[arg(long)]
     list_units: bool,
@@ -36,7 +40,7 @@ pub struct ExperimentArgs {
     stage: Option<u8>,
     /// See --stage.
     #[arg(long, requires = "stage")]
-    unit_index: Option<usize>,
+    unit_index: Option<i64>,
     /// Start no unit after this many minutes (the running ones finish; a rerun goes on):
     /// a study run in pieces.
     #[arg(long)]
@@ -64,6 +68,15 @@ extern "C" fn on_interrupt(_signal: libc::c_int) {
 }
 
 pub fn run(args: ExperimentArgs) -> Result<()> {
+    // Numbers first: a refused one leaves no folder behind.
+    let jobs = count_with("jobs", args.jobs, |v| {
+        if v == 0 {
+            Err(Error::config("jobs", "must be at least 1"))
+        } else {
+            Ok(())
+        }
+    })?;
+    let time_limit = args.max_minutes.map(minutes).transpose()?;
     // A whole run locks the folder before it records the experiment there, so that a
     // second one leaves the folder of the first as it is.
     let whole_run = !args.list_units && args.unit.is_none() && args.stage.is_none();
@@ -97,9 +110,9 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         }
     };
     let pool = executor::PoolOptions {
-        jobs: args.jobs,
+        jobs,
         exe: executor::current_exe()?,
-        time_limit: args.max_minutes.map(|m| std::time::Duration::from_secs_f64(60.0 * m.max(0.0))),
+        time_limit,
     };
     let report = executor::run_local(&experiment, &dir, &pool, &mut on_event, &STOP)?;
     if report.interrupted {
@@ -160,6 +173,7 @@ fn one_unit(args: &ExperimentArgs, experiment: &Experiment, dir: &ExperimentDir)
         return executor::find_unit(experiment, dir, id).map(Some);
     }
     if let (Some(stage), Some(index)) = (args.stage, args.unit_index) {
+        let index = count_with("unit_index", index, |_| Ok(()))?;
         let of_stage: Vec<PlannedUnit> = units.into_iter().filter(|u| u.stage == stage).collect();
         let n = of_stage.len();
         return of_stage.into_iter().nth(index).map(Some).ok_or_else(|| {
@@ -196,4 +210,10 @@ pub fn report(args: ReportArgs) -> Result<()> {
 /// The hidden worker subcommand.
 pub fn worker(dir: PathBuf) -> Result<()> {
     executor::worker_main(&dir)
+}
+
+/// `--max-minutes` as a duration; a negative or non-finite number is refused.
+fn minutes(m: f64) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(60.0 * m)
+        .map_err(|_| Error::config("max_minutes", format!("{m} is out of range: at least 0")))
 }

@@ -21,8 +21,11 @@ use densenas::model::space::{Activation, Aggregation, Norm};
 use densenas::StrategyKind;
 
 /// Options of `densenas search`. Each one left out takes its value from `--config`
-/// when given, else the default that `SearchConfig::default()` documents.
+/// when given, else the default that `SearchConfig::default()` documents. Numbers are
+/// read signed, so that `--width -5` is refused by the engine's range (naming the key)
+/// rather than taken for an unknown flag.
 #[derive(Args)]
+#[command(allow_negative_numbers = true)]
 pub struct SearchArgs {
     /// A configuration file with the keys of a run folder's config.json (for example
     /// `--config runs/digits/config.json` repeats that run); options given here win.
@@ -36,25 +39,25 @@ pub struct SearchArgs {
     /// Train on a fixed stratified subset of this many training samples (the test file
     /// stays whole) [default: all].
     #[arg(long)]
-    train_subsample: Option<usize>,
+    train_subsample: Option<i64>,
     /// Hidden layers L [default: 6].
     #[arg(long)]
-    layers: Option<usize>,
+    layers: Option<i64>,
     /// Width D of every layer [default: 256].
     #[arg(long)]
-    width: Option<usize>,
+    width: Option<i64>,
     /// Blocks k in the supernet [default: 8].
     #[arg(long)]
-    blocks: Option<usize>,
+    blocks: Option<i64>,
     /// Longest skip S [default: L-1].
     #[arg(long)]
-    max_skip: Option<usize>,
+    max_skip: Option<i64>,
     /// Fewest edges per drawn DAG [default: 0].
     #[arg(long)]
-    min_edges: Option<usize>,
+    min_edges: Option<i64>,
     /// Most edges per drawn DAG [default: all allowed edges].
     #[arg(long)]
-    max_edges: Option<usize>,
+    max_edges: Option<i64>,
     /// Activation: relu, gelu, tanh, sigmoid [default: relu].
     #[arg(long, value_parser = parse_json_enum::<Activation>)]
     activation: Option<Activation>,
@@ -77,25 +80,25 @@ pub struct SearchArgs {
     strategy: Option<StrategyKind>,
     /// Phases P [default: 5].
     #[arg(long)]
-    phases: Option<usize>,
+    phases: Option<i64>,
     /// Epochs of alternating weight and architecture steps per phase [default: 10].
     #[arg(long)]
-    epochs: Option<usize>,
+    epochs: Option<i64>,
     /// Weight-only warm-up epochs at the start of each phase [default: 0].
     #[arg(long)]
-    warmup_epochs: Option<usize>,
+    warmup_epochs: Option<i64>,
     /// Batch size of search and retraining steps [default: 64].
     #[arg(long)]
-    batch_size: Option<usize>,
+    batch_size: Option<i64>,
     /// Fraction of the training file in the validation split [default: 0.5].
     #[arg(long)]
     val_fraction: Option<f64>,
     /// Seed of all the run's randomness [default: 0].
     #[arg(long)]
-    seed: Option<u64>,
+    seed: Option<i128>,
     /// libtorch threads [default: 1].
     #[arg(long)]
-    threads: Option<usize>,
+    threads: Option<i64>,
     /// Device: cpu, cuda or cuda:N [default: cpu].
     #[arg(long)]
     device: Option<String>,
@@ -110,7 +113,7 @@ pub struct SearchArgs {
     /// Epochs of retraining from scratch for the best DAG and the chain baseline
     /// (0: no retraining) [default: 40].
     #[arg(long)]
-    retrain_epochs: Option<usize>,
+    retrain_epochs: Option<i64>,
     /// Run folder to write [default: runs/latest].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -119,6 +122,10 @@ pub struct SearchArgs {
     /// run equals an uninterrupted one. Takes no search options.
     #[arg(long, value_name = "DIR", conflicts_with_all = CONFIG_OPTIONS)]
     resume: Option<PathBuf>,
+    /// Replace a finished run in the --out folder (by default such a folder is refused;
+    /// one holding an unfinished search always is: resume it or remove it).
+    #[arg(long)]
+    overwrite: bool,
     /// Keep the run folder's checkpoints/ when the search finishes (by default they are
     /// removed then; an interrupted search always keeps them).
     #[arg(long)]
@@ -165,10 +172,10 @@ pub struct SearchArgs {
 
 /// The options that make a configuration (refused beside --resume, which takes the
 /// checkpoint's).
-const CONFIG_OPTIONS: [&str; 38] = [
+const CONFIG_OPTIONS: [&str; 39] = [
     "config", "data", "train_subsample", "layers", "width", "blocks", "max_skip", "min_edges", "max_edges", "activation",
     "aggregation", "norm", "ops", "shape", "input_shape", "stem", "strategy", "phases", "epochs", "warmup_epochs", "batch_size", "val_fraction", "seed",
-    "threads", "device", "precision", "deterministic", "retrain_epochs", "out", "optimizer", "lr", "arch_lr", "weight_decay", "grad_clip",
+    "threads", "device", "precision", "deterministic", "retrain_epochs", "out", "overwrite", "optimizer", "lr", "arch_lr", "weight_decay", "grad_clip",
     "schedule", "first_dags", "feedback", "arch_split",
 ];
 
@@ -176,7 +183,7 @@ const CONFIG_OPTIONS: [&str; 38] = [
 /// Reads a configuration file (the keys of a run folder's config.json).
 fn read_config(path: &std::path::Path) -> densenas::Result<SearchConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| densenas::Error::io(path, e))?;
-    SearchConfig::from_json(&text).map_err(|e| densenas::Error::ConfigParse(format!("{}: {e}", path.display())))
+    SearchConfig::from_json(&text).map_err(|e| e.in_context(path.display()))
 }
 
 impl SearchArgs {
@@ -191,21 +198,7 @@ impl SearchArgs {
             }
         }
         set(&mut c.data, &self.data);
-        if self.train_subsample.is_some() {
-            c.train_subsample = self.train_subsample;
-        }
-        set(&mut c.space.layers, &self.layers);
-        set(&mut c.space.width, &self.width);
-        set(&mut c.space.blocks, &self.blocks);
-        if self.max_skip.is_some() {
-            c.space.max_skip = self.max_skip;
-        }
-        if self.min_edges.is_some() {
-            c.space.min_edges = self.min_edges;
-        }
-        if self.max_edges.is_some() {
-            c.space.max_edges = self.max_edges;
-        }
+        self.counts(&mut c)?;
         set(&mut c.space.activation, &self.activation);
         set(&mut c.space.aggregation, &self.aggregation);
         set(&mut c.space.norm, &self.norm);
@@ -217,22 +210,15 @@ impl SearchArgs {
         if self.maps.input_shape.is_some() {
             c.space.input_shape = self.maps.input_shape;
         }
-        set(&mut c.phases, &self.phases);
-        set(&mut c.epochs, &self.epochs);
-        set(&mut c.warmup_epochs, &self.warmup_epochs);
-        set(&mut c.batch_size, &self.batch_size);
-        set(&mut c.retrain.batch_size, &self.batch_size);
         set(&mut c.val_fraction, &self.val_fraction);
         // The command line uses one libtorch thread unless told otherwise.
-        c.threads = Some(self.threads.or(c.threads).unwrap_or(1));
+        c.threads = Some(c.threads.unwrap_or(1));
         set(&mut c.session.strategy, &self.strategy);
-        set(&mut c.session.seed, &self.seed);
         set(&mut c.session.device, &self.device);
         set(&mut c.session.precision, &self.precision);
         if self.deterministic {
             c.session.deterministic = true;
         }
-        set(&mut c.retrain.epochs, &self.retrain_epochs);
         if let Some(kind) = self.optimizer {
             c.session.weight_optimizer.kind = kind;
             c.retrain.optimizer.kind = kind;
@@ -248,7 +234,8 @@ impl SearchArgs {
         set(&mut c.session.weight_optimizer.weight_decay, &self.weight_decay);
         set(&mut c.retrain.optimizer.weight_decay, &self.weight_decay);
         if let Some(clip) = self.grad_clip {
-            let clip = (clip > 0.0).then_some(clip);
+            // 0 disables clipping; a negative value goes to the engine, which refuses it.
+            let clip = (clip != 0.0).then_some(clip);
             c.session.grad_clip = clip;
             c.retrain.grad_clip = clip;
         }
@@ -267,6 +254,39 @@ impl SearchArgs {
         }
         set(&mut c.retrain.schedule, &self.schedule);
         Ok(c)
+    }
+
+    /// The counts given (signed on the command line): a negative one is refused by the
+    /// engine's range for its key.
+    fn counts(&self, c: &mut SearchConfig) -> densenas::Result<()> {
+        type Set = fn(&mut SearchConfig, usize);
+        let counts: [(&str, Option<i64>, Set); 13] = [
+            ("train_subsample", self.train_subsample, |c, v| c.train_subsample = Some(v)),
+            ("layers", self.layers, |c, v| c.space.layers = v),
+            ("width", self.width, |c, v| c.space.width = v),
+            ("blocks", self.blocks, |c, v| c.space.blocks = v),
+            ("max_skip", self.max_skip, |c, v| c.space.max_skip = Some(v)),
+            ("min_edges", self.min_edges, |c, v| c.space.min_edges = Some(v)),
+            ("max_edges", self.max_edges, |c, v| c.space.max_edges = Some(v)),
+            ("phases", self.phases, |c, v| c.phases = v),
+            ("epochs", self.epochs, |c, v| c.epochs = v),
+            ("warmup_epochs", self.warmup_epochs, |c, v| c.warmup_epochs = v),
+            ("batch_size", self.batch_size, |c, v| {
+                c.batch_size = v;
+                c.retrain.batch_size = v;
+            }),
+            ("threads", self.threads, |c, v| c.threads = Some(v)),
+            ("retrain.epochs", self.retrain_epochs, |c, v| c.retrain.epochs = v),
+        ];
+        for (field, value, set) in counts {
+            if let Some(value) = value {
+                c.set_count(field, value, set)?;
+            }
+        }
+        if let Some(seed) = self.seed {
+            c.session.seed = super::args::seed("session.seed", seed)?;
+        }
+        Ok(())
     }
 }
 
@@ -289,7 +309,7 @@ pub fn run(args: SearchArgs) -> densenas::Result<()> {
         None => {
             let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs/latest"));
             let config = args.config()?;
-            (folder_search::search_in_folder(&dir, &config, &mut control, args.keep_checkpoints), dir)
+            (folder_search::search_in_folder(&dir, &config, &mut control, args.keep_checkpoints, args.overwrite), dir)
         }
     };
     progress.finish();

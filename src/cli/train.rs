@@ -21,13 +21,15 @@ use densenas::model::space::{Activation, Aggregation, Norm};
 use densenas::io::trained_folder::{TrainedFolder, TrainedRun, TrainedWritten};
 use densenas::search::summary::{MapKeys, OnnxCheck};
 
-use super::args::{parse_json_enum, MapArgs};
+use super::args::{count, parse_json_enum, seed, MapArgs};
 use densenas::train::{evaluate_network, train_dag, TrainConfig};
 use densenas::{Dag, Error, Normalization, Result};
 
 
-/// Options of `densenas train`.
+/// Options of `densenas train`. Numbers are read signed, so that `--width -5` is
+/// refused by the engine's range (naming the key) rather than taken for a flag.
 #[derive(Args)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// Dataset: digits, idx:DIR, cifar:DIR, cifar:FILE.bin, images:PATH[,TEST] (a
     /// folder or .tar/.tar.gz of <class>/<image> files), csv:TRAIN[,TEST].
@@ -43,13 +45,13 @@ pub struct TrainArgs {
     edges: Option<String>,
     /// Hidden layers L (with --dag, it must match the file's).
     #[arg(long)]
-    layers: Option<usize>,
+    layers: Option<i64>,
     /// Width D of every layer.
     #[arg(long, default_value_t = 256)]
-    width: usize,
+    width: i64,
     /// Longest skip S of the space [default: L-1].
     #[arg(long)]
-    max_skip: Option<usize>,
+    max_skip: Option<i64>,
     /// Activation: relu, gelu, tanh, sigmoid [default: relu].
     #[arg(long, value_parser = parse_json_enum::<Activation>)]
     activation: Option<Activation>,
@@ -64,20 +66,20 @@ pub struct TrainArgs {
     #[command(flatten)]
     maps: MapArgs,
     /// Epochs over the training file.
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
-    epochs: usize,
+    #[arg(long, default_value_t = TrainConfig::default().epochs as i64)]
+    epochs: i64,
     /// Batch size.
-    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
-    batch_size: usize,
+    #[arg(long, default_value_t = TrainConfig::default().batch_size as i64)]
+    batch_size: i64,
     /// Learning rate (SGD with momentum, cosine schedule).
     #[arg(long, default_value_t = TrainConfig::default().optimizer.lr)]
     lr: f64,
     /// Seed of the initialisation and the batch order.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    seed: i128,
     /// libtorch threads.
     #[arg(long, default_value_t = 1)]
-    threads: usize,
+    threads: i64,
     /// Device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -141,8 +143,8 @@ fn dag_ops(dag: &Dag) -> Vec<Op> {
 
 impl TrainArgs {
     /// The DAG to train and its map keys, from --dag or --edges/--layers.
-    fn dag(&self) -> Result<(Dag, MapKeys)> {
-        match (&self.dag, &self.edges, self.layers) {
+    fn dag(&self, layers: Option<usize>) -> Result<(Dag, MapKeys)> {
+        match (&self.dag, &self.edges, layers) {
             (Some(path), _, layers) => {
                 let (dag, maps) = read_dag(path)?;
                 if let Some(l) = layers.filter(|&l| l != dag.layers()) {
@@ -159,23 +161,50 @@ impl TrainArgs {
     }
 }
 
-pub fn run(args: TrainArgs) -> Result<()> {
-    if !(1..=1024).contains(&args.threads) {
-        return Err(Error::config("threads", format!("{} is out of range: allowed 1..=1024", args.threads)));
+/// The numeric flags as counts: a negative one is refused by the engine's range for
+/// its key.
+struct Numbers {
+    layers: Option<usize>,
+    width: usize,
+    max_skip: Option<usize>,
+    epochs: usize,
+    batch_size: usize,
+    seed: u64,
+    threads: usize,
+}
+
+impl TrainArgs {
+    fn numbers(&self) -> Result<Numbers> {
+        Ok(Numbers {
+            layers: self.layers.map(|v| count("layers", v, |c, v| c.space.layers = v)).transpose()?,
+            width: count("width", self.width, |c, v| c.space.width = v)?,
+            max_skip: self.max_skip.map(|v| count("max_skip", v, |c, v| c.space.max_skip = Some(v))).transpose()?,
+            epochs: count("retrain.epochs", self.epochs, |c, v| c.retrain.epochs = v)?,
+            batch_size: count("retrain.batch_size", self.batch_size, |c, v| c.retrain.batch_size = v)?,
+            seed: seed("seed", self.seed)?,
+            threads: count("threads", self.threads, |c, v| c.threads = Some(v))?,
+        })
     }
-    let (dag, file_maps) = args.dag()?;
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let n = args.numbers()?;
+    if !(1..=1024).contains(&n.threads) {
+        return Err(Error::config("threads", format!("{} is out of range: allowed 1..=1024", n.threads)));
+    }
+    let (dag, file_maps) = args.dag(n.layers)?;
     let device = parse_device(&args.device)?;
-    let mut config = TrainConfig { epochs: args.epochs, batch_size: args.batch_size, ..TrainConfig::default() };
+    let mut config = TrainConfig { epochs: n.epochs, batch_size: n.batch_size, ..TrainConfig::default() };
     config.optimizer.lr = args.lr;
     config.validate()?;
-    tch::set_num_threads(args.threads as i32);
+    tch::set_num_threads(n.threads as i32);
     let data = data::load(&args.data)?;
     let defaults = SpaceOptions::default();
     let space = SpaceOptions {
         layers: dag.layers(),
-        width: args.width,
+        width: n.width,
         blocks: 1,
-        max_skip: args.max_skip,
+        max_skip: n.max_skip,
         activation: args.activation.unwrap_or(defaults.activation),
         aggregation: args.aggregation.unwrap_or(defaults.aggregation),
         norm: args.norm.unwrap_or(defaults.norm),
@@ -201,14 +230,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
             "training {} edges on {} layers of width {} on {} ({} training samples, {} features, {} classes)",
             dag.edges().len(),
             dag.layers(),
-            args.width,
+            n.width,
             d.name,
             d.len(),
             d.features,
             d.classes
         );
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(n.seed);
     rng.set_stream(densenas::train::RETRAIN_BEST_STREAM);
     let start = Instant::now();
     let quiet = args.quiet;
@@ -232,7 +261,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             "space": {"layers": space.layers(), "width": space.width(), "max_skip": space.max_skip(),
                       "activation": space.activation(), "aggregation": space.aggregation(), "norm": space.norm()},
             "train": {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.optimizer.lr,
-                      "seed": args.seed, "device": args.device, "threads": args.threads},
+                      "seed": n.seed, "device": args.device, "threads": n.threads},
             "params": net.params(),
             "flops": net.flops(),
             "train_accuracy": train_acc,

@@ -149,10 +149,7 @@ impl Experiment {
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let base = base.canonicalize().map_err(|e| Error::io(base, e))?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into());
-        Experiment::parse(&text, &base, &stem).map_err(|e| match e {
-            Error::Config { field, message } => Error::Config { field: format!("{}: {field}", path.display()), message },
-            other => other,
-        })
+        Experiment::parse(&text, &base, &stem).map_err(|e| e.in_context(path.display()))
     }
 
     /// Parses an experiment document; relative dataset paths are resolved against
@@ -206,7 +203,7 @@ fn parse_group(mut value: serde_json::Value, base: &Path) -> Result<Group> {
             }
         }
     }
-    let mut group: Group = serde_json::from_value(value).map_err(|e| Error::ConfigParse(e.to_string()))?;
+    let mut group: Group = crate::util::json::from_value(value, "group")?;
     for d in &mut group.datasets {
         d.data = resolve_spec(&d.data, base);
     }
@@ -274,7 +271,11 @@ pub fn base_config(g: &Group) -> Result<SearchConfig> {
     if let Some(epochs) = g.retrain_epochs {
         value["retrain"]["epochs"] = serde_json::json!(epochs);
     }
-    let config: SearchConfig = serde_json::from_value(value).map_err(|e| Error::ConfigParse(format!("search: {e}")))?;
+    // A wrong value is named by its path in the group (`search.retrain.epochs`).
+    let config: SearchConfig = crate::util::json::from_value(value, "search").map_err(|e| match e {
+        Error::Config { field, message } => Error::config(format!("search.{field}"), message),
+        other => other,
+    })?;
     config.validate()?;
     Ok(config)
 }

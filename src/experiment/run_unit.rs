@@ -1,6 +1,7 @@
 //! Running one unit: a search into its run folder (continuing from its checkpoint when
-//! an earlier attempt was interrupted), or a standalone training; the result is
-//! written as the unit's last act. Datasets are loaded once per process and kept for
+//! an earlier attempt was interrupted; a run folder that holds the finished run, when
+//! an earlier attempt ended before recording it, is read back rather than searched
+//! again), or a standalone training; the result is written as the unit's last act. Datasets are loaded once per process and kept for
 //! the next units.
 
 use std::collections::HashMap;
@@ -15,10 +16,11 @@ use super::store::ExperimentDir;
 use super::unit::{LastBlock, NetworkShape, SearchResult, StandaloneResult, UnitResult, UnitSpec};
 use crate::data::{self, DataSplits, SplitTensors};
 use crate::error::Result;
-use crate::io::folder_search::run_in_folder;
+use crate::io::folder_search::{read_finished, run_in_folder};
 use crate::model::dag::Dag;
 use crate::model::device::{configure_numerics, parse_device, Precision};
 use crate::model::network::Normalization;
+use crate::search::session::HistoryRecord;
 use crate::search::{Control, SearchConfig};
 use crate::train::{evaluate_network, train_dag_until, TrainConfig, RETRAIN_BEST_STREAM};
 use crate::util::memory;
@@ -76,11 +78,7 @@ fn compute(dir: &ExperimentDir, id: &str, spec: &UnitSpec, cache: &mut DataCache
     let start = Instant::now();
     let result = match spec {
         UnitSpec::Search { config } => {
-            search(&dir.unit_dir(id).join("run"), config, cache, stop)?.map(|mut r| {
-                r.seconds = start.elapsed().as_secs_f64();
-                r.peak_memory_bytes = memory::peak_bytes();
-                UnitResult::Search(Box::new(r))
-            })
+            search(&dir.unit_dir(id).join("run"), config, cache, stop, start)?.map(|r| UnitResult::Search(Box::new(r)))
         }
         UnitSpec::Standalone { data, train_subsample, shape, dag, train, seed, device, precision, deterministic } => {
             let splits = cache.get(data, *train_subsample)?;
@@ -95,22 +93,36 @@ fn compute(dir: &ExperimentDir, id: &str, spec: &UnitSpec, cache: &mut DataCache
     Ok(result)
 }
 
-fn search(run: &Path, config: &SearchConfig, cache: &mut DataCache, stop: &AtomicBool) -> Result<Option<SearchResult>> {
+/// The search unit's result: its run folder's when that holds the finished run (an
+/// earlier attempt ended before recording it), else the result of searching there.
+fn search(run: &Path, config: &SearchConfig, cache: &mut DataCache, stop: &AtomicBool, start: Instant) -> Result<Option<SearchResult>> {
+    if let Some(done) = read_finished(run, config)? {
+        // Its own timings; the memory it held is not known any more.
+        let seconds = done.summary.timing.search_seconds + done.summary.timing.retrain_seconds;
+        return Ok(Some(SearchResult { last_phase: last_phase(&done.history), summary: done.summary, seconds, peak_memory_bytes: None }));
+    }
     let splits = cache.get(&config.data, config.train_subsample)?;
     let mut quiet = |_: crate::search::Event<'_>| {};
     let done = run_in_folder(run, config, splits, &mut Control { on_event: &mut quiet, stop })?;
     if done.outcome.summary.interrupted {
         return Ok(None);
     }
-    let last = done.outcome.history.iter().map(|r| r.phase).max().unwrap_or(0);
-    let last_phase = done
-        .outcome
-        .history
+    Ok(Some(SearchResult {
+        last_phase: last_phase(&done.outcome.history),
+        summary: done.outcome.summary,
+        seconds: start.elapsed().as_secs_f64(),
+        peak_memory_bytes: memory::peak_bytes(),
+    }))
+}
+
+/// The blocks of the history's last phase.
+fn last_phase(history: &[HistoryRecord]) -> Vec<LastBlock> {
+    let last = history.iter().map(|r| r.phase).max().unwrap_or(0);
+    history
         .iter()
         .filter(|r| r.phase == last)
         .map(|r| LastBlock { dag: r.dag.clone(), alpha: r.alpha, val_accuracy: r.val_accuracy })
-        .collect();
-    Ok(Some(SearchResult { summary: done.outcome.summary, last_phase, seconds: 0.0, peak_memory_bytes: None }))
+        .collect()
 }
 
 /// A standalone training's definition.

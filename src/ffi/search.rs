@@ -75,6 +75,8 @@ struct RunOptions {
     resume: bool,
     /// Keep `out_dir/checkpoints` when the search finishes.
     keep_checkpoints: bool,
+    /// Replace a finished run in `out_dir` (refused otherwise).
+    overwrite: bool,
     /// Send `DENSENAS_PROGRESS_STEP` reports.
     step_reports: bool,
 }
@@ -137,7 +139,7 @@ fn run(config: Option<SearchConfig>, out_dir: Option<&str>, options: &RunOptions
         let splits = data::load_subsampled(&config.data, config.train_subsample)?;
         return Ok(run_search_with(&config, &splits, control, Persistence::default())?.summary);
     };
-    let done = search_in_folder(Path::new(dir), &config, control, options.keep_checkpoints)?;
+    let done = search_in_folder(Path::new(dir), &config, control, options.keep_checkpoints, options.overwrite)?;
     match done.written.onnx_error {
         Some(e) => Err(e),
         None => Ok(done.outcome.summary),
@@ -147,7 +149,11 @@ fn run(config: Option<SearchConfig>, out_dir: Option<&str>, options: &RunOptions
 /// Runs a whole search: `config_json` has the keys of a run folder's `config.json`
 /// (`"{}"` for the defaults: a search on the embedded digits). When `out_dir` is not
 /// NULL the run folder (summary, history, `best.onnx`, ...) is written there, with a
-/// checkpoint after every complete phase (removed when the search finishes).
+/// checkpoint after every complete phase (removed when the search finishes). The
+/// configuration and the dataset are checked before `out_dir` is created, so a refused
+/// input leaves no folder. A folder that holds a finished run (a `summary.json` not
+/// marked interrupted) is refused with `DENSENAS_STATUS_INVALID_STATE`; to replace it,
+/// call `densenas_search_run_with_options` with the run option `"overwrite": true`.
 /// `callback` may be NULL. On success `*summary_json_out` receives `summary.json`'s
 /// content, a string the caller owns and must free with `densenas_string_free`. If ONNX
 /// Runtime cannot be loaded, the summary's `onnx` entry says the check was skipped.
@@ -174,6 +180,10 @@ pub unsafe extern "C" fn densenas_search_run(
 ///   used) or must equal the checkpoint's. The finished run equals an uninterrupted
 ///   one, and the summary gets a `"resumed"` entry.
 /// - `"keep_checkpoints": true` keeps `out_dir/checkpoints` when the search finishes.
+/// - `"overwrite": true` lets a fresh search replace a finished run in `out_dir` (its
+///   run files are removed first; other files there stay); without it such a folder is
+///   refused. A folder holding an unfinished search (checkpoints) is refused either
+///   way: resume it, or remove it.
 /// - `"step_reports": true` sends a `DENSENAS_PROGRESS_STEP` report after every step.
 #[no_mangle]
 pub unsafe extern "C" fn densenas_search_run_with_options(

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataSplits;
 use crate::error::{Error, Result};
 use crate::model::ops::{Op, Stem};
 use crate::model::space::{default_ops, is_dense_only, Activation, Aggregation, Norm, Space, SpaceConfig};
@@ -172,9 +173,37 @@ impl SearchConfig {
             map.remove("densenas_version");
             map.remove("git_commit");
         }
-        let config: SearchConfig = serde_json::from_value(value).map_err(|e| Error::ConfigParse(e.to_string()))?;
+        let config: SearchConfig = crate::util::json::from_value(value, "search configuration")?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Checks everything that can be checked before a search starts on `data`: what
+    /// [`SearchConfig::validate`] checks, the space for the data's features and
+    /// classes, and the session's options (device and precision included). Returns
+    /// the space.
+    pub fn validate_for(&self, data: &DataSplits) -> Result<Space> {
+        self.validate()?;
+        let space = self.space.space(data.train.features, data.train.classes, data.train.shape)?;
+        self.session.validate(&space)?;
+        Ok(space)
+    }
+
+    /// Sets the count `field` to `value`, a signed number from a caller that takes
+    /// `--width -5` so as to say what is wrong with it (the command line); `set` puts a
+    /// count in place. A negative value is refused as out of range, with the least
+    /// value this configuration's own validation accepts there (see
+    /// [`least_count`]).
+    pub fn set_count(&mut self, field: &str, value: i64, set: impl Fn(&mut SearchConfig, usize)) -> Result<()> {
+        let count = signed_count(field, value, |v| {
+            let mut probe = self.clone();
+            set(&mut probe, v);
+            probe.validate()?;
+            // Features and classes do not bound the space's counts: the least data.
+            probe.space.space(1, 2, None).map(|_| ())
+        })?;
+        set(self, count);
+        Ok(())
     }
 
     /// Checks what the space and session do not check themselves.
@@ -224,5 +253,23 @@ impl SearchConfig {
             walk("", &a, &b, &mut out);
         }
         out
+    }
+}
+
+/// `value`, a signed number given for the count `field`, as a count; a negative one is
+/// refused as out of range (`width: -5 is out of range: at least 1`), with the least
+/// value `check` accepts (see [`least_count`]).
+pub fn signed_count(field: &str, value: i64, check: impl Fn(usize) -> Result<()>) -> Result<usize> {
+    usize::try_from(value)
+        .map_err(|_| Error::config(field, format!("{value} is out of range: at least {}", least_count(field, check))))
+}
+
+/// The least count the engine's validation `check` (run with a candidate count in
+/// place) accepts for `field`: 1 when it refuses 0 naming `field`, else 0. No range
+/// is written twice: the validation that refuses 0 is the one that says so.
+pub fn least_count(field: &str, check: impl Fn(usize) -> Result<()>) -> usize {
+    match check(0) {
+        Err(Error::Config { field: f, .. }) if f == field => 1,
+        _ => 0,
     }
 }

@@ -266,24 +266,42 @@ def _remove_strays(out):
 
 class _FolderLock:
     """The experiment folder's lock, the one `densenas experiment` takes (an advisory
-    `flock` on `DIR/.densenas.lock`): one executor works on a folder at a time."""
+    `flock` on `DIR/.densenas.lock`): one executor works on a folder at a time. As in
+    the library, the file exists only while the lock is held (removed, still locked, on
+    leaving), and a lock taken on a file that its holder removed meanwhile is taken
+    again on the path's file."""
 
     def __init__(self, folder):
         self.folder = folder
         self.file = None
 
     def __enter__(self):
-        self.file = open(self.folder / LOCK_FILE, "a")
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.file.close()
-            raise RayExperimentError(
-                f"{self.folder} is in use: another densenas process is running an experiment in it"
-            ) from None
-        return self
+        path = self.folder / LOCK_FILE
+        for _ in range(100):
+            file = open(path, "a")
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                file.close()
+                raise RayExperimentError(
+                    f"{self.folder} is in use: another densenas process is running an experiment in it"
+                ) from None
+            try:
+                there = os.stat(path)
+            except FileNotFoundError:
+                there = None
+            held = os.fstat(file.fileno())
+            if there is not None and (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
+                self.file = file
+                return self
+            file.close()
+        raise RayExperimentError(f"{path}: the lock file was removed or replaced 100 times while taking it")
 
     def __exit__(self, *exc):
+        try:
+            os.remove(self.folder / LOCK_FILE)  # still locked: see the class's doc
+        except OSError:
+            pass
         self.file.close()  # releases the lock
 
 

@@ -53,7 +53,9 @@ class Progress:
         return cls(kind, p.phase, p.epoch, p.epochs, p.loss, p.arch_loss, p.best_val_accuracy)
 
 
-def search(config=None, out_dir=None, progress=None, *, resume=False, keep_checkpoints=False, step_reports=False):
+def search(
+    config=None, out_dir=None, progress=None, *, resume=False, keep_checkpoints=False, step_reports=False, overwrite=False
+):
     """Runs a whole search and returns its summary (`summary.json`'s content) as a dict.
 
     `config` is a dict or JSON string with the keys of a run folder's `config.json`
@@ -66,6 +68,12 @@ def search(config=None, out_dir=None, progress=None, *, resume=False, keep_check
     step and reports a summary with `"interrupted": True`) and `progress` is not called
     again. An exception raised by `progress` stops the search too, and is re-raised
     here.
+
+    The configuration and the dataset are checked before `out_dir` is created (a
+    refused input leaves no folder). An `out_dir` that holds a finished run (a
+    `summary.json` not marked interrupted) is refused with `InvalidStateError` unless
+    `overwrite=True`, which replaces that run's files; one that holds an unfinished
+    search (checkpoints) is refused either way: resume it, or remove it.
 
     `resume=True` continues the search in `out_dir` from its latest checkpoint; the
     configuration is the checkpoint's (`config`, when given, must equal it). The
@@ -90,7 +98,12 @@ def search(config=None, out_dir=None, progress=None, *, resume=False, keep_check
             return 1
 
     callback = _ffi.ProgressCallback(trampoline) if progress is not None else _ffi.ProgressCallback()
-    options = {"resume": bool(resume), "keep_checkpoints": bool(keep_checkpoints), "step_reports": bool(step_reports)}
+    options = {
+        "resume": bool(resume),
+        "keep_checkpoints": bool(keep_checkpoints),
+        "step_reports": bool(step_reports),
+        "overwrite": bool(overwrite),
+    }
     out = ctypes.c_void_p()
     try:
         _ffi.lib.densenas_search_run_with_options(

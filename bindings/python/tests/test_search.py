@@ -1,6 +1,7 @@
 """A whole search through `densenas.search`: progress reports arrive, a truthy return
 stops the search, an exception raised by the callback comes back out, a run folder is
 written with the best network, and a malformed configuration raises."""
+import json
 import math
 
 import numpy as np
@@ -60,6 +61,32 @@ def test_a_whole_search_writes_its_run_folder(tmp_path):
     (logits,) = model.run(["logits"], {model.get_inputs()[0].name: xt})
     accuracy = float((np.argmax(logits, axis=1) == yt).mean())
     assert accuracy == pytest.approx(summary["onnx"]["test_accuracy"], abs=1e-6)
+
+
+def test_a_finished_run_folder_is_replaced_only_with_overwrite(tmp_path):
+    run = tmp_path / "run"
+    tiny = {"space": {"layers": 2, "width": 8, "blocks": 2}, "phases": 1, "epochs": 1, "retrain": {"epochs": 0}}
+    # Refused input leaves no folder.
+    with pytest.raises(densenas.InvalidConfigError, match="width"):
+        densenas.search({**tiny, "space": {"width": 0}}, out_dir=run)
+    assert not run.exists()
+    densenas.search(tiny, out_dir=run)
+    assert not (run / ".densenas.lock").exists()
+    before = (run / "summary.json").read_bytes()
+    with pytest.raises(densenas.InvalidStateError, match="holds a finished run") as info:
+        densenas.search({**tiny, "session": {"seed": 5}}, out_dir=run)
+    assert "overwrite" in info.value.message
+    assert (run / "summary.json").read_bytes() == before
+    summary = densenas.search({**tiny, "session": {"seed": 5}}, out_dir=run, overwrite=True)
+    assert summary["seed"] == 5
+    assert json.loads((run / "summary.json").read_text())["seed"] == 5
+
+
+def test_a_configuration_error_names_its_key_path():
+    with pytest.raises(densenas.InvalidConfigError) as info:
+        densenas.search({"retrain": {"epochs": "two"}})
+    assert 'retrain.epochs: invalid type: string "two", expected usize' in info.value.message
+    assert info.value.message.count("invalid configuration") == 1
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,7 @@ impl Default for SessionOptions {
 impl SessionOptions {
     /// Parses options from JSON (unknown keys refused; missing keys take defaults).
     pub fn from_json(json: &str) -> Result<SessionOptions> {
-        serde_json::from_str(json).map_err(|e| Error::ConfigParse(format!("session options: {e}")))
+        crate::util::json::from_json_object(json, "session options")
     }
 
     /// Checks every value against `space`.
