@@ -287,7 +287,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             train: d,
             test,
             config: &config,
-            seed: args.seed,
+            seed: n.seed,
             device: &args.device,
             train_accuracy: train_acc,
             test_accuracy: test_acc,
