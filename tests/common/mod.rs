@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use densenas::Error;
 
@@ -133,4 +134,40 @@ pub fn dataset_spec(name: &str) -> String {
 /// A small file of `tests/fixtures/`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// The standard output of a finished command, after asserting that it succeeded (its
+/// output and error output are shown when it did not).
+pub fn stdout_of(what: &str, out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed ({}):\n{stdout}\n{stderr}", out.status);
+    stdout
+}
+
+/// Runs `cmd` to the end; its standard output (see [`stdout_of`]).
+pub fn run(what: &str, cmd: &mut Command) -> String {
+    stdout_of(what, &cmd.output().unwrap_or_else(|e| panic!("{what}: {e}")))
+}
+
+/// A command with nothing of this process's environment but a plain PATH.
+pub fn bare(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear().env("PATH", "/usr/bin:/bin").env("OMP_NUM_THREADS", "1");
+    cmd
+}
+
+/// `cmd` without the variables cargo sets for a test process (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`, `OUT_DIR`, ...), for a test that runs cargo itself: some build
+/// scripts (ring's) rerun when one of them differs from the build that made
+/// `target/`, which would rebuild the library from a shell's `make build` again.
+pub fn without_cargo_env(cmd: &mut Command) -> &mut Command {
+    const SET_BY_CARGO: [&str; 9] = ["OUT_DIR", "DEBUG", "OPT_LEVEL", "TARGET", "HOST", "PROFILE", "RUSTC", "RUSTDOC", "NUM_JOBS"];
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if (name.starts_with("CARGO_") && name != "CARGO_HOME") || SET_BY_CARGO.contains(&name.as_str()) {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
 }
