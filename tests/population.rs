@@ -258,3 +258,56 @@ fn a_stop_request_ends_the_population() {
     assert!(out.is_none());
     assert_eq!(epochs, 1);
 }
+
+fn typed_space() -> Space {
+    let mut c = SpaceConfig::new(64, 10, 4, 32);
+    c.shape = Some([2, 4, 4]);
+    c.input_shape = Some([1, 8, 8]);
+    c.stem = densenas::model::ops::Stem::Conv;
+    c.ops = densenas::model::ops::Op::ALL.to_vec();
+    Space::new(c).unwrap()
+}
+
+/// A typed DAG with every op: codes over the allowed edges (0 absent).
+fn typed_dag(space: &Space, codes: &[u8]) -> Dag {
+    Dag::from_codes(space, codes)
+}
+
+#[test]
+fn typed_members_train_member_by_member_with_the_same_guarantees() {
+    let mut d = digits();
+    d.train = SplitTensors { x: d.train.x.narrow(0, 0, 320), y: d.train.y.narrow(0, 0, 320) };
+    let space = typed_space();
+    let dag = typed_dag(&space, &[2, 4, 7, 3, 5, 6]);
+    let others = [typed_dag(&space, &[1, 0, 2, 0, 3, 4]), typed_dag(&space, &[0, 6, 0, 5, 0, 2])];
+    let config = small_config(2);
+    let alone = train(&d, &space, &config, Kind::Float, vec![Member::seeded(dag.clone(), 3, 1)]);
+    let members = vec![Member::seeded(others[0].clone(), 3, 2), Member::seeded(dag.clone(), 3, 1), Member::seeded(others[1].clone(), 4, 1)];
+    let company = train(&d, &space, &config, Kind::Float, members);
+    assert!(weight_bytes(trained(&company[1])) == weight_bytes(trained(&alone[0])), "a typed member's result depends on its company");
+    // float64: the one-at-a-time loop, clipping binding at every step.
+    let optimizer = OptimizerConfig { kind: OptimizerKind::Sgd, lr: 0.1, momentum: 0.9, betas: (0.9, 0.999), weight_decay: 1e-3 };
+    let config = TrainConfig { epochs: 10, batch_size: 64, optimizer, schedule: LrSchedule::Cosine, grad_clip: Some(0.1) };
+    let (expected, clipped) = reference_loop(&d, &space, &dag, &config, 3);
+    assert_eq!(clipped, 50);
+    let results = train(&d, &space, &config, Kind::Double, vec![Member::seeded(others[0].clone(), 3, 2), Member::seeded(dag.clone(), 3, 1)]);
+    assert_close(&trained(&results[1]).weights, &expected, "typed");
+}
+
+#[test]
+fn company_independence_holds_at_every_width() {
+    let d = digits();
+    // 16 and 48 are stacked (activated member by member where B D is not a whole number
+    // of vectors), 13 and 20 train member by member.
+    let cases = [(16, Activation::Sigmoid), (48, Activation::Tanh), (16, Activation::Gelu), (13, Activation::Relu), (20, Activation::Sigmoid)];
+    for (width, act) in cases {
+        let mut c = SpaceConfig::new(64, 10, 4, width);
+        c.activation = act;
+        let space = Space::new(c).unwrap();
+        let config = TrainConfig { epochs: 2, batch_size: 50, ..TrainConfig::default() };
+        let dag = Dag::new(4, vec![(0, 1), (0, 2), (1, 3), (0, 3)]).unwrap();
+        let alone = train(&d, &space, &config, Kind::Float, population_with(&space, &dag, 1, 0));
+        let company = train(&d, &space, &config, Kind::Float, population_with(&space, &dag, 8, 3));
+        assert!(weight_bytes(trained(&company[3])) == weight_bytes(trained(&alone[0])), "width {width}, {act:?}");
+    }
+}

@@ -6,11 +6,12 @@
 //! failed, the others go on. `P = 1` is one network: every training from scratch goes
 //! through here.
 //!
-//! In an untyped space the members are stacked tensors ([`StackedNet`]): one batched
-//! product per seed group for the input terms and one per (edge, op) pair over the
-//! members that have it. In a typed space (convolutions, pooling) each member runs its
-//! own forward and backward pass. Either way a member's result does not depend on
-//! which other members share its population.
+//! In an untyped space whose width is a multiple of 16 the members are stacked tensors
+//! ([`StackedNet`]): one batched product per seed group for the input terms and one per
+//! (edge, op) pair over the members that have it. In a typed space (convolutions,
+//! pooling) and at other widths each member runs its own forward and backward pass.
+//! Either way a member's result does not depend on which other members share its
+//! population.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -92,9 +93,9 @@ pub enum MemberResult {
 
 /// How the members are computed.
 enum Engine {
-    /// Stacked tensors (untyped spaces).
+    /// Stacked tensors (untyped spaces of aligned widths, [`StackedNet::covers`]).
     Stacked(StackedNet),
-    /// Each member's own weights and pass (typed spaces).
+    /// Each member's own weights and pass (typed spaces, other widths).
     Separate(Vec<DagWeights>),
 }
 
@@ -208,7 +209,7 @@ fn build_engine(job: &PopulationJob<'_>, members: Vec<Member>, groups: &[usize])
         weights.push(w);
         dags.push(member.dag);
     }
-    let engine = if job.space.is_typed() {
+    let engine = if !StackedNet::covers(job.space) {
         let own = weights
             .iter()
             .zip(&dags)

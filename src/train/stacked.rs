@@ -7,7 +7,8 @@
 //!
 //! A member's result does not depend on its company: each of its rows goes through the
 //! same operations in the same order whichever other rows a tensor holds (a batched
-//! product gives every slice the bits of the slice's own product; rows of other members
+//! product gives every slice the bits of the slice's own product when the slices are
+//! aligned as tensors of their own are, see [`ALIGNED_WIDTH`]; rows of other members
 //! are exact zeros where terms are added), and autograd adds the gradient terms of a
 //! vertex in the (fixed) order the forward pass created them.
 
@@ -16,7 +17,11 @@ use tch::{Device, Kind, Tensor};
 use crate::error::{Error, Result};
 use crate::model::dag::Dag;
 use crate::model::network::{activate, DagWeights, LAYER_NORM_EPS};
-use crate::model::space::{Aggregation, Norm, Space};
+use crate::model::space::{Activation, Aggregation, Norm, Space};
+
+/// A number of values that fills whole vectors (and pairs of them, as libtorch's loops
+/// take them) of every CPU instruction set libtorch uses, in float32 and float64.
+const VECTOR_MULTIPLE: i64 = 64;
 
 /// The rows (in dim 0) of one stacked tensor a member owns.
 #[derive(Clone, Copy)]
@@ -96,12 +101,25 @@ fn index(values: &[usize], device: Device) -> Result<Tensor> {
     Ok(Tensor::f_from_slice(&v)?.f_to_device(device)?)
 }
 
+/// The widths whose members' slices of every stacked tensor start on a 64-byte boundary
+/// in float32 (a multiple of 16 values), as a tensor of their own does: the matrix
+/// products of libtorch's BLAS may round differently for differently aligned inputs
+/// (observed: `[13, B] x [B, 10]` slices of a batched product at offsets that are not
+/// multiples of 64 bytes), so only these widths are stacked.
+pub(super) const ALIGNED_WIDTH: usize = 16;
+
 impl StackedNet {
+    /// Whether `space`'s members can be stacked: untyped, of a width that is a multiple
+    /// of [`ALIGNED_WIDTH`].
+    pub(super) fn covers(space: &Space) -> bool {
+        !space.is_typed() && space.width() % ALIGNED_WIDTH == 0
+    }
+
     /// The plan for `dags` (member `m` in seed group `groups[m]`, groups numbered from
     /// 0), with zero weights ([`StackedNet::set_member`] fills them).
     pub(super) fn new(space: &Space, dags: &[&Dag], groups: &[usize], kind: Kind, device: Device) -> Result<StackedNet> {
-        if space.is_typed() {
-            return Err(Error::State("stacked population: typed spaces train member by member".into()));
+        if !StackedNet::covers(space) {
+            return Err(Error::State("stacked population: typed spaces and unaligned widths train member by member".into()));
         }
         let (p, l) = (dags.len(), space.layers());
         let (f, d, c) = (space.features() as i64, space.width() as i64, space.classes() as i64);
@@ -301,7 +319,7 @@ impl StackedNet {
                 pre = pre.f_layer_norm([d], None::<&Tensor>, None::<&Tensor>, LAYER_NORM_EPS, false)?;
                 pre = pre.f_mul(&leaves[g].f_unsqueeze(1)?)?.f_add(&leaves[beta].f_unsqueeze(1)?)?;
             }
-            h.push(activate(&pre, self.space.activation())?);
+            h.push(self.activate(&pre)?);
         }
         let c = self.space.classes() as i64;
         let mut logits = leaves[self.output_bias].f_unsqueeze(1)?.f_expand([p, b, c], false)?.f_contiguous()?;
@@ -310,6 +328,21 @@ impl StackedNet {
             logits = logits.f_index_add(0, &head.members, &term)?;
         }
         Ok(logits)
+    }
+
+    /// The activation of `pre: [P, B, D]`. libtorch computes tanh, sigmoid and GELU
+    /// (and GELU's gradient) with vector instructions, and the last elements of a
+    /// tensor that do not fill a vector with scalar code, whose results may differ in
+    /// the last bit; so when a member's `B D` values are not a whole number of vectors
+    /// (of up to 64 values), each member's rows are activated on their own, as alone.
+    fn activate(&self, pre: &Tensor) -> Result<Tensor> {
+        let act = self.space.activation();
+        let per_member = pre.size()[1] * self.width;
+        if act == Activation::Relu || per_member % VECTOR_MULTIPLE == 0 || self.members == 1 {
+            return activate(pre, act);
+        }
+        let rows = pre.f_split(1, 0)?.iter().map(|r| activate(r, act)).collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::f_cat(&rows, 0)?)
     }
 
     /// Member `m`'s weights as its own tensors (a detached copy).
