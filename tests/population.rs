@@ -311,3 +311,27 @@ fn company_independence_holds_at_every_width() {
         assert!(weight_bytes(trained(&company[3])) == weight_bytes(trained(&alone[0])), "width {width}, {act:?}");
     }
 }
+
+#[test]
+fn the_population_bench_prints_one_json_line_per_row() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_densenas"))
+        .args(["bench", "--suite", "population", "--populations", "1,3", "--widths", "16", "--batch-sizes", "8", "--steps", "2", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    for (row, p) in rows.iter().zip([1, 3]) {
+        assert_eq!((row["population"].as_u64(), row["width"].as_u64(), row["batch_size"].as_u64()), (Some(p), Some(16), Some(8)));
+        for key in ["member_samples_per_second", "alone_member_samples_per_second", "useful_gflops", "matmul_gflops"] {
+            assert!(row[key].as_f64().unwrap() > 0.0, "{key} in {row}");
+        }
+        assert!(row.get("peak_rss_mb").is_some(), "{row}");
+    }
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_densenas"))
+        .args(["bench", "--suite", "population", "--populations", "", "--steps", "0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
