@@ -1,12 +1,15 @@
 //! Benchmarks (`densenas bench`): the supernet's step throughput and achieved GFLOP/s
 //! beside the machine's own float32 matrix-multiply rate, and per strategy the
 //! throughput and the memory a step holds; and the supernet beside the same one in
-//! plain PyTorch ([`compare`]).
+//! plain PyTorch ([`compare`]); the population trainer beside its members trained one at
+//! a time ([`population`]).
 
 mod compare;
+mod population;
 mod strategies;
 mod supernet;
 
 pub use compare::{run_compare, CompareConfig, CompareRow};
+pub use population::{run_population_bench, BenchData, PopulationBenchConfig, PopulationRow};
 pub use strategies::{measure_peak, run_bench, BenchConfig, BenchRow};
 pub use supernet::{matmul_gflops, run_supernet_bench, useful_flops, SupernetBenchConfig, SupernetRow};

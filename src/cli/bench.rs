@@ -1,5 +1,6 @@
 //! `densenas bench`: the supernet's throughput and GFLOP/s beside the machine's matrix
-//! multiply rate, and per strategy and `k` the samples/s and the memory a step holds.
+//! multiply rate, and per strategy and `k` the samples/s and the memory a step holds;
+//! the population trainer (`population`).
 
 use clap::Args;
 
@@ -10,6 +11,8 @@ use densenas::model::device::Precision;
 use densenas::{data, StrategyKind};
 
 use super::args::{count, count_with, parse_json_enum, seed};
+
+mod population;
 
 /// Which benchmarks to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -23,6 +26,10 @@ pub enum Suite {
     /// The supernet (grouped and batched paths) beside the same supernet in plain
     /// PyTorch, in one run (sets up `.venv-ref` with the full torch wheel on first use).
     Compare,
+    /// The population trainer for P in --populations, D in --widths and batch sizes in
+    /// --batch-sizes, beside the same members trained one at a time (random MNIST-shaped
+    /// data unless --data is given).
+    Population,
 }
 
 /// Options of `densenas bench`. Numbers are read signed, so that `--width -5` is
@@ -60,9 +67,9 @@ pub struct BenchArgs {
     /// Timed weight + architecture step pairs per row (after one warm-up pair).
     #[arg(long, default_value_t = 5)]
     steps: i64,
-    /// Dataset (as for `search`).
-    #[arg(long, default_value = "digits")]
-    data: String,
+    /// Dataset (as for `search`) [default: digits; population: random MNIST-shaped data].
+    #[arg(long)]
+    data: Option<String>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: i128,
@@ -79,6 +86,15 @@ pub struct BenchArgs {
     /// Print the rows as JSON lines instead of a table.
     #[arg(long)]
     json: bool,
+    /// Population benchmark: population sizes P, comma-separated [default: 1,8,64].
+    #[arg(long, value_delimiter = ',')]
+    populations: Vec<usize>,
+    /// Population benchmark: batch sizes, comma-separated [default: 64,256].
+    #[arg(long, value_delimiter = ',')]
+    batch_sizes: Vec<usize>,
+    /// Population benchmark: add P = 256.
+    #[arg(long)]
+    large: bool,
 }
 
 fn mib(bytes: Option<u64>) -> String {
@@ -201,7 +217,10 @@ fn compare(args: &BenchArgs, n: &Numbers, data: &densenas::data::DataSplits) -> 
 
 pub fn run(args: BenchArgs) -> densenas::Result<()> {
     let n = args.numbers()?;
-    let data = data::load(&args.data)?;
+    if args.suite == Suite::Population {
+        return population::run(&args, &n);
+    }
+    let data = data::load(args.data.as_deref().unwrap_or("digits"))?;
     if args.suite == Suite::Compare {
         return compare(&args, &n, &data);
     }

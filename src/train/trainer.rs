@@ -1,21 +1,21 @@
-//! Training one DAG from fresh weights (the retraining of a search's best, docs/architecture.md
-//! architecture and of the chain baseline, with the same budget).
+//! Training one DAG from fresh weights (the retraining of a search's best architecture
+//! and of the chain baseline, with the same budget; docs/architecture.md): the budget's
+//! configuration and the population trainer with one member.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 
 use crate::model::dag::Dag;
 use crate::data::SplitTensors;
 use crate::error::{Error, Result};
-use crate::model::network::{forward_dag, DagWeights, Network, Normalization};
-use crate::train::optim::{clipping_scale, LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
+use crate::model::network::{DagWeights, Network, Normalization};
+use crate::train::optim::{LrSchedule, OptimizerConfig, OptimizerKind};
 use super::evaluate::evaluate;
+use super::population::{train_population, Member, MemberInit, MemberResult, PopulationJob};
 use crate::model::space::Space;
-use super::loss::cross_entropy;
 
 /// The RNG stream (of the run's seed) that retraining the best DAG draws from, so that
 /// `densenas train --dag RUN/best.json` with the run's seed repeats the run's retraining.
@@ -97,7 +97,10 @@ pub fn train_dag(
 }
 
 /// [`train_dag`] that checks `stop` before every step: when it is set, training ends
-/// there and `None` is returned (no partial epoch is reported).
+/// there and `None` is returned (no partial epoch is reported). The weights are drawn
+/// from `rng`; the data order from stream [`DATA_ORDER_STREAM`](crate::train::DATA_ORDER_STREAM) of `rng`'s seed (the
+/// same for every DAG). This is the population trainer with one member; a non-finite
+/// loss or update is an [`Error::Diverged`].
 #[allow(clippy::too_many_arguments)]
 pub fn train_dag_until(
     space: &Space,
@@ -113,47 +116,14 @@ pub fn train_dag_until(
     config.validate()?;
     dag.mask(space)?;
     let weights = DagWeights::init(space, dag, kind, device, rng)?;
-    let params = weights.tensors();
-    let mut opt = Optimizer::new(config.optimizer.clone());
-    let n = data.len() as usize;
-    let steps_per_epoch = n.div_ceil(config.batch_size);
-    let total = steps_per_epoch * config.epochs;
-    let mut net = Network { space: space.clone(), dag: dag.clone(), normalization: normalization.clone(), weights };
-    let mut step = 0;
-    for epoch in 0..config.epochs {
-        let mut order: Vec<i64> = (0..n as i64).collect();
-        order.shuffle(rng);
-        let mut loss_sum = 0.0;
-        for chunk in order.chunks(config.batch_size) {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
-            let idx = Tensor::f_from_slice(chunk)?.f_to_device(device)?;
-            let (x, y) = data.rows(&idx)?;
-            let xn = net.normalization.apply(&x.f_to_kind(kind)?)?;
-            let loss = cross_entropy(&forward_dag(space, dag, &net.weights, &xn)?, &y)?;
-            let value = loss.f_double_value(&[])?;
-            let lr = config.schedule.lr(config.optimizer.lr, step, total);
-            if !value.is_finite() {
-                return Err(Error::Diverged(format!(
-                    "the training loss is {value} in epoch {} (step {}, learning rate {}): lower the learning rate \
-                     or clip the gradient norm (grad_clip)",
-                    epoch + 1,
-                    step + 1,
-                    crate::util::format::number(lr)
-                )));
-            }
-            let grads = Tensor::f_run_backward(&[&loss], &params, false, false)?;
-            let scale = clipping_scale(&grads, config.grad_clip)?;
-            let update = opt.prepare_scaled(&params, &grads, scale, lr)?;
-            opt.commit(&params, update)?;
-            loss_sum += value * chunk.len() as f64;
-            step += 1;
-        }
-        on_epoch(epoch, loss_sum / n as f64);
+    let member = Member { dag: dag.clone(), seed: rng.get_seed(), init: MemberInit::Weights(weights) };
+    let job = PopulationJob { space, normalization, data, config, kind, device };
+    let results = train_population(&job, vec![member], &mut |epoch, losses| on_epoch(epoch, losses[0].unwrap_or(f64::NAN)), stop)?;
+    match results.map(|mut r| r.remove(0)) {
+        None => Ok(None),
+        Some(MemberResult::Trained(net)) => Ok(Some(net)),
+        Some(MemberResult::Failed(reason)) => Err(Error::Diverged(reason)),
     }
-    net.weights = net.weights.detached_copy()?;
-    Ok(Some(net))
 }
 
 /// Accuracy and mean cross-entropy of `network` on `data`.
