@@ -18,7 +18,8 @@ use crate::train::TrainConfig;
 
 /// The version of how a unit's result follows from its definition: bumped whenever
 /// the same definition gives another result or the id is computed another way, so an
-/// experiment never reuses a stale result. 2: ids name the data by name and content.
+/// experiment never reuses a stale result. 2: ids name the data by name and content,
+/// and standalone and retraining results changed (the data order has its own stream).
 pub const UNIT_ID_VERSION: u32 = 2;
 
 /// The layers of a standalone network (what of a space a single DAG's network needs).
