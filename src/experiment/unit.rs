@@ -125,16 +125,13 @@ impl UnitSpec {
             UnitSpec::Standalone { data, .. } => data,
         };
         let identity = serde_json::to_value(crate::data::identity::identity(data)?)?;
-        match &mut unit {
-            serde_json::Value::Object(m) if m.contains_key("data") => {
-                m.insert("data".into(), identity);
-            }
-            serde_json::Value::Object(m) => {
-                if let Some(serde_json::Value::Object(config)) = m.get_mut("config") {
-                    config.insert("data".into(), identity);
-                }
-            }
-            _ => {}
+        // The object that holds the spec: the search's configuration, or the unit itself.
+        let holder = match self {
+            UnitSpec::Search { .. } => unit.get_mut("config"),
+            UnitSpec::Standalone { .. } => Some(&mut unit),
+        };
+        if let Some(serde_json::Value::Object(m)) = holder {
+            m.insert("data".into(), identity);
         }
         let canonical = serde_json::json!({
             "densenas_version": crate::VERSION,
