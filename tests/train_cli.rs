@@ -200,3 +200,86 @@ fn train_out_without_onnx_runtime_writes_the_network_and_says_once_why_it_is_unc
     assert!(dir.join("best.onnx").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Writes `text` into a fresh file of the test's temporary folder.
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("densenas-train-cli-pop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn several_dags_and_seeds_train_as_one_population_each_as_if_alone() {
+    let dags = r#"[{"layers": 3, "edges": [[0, 1], [1, 2]]}, {"layers": 3, "edges": [[0, 1], [0, 2], [1, 2]]}]"#;
+    let list = temp_file("dags.json", dags);
+    let common = ["--width", "32", "--epochs", "3", "--json", "--quiet"];
+    let mut args = vec!["train", "--dags", list.to_str().unwrap(), "--seeds", "4-5"];
+    args.extend(common);
+    let (ok, out, err) = densenas(&args);
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(json).collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let items: Vec<serde_json::Value> = serde_json::from_str(dags).unwrap();
+    for (m, line) in lines.iter().enumerate() {
+        // DAG-major: member m is DAG m / 2 with seed 4 + m % 2.
+        let (item, seed) = (&items[m / 2], 4 + m % 2);
+        assert_eq!((line["member"].as_u64(), line["train"]["seed"].as_u64()), (Some(m as u64), Some(seed as u64)));
+        assert_eq!(line["dag"]["edges"], item["edges"]);
+        // The same DAG and seed trained alone: the same bits.
+        let one = temp_file(&format!("dag{m}.json"), &item.to_string());
+        let seed = seed.to_string();
+        let mut args = vec!["train", "--dag", one.to_str().unwrap(), "--seed", seed.as_str()];
+        args.extend(common);
+        let (ok, out, err) = densenas(&args);
+        assert!(ok, "{err}");
+        let alone = json(&out);
+        assert!(alone.get("member").is_none(), "one DAG, one seed: today's single object");
+        for key in ["test_accuracy", "test_loss", "train_accuracy", "params", "flops"] {
+            assert_eq!(line[key], alone[key], "member {m}: {key}");
+        }
+    }
+    // Two seeds with one DAG give two networks that differ.
+    assert_ne!(lines[0]["test_loss"], lines[1]["test_loss"]);
+    // A comma list of seeds works too, and the text report has one line per member.
+    let (ok, out, err) = densenas(&["train", "--edges", "chain", "--layers", "2", "--width", "16", "--epochs", "1", "--seeds", "1,7", "--quiet"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("member")).count(), 2, "{out}");
+    assert!(out.contains("seed    7") && out.contains("for 2 networks"), "{out}");
+}
+
+#[test]
+fn population_flags_refuse_bad_input() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["train", "--edges", "chain", "--layers", "2", "--width", "16", "--epochs", "1", "--quiet"];
+        args.extend(extra);
+        densenas(&args)
+    };
+    for bad in ["3-1", "x", "1,,2", "0-99999999"] {
+        let (ok, _, err) = run(&["--seeds", bad]);
+        assert!(!ok && err.contains("seeds"), "{bad}: {err}");
+    }
+    let (ok, _, err) = run(&["--seeds", "1-2", "--seed", "3"]);
+    assert!(!ok && err.contains("--seed"), "{err}");
+    let dir = std::env::temp_dir().join(format!("densenas-train-cli-pop-out-{}", std::process::id()));
+    let (ok, _, err) = run(&["--seeds", "1-2", "--out", dir.to_str().unwrap()]);
+    assert!(!ok && err.contains("out") && err.contains("one DAG and one seed"), "{err}");
+    assert!(!dir.exists(), "refused before writing");
+    // Lists: not a list, empty, DAGs of different depths, an edge outside the space.
+    let cases = [
+        ("notalist.json", r#"{"layers": 2, "edges": []}"#, "not a JSON list"),
+        ("empty.json", "[]", "lists no DAG"),
+        ("depths.json", r#"[{"layers": 2, "edges": []}, {"layers": 3, "edges": []}]"#, "item 1 has 3 layers"),
+        ("backward.json", r#"[{"layers": 2, "edges": []}, {"layers": 2, "edges": [[0, 2]]}]"#, "item 1 is not a DAG"),
+    ];
+    for (name, text, says) in cases {
+        let path = temp_file(name, text);
+        let (ok, _, err) = densenas(&["train", "--dags", path.to_str().unwrap(), "--epochs", "1", "--quiet"]);
+        assert!(!ok && err.contains(says) && err.contains(name), "{name}: {err}");
+    }
+    // A skip longer than --max-skip: the DAG is named by its place in the list.
+    let path = temp_file("skip.json", r#"[{"layers": 3, "edges": [[0, 1]]}, {"layers": 3, "edges": [[0, 2]]}]"#);
+    let (ok, _, err) = densenas(&["train", "--dags", path.to_str().unwrap(), "--max-skip", "1", "--epochs", "1"]);
+    assert!(!ok && err.contains("DAG 1") && err.contains("(0, 2)") && err.contains("max_skip = 1"), "{err}");
+}

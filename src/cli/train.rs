@@ -1,16 +1,16 @@
-//! `densenas train`: trains one given DAG from fresh weights on a dataset's training
-//! file and reports its test accuracy, parameters and FLOPs. It runs the same code as a
-//! search's retraining (`train::train_dag`, `train::evaluate_network`), with the same
-//! random stream as the retraining of a search's best DAG: with a run's seed, epochs and
-//! batch size, `densenas train --dag RUN/best.json` repeats that run's retrained best.
-//! With `--out DIR` it writes the network's folder (`io::trained_folder`).
+//! `densenas train`: trains given DAGs from fresh weights on a dataset's training file
+//! and reports their test accuracy, parameters and FLOPs. It converts its flags and
+//! forwards them to the engine's standalone training (`train::train_standalone`: the
+//! population trainer, with the random stream of a search's retraining of its best
+//! DAG): with a run's seed, epochs and batch size, `densenas train --dag RUN/best.json`
+//! repeats that run's retrained best. `--dags FILE` and `--seeds 0-9` train every DAG
+//! with every seed as one population and print one line per member. With `--out DIR`
+//! (one DAG, one seed) it writes the network's folder (`io::trained_folder`).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
 
 use clap::Args;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use densenas::data::{self, SplitTensors};
@@ -22,7 +22,7 @@ use densenas::io::trained_folder::{TrainedFolder, TrainedRun, TrainedWritten};
 use densenas::search::summary::{MapKeys, OnnxCheck};
 
 use super::args::{count, parse_json_enum, seed, MapArgs};
-use densenas::train::{evaluate_network, train_dag, TrainConfig};
+use densenas::train::{train_standalone, StandaloneJob, TrainConfig, TrainedMember};
 use densenas::{Dag, Error, Normalization, Result};
 
 
@@ -37,8 +37,12 @@ pub struct TrainArgs {
     data: String,
     /// The DAG as JSON, `{"layers": L, "edges": [[i, j], ...]}` (a run folder's
     /// best.json works).
-    #[arg(long, conflicts_with = "edges")]
+    #[arg(long, conflicts_with_all = ["edges", "dags"])]
     dag: Option<PathBuf>,
+    /// Several DAGs: a JSON list of DAGs as --dag takes them, all of one space, trained
+    /// as one population (with every seed of --seeds); one line per member.
+    #[arg(long, conflicts_with = "edges")]
+    dags: Option<PathBuf>,
     /// The DAG's edges, `i-j` separated by commas (`0-1,1-2,0-2`), `chain` for the plain
     /// MLP, or `none` for no edge at all; needs --layers.
     #[arg(long, requires = "layers")]
@@ -75,8 +79,12 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().optimizer.lr)]
     lr: f64,
     /// Seed of the initialisation and the batch order.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "seeds")]
     seed: i128,
+    /// Several seeds, `A-B` (both included) or a comma list (`0,3,7`): every DAG is
+    /// trained with each, as one population; one line per member.
+    #[arg(long)]
+    seeds: Option<String>,
     /// libtorch threads.
     #[arg(long, default_value_t = 1)]
     threads: i64,
@@ -131,9 +139,53 @@ fn read_dag(path: &Path) -> Result<(Dag, MapKeys)> {
     Ok((serde_json::from_str(&text).map_err(bad)?, serde_json::from_str(&text).map_err(bad)?))
 }
 
-/// The distinct ops of `dag`, in the fixed op order (`dense` for a DAG without edges).
-fn dag_ops(dag: &Dag) -> Vec<Op> {
-    let ops: Vec<Op> = Op::ALL.iter().copied().filter(|o| dag.ops().contains(o)).collect();
+/// Reads a list of DAGs (a JSON array of what [`read_dag`] reads); every DAG must
+/// have the first one's map keys.
+fn read_dags(path: &Path) -> Result<(Vec<Dag>, MapKeys)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let items: Vec<serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| Error::ConfigParse(format!("{}: not a JSON list of DAGs ({e})", path.display())))?;
+    if items.is_empty() {
+        return Err(Error::config("dags", format!("{} lists no DAG", path.display())));
+    }
+    let mut dags = Vec::new();
+    let mut keys: Option<MapKeys> = None;
+    for (i, item) in items.into_iter().enumerate() {
+        let bad = |e: serde_json::Error| Error::ConfigParse(format!("{}: item {i} is not a DAG ({e})", path.display()));
+        let maps: MapKeys = serde_json::from_value(item.clone()).map_err(bad)?;
+        dags.push(serde_json::from_value(item).map_err(bad)?);
+        match &keys {
+            Some(first) if *first != maps => {
+                return Err(Error::config("dags", format!("{}: item {i}'s shape, input_shape or stem differ from item 0's", path.display())))
+            }
+            Some(_) => {}
+            None => keys = Some(maps),
+        }
+    }
+    Ok((dags, keys.unwrap_or_default()))
+}
+
+/// Parses `--seeds`: `A-B` (both included) or a comma list.
+fn parse_seeds(text: &str) -> Result<Vec<u64>> {
+    let number = |s: &str| {
+        s.trim().parse::<u64>().map_err(|_| Error::config("seeds", format!("{s:?} is not a seed: write A-B or a comma list, for example 0-9 or 0,3,7")))
+    };
+    let seeds = match text.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (number(a)?, number(b)?);
+            if a > b || b - a >= 1 << 16 {
+                return Err(Error::config("seeds", format!("{text:?} is not a range of at most 65536 seeds from low to high")));
+            }
+            (a..=b).collect()
+        }
+        None => text.split(',').map(number).collect::<Result<Vec<_>>>()?,
+    };
+    Ok(seeds)
+}
+
+/// The distinct ops of `dags`, in the fixed op order (`dense` when no DAG has an edge).
+fn dag_ops(dags: &[Dag]) -> Vec<Op> {
+    let ops: Vec<Op> = Op::ALL.iter().copied().filter(|o| dags.iter().any(|d| d.ops().contains(o))).collect();
     if ops.is_empty() {
         vec![Op::Dense]
     } else {
@@ -142,22 +194,36 @@ fn dag_ops(dag: &Dag) -> Vec<Op> {
 }
 
 impl TrainArgs {
-    /// The DAG to train and its map keys, from --dag or --edges/--layers.
-    fn dag(&self, layers: Option<usize>) -> Result<(Dag, MapKeys)> {
-        match (&self.dag, &self.edges, layers) {
-            (Some(path), _, layers) => {
+    /// The DAGs to train and their map keys, from --dag, --dags or --edges/--layers.
+    fn dags(&self, layers: Option<usize>) -> Result<(Vec<Dag>, MapKeys)> {
+        let (dags, maps, path) = match (&self.dag, &self.dags, &self.edges, layers) {
+            (Some(path), _, _, _) => {
                 let (dag, maps) = read_dag(path)?;
-                if let Some(l) = layers.filter(|&l| l != dag.layers()) {
-                    return Err(Error::config(
-                        "layers",
-                        format!("--layers {l} disagrees with {} ({} layers)", path.display(), dag.layers()),
-                    ));
-                }
-                Ok((dag, maps))
+                (vec![dag], maps, path)
             }
-            (None, Some(edges), Some(layers)) => Ok((parse_edges(edges, layers)?, MapKeys::default())),
-            _ => Err(Error::config("dag", "give --dag FILE.json, or --edges with --layers")),
+            (None, Some(path), _, _) => {
+                let (dags, maps) = read_dags(path)?;
+                (dags, maps, path)
+            }
+            (None, None, Some(edges), Some(layers)) => return Ok((vec![parse_edges(edges, layers)?], MapKeys::default())),
+            _ => return Err(Error::config("dag", "give --dag FILE.json, --dags FILE.json, or --edges with --layers")),
+        };
+        let first = dags[0].layers();
+        if let Some(l) = layers.filter(|&l| l != first) {
+            return Err(Error::config("layers", format!("--layers {l} disagrees with {} ({first} layers)", path.display())));
         }
+        if let Some((i, d)) = dags.iter().enumerate().find(|(_, d)| d.layers() != first) {
+            return Err(Error::config(
+                "layers",
+                format!("{}: item {i} has {} layers, item 0 has {first}: one population is one space", path.display(), d.layers()),
+            ));
+        }
+        Ok((dags, maps))
+    }
+
+    /// Whether this is a population run (--dags or --seeds): one line per member.
+    fn population(&self) -> bool {
+        self.dags.is_some() || self.seeds.is_some()
     }
 }
 
@@ -169,7 +235,7 @@ struct Numbers {
     max_skip: Option<usize>,
     epochs: usize,
     batch_size: usize,
-    seed: u64,
+    seeds: Vec<u64>,
     threads: usize,
 }
 
@@ -181,27 +247,20 @@ impl TrainArgs {
             max_skip: self.max_skip.map(|v| count("max_skip", v, |c, v| c.space.max_skip = Some(v))).transpose()?,
             epochs: count("retrain.epochs", self.epochs, |c, v| c.retrain.epochs = v)?,
             batch_size: count("retrain.batch_size", self.batch_size, |c, v| c.retrain.batch_size = v)?,
-            seed: seed("seed", self.seed)?,
+            seeds: match &self.seeds {
+                Some(text) => parse_seeds(text)?,
+                None => vec![seed("seed", self.seed)?],
+            },
             threads: count("threads", self.threads, |c, v| c.threads = Some(v))?,
         })
     }
 }
 
-pub fn run(args: TrainArgs) -> Result<()> {
-    let n = args.numbers()?;
-    if !(1..=1024).contains(&n.threads) {
-        return Err(Error::config("threads", format!("{} is out of range: allowed 1..=1024", n.threads)));
-    }
-    let (dag, file_maps) = args.dag(n.layers)?;
-    let device = parse_device(&args.device)?;
-    let mut config = TrainConfig { epochs: n.epochs, batch_size: n.batch_size, ..TrainConfig::default() };
-    config.optimizer.lr = args.lr;
-    config.validate()?;
-    tch::set_num_threads(n.threads as i32);
-    let data = data::load(&args.data)?;
+/// The space of `dags` from the flags and the DAG files' map keys.
+fn space_of(args: &TrainArgs, n: &Numbers, dags: &[Dag], file_maps: MapKeys, train: &data::Dataset) -> Result<densenas::Space> {
     let defaults = SpaceOptions::default();
-    let space = SpaceOptions {
-        layers: dag.layers(),
+    SpaceOptions {
+        layers: dags[0].layers(),
         width: n.width,
         blocks: 1,
         max_skip: n.max_skip,
@@ -211,25 +270,48 @@ pub fn run(args: TrainArgs) -> Result<()> {
         min_edges: None,
         max_edges: None,
         shape: args.maps.shape.or(file_maps.shape),
-        ops: dag_ops(&dag),
+        ops: dag_ops(dags),
         input_shape: args.maps.input_shape.or(file_maps.input_shape),
         stem: args.maps.stem.unwrap_or(file_maps.stem),
     }
-    .space(data.train.features, data.train.classes, data.train.shape)?;
-    dag.codes(&space)?;
+    .space(train.features, train.classes, train.shape)
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let n = args.numbers()?;
+    if !(1..=1024).contains(&n.threads) {
+        return Err(Error::config("threads", format!("{} is out of range: allowed 1..=1024", n.threads)));
+    }
+    let (dags, file_maps) = args.dags(n.layers)?;
+    if args.out.is_some() && dags.len() * n.seeds.len() > 1 {
+        return Err(Error::config("out", "--out writes one network: give one DAG and one seed"));
+    }
+    let device = parse_device(&args.device)?;
+    let mut config = TrainConfig { epochs: n.epochs, batch_size: n.batch_size, ..TrainConfig::default() };
+    config.optimizer.lr = args.lr;
+    config.validate()?;
+    tch::set_num_threads(n.threads as i32);
+    let data = data::load(&args.data)?;
+    let space = space_of(&args, &n, &dags, file_maps, &data.train)?;
+    let members: Vec<(Dag, u64)> = dags.iter().flat_map(|d| n.seeds.iter().map(move |&s| (d.clone(), s))).collect();
+    for (i, (dag, _)) in members.iter().enumerate().step_by(n.seeds.len()) {
+        dag.codes(&space).map_err(|e| if args.population() { Error::Input(format!("DAG {}: {e}", i / n.seeds.len())) } else { e })?;
+    }
     // Opened (and refused) once the DAG is checked, before the training, and
     // locked until it is written.
     let folder = args.out.as_deref().map(|dir| TrainedFolder::open(dir, args.overwrite)).transpose()?;
     let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
-    let kind = Precision::Float32.kind();
     let train_t = SplitTensors::new(&data.train, device)?;
     let test_t = SplitTensors::new(&data.test, device)?;
-    let (d, test) = (&data.train, &data.test);
+    let d = &data.train;
     if !args.quiet {
+        let what = match members.len() {
+            1 => format!("{} edges", dags[0].edges().len()),
+            p => format!("{p} networks ({} DAGs x {} seeds)", dags.len(), n.seeds.len()),
+        };
         eprintln!(
-            "training {} edges on {} layers of width {} on {} ({} training samples, {} features, {} classes)",
-            dag.edges().len(),
-            dag.layers(),
+            "training {what} on {} layers of width {} on {} ({} training samples, {} features, {} classes)",
+            space.layers(),
             n.width,
             d.name,
             d.len(),
@@ -237,67 +319,153 @@ pub fn run(args: TrainArgs) -> Result<()> {
             d.classes
         );
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(n.seed);
-    rng.set_stream(densenas::train::RETRAIN_BEST_STREAM);
-    let start = Instant::now();
-    let quiet = args.quiet;
-    let epochs = config.epochs;
-    let net = train_dag(&space, &dag, &normalization, &train_t, &config, kind, device, &mut rng, &mut |epoch, loss| {
+    let job = StandaloneJob {
+        space: &space,
+        normalization: &normalization,
+        train: &train_t,
+        test: &test_t,
+        config: &config,
+        precision: Precision::Float32,
+        deterministic: false,
+        device,
+    };
+    let (quiet, epochs) = (args.quiet, config.epochs);
+    let mut on_epoch = |epoch: usize, losses: &[Option<f64>]| {
         if !quiet && (epoch + 1 == epochs || (epoch + 1) % 10 == 0 || epochs <= 10) {
-            eprintln!("epoch {:>4}/{epochs}  loss {loss:.4}", epoch + 1);
+            eprintln!("epoch {:>4}/{epochs}  {}", epoch + 1, loss_text(losses));
         }
-    })?;
-    let seconds = start.elapsed().as_secs_f64();
-    let (train_acc, _) = evaluate_network(&net, &train_t, kind)?;
-    let (test_acc, test_loss) = evaluate_network(&net, &test_t, kind)?;
-    let metrics = dag.metrics();
-    if args.json {
-        let out = json!({
-            "densenas_version": densenas::VERSION,
-            "dataset": {"name": d.name, "spec": args.data, "train": d.len(), "test": test.len(),
-                        "features": d.features, "classes": d.classes},
-            "dag": dag,
-            "metrics": metrics,
-            "space": {"layers": space.layers(), "width": space.width(), "max_skip": space.max_skip(),
-                      "activation": space.activation(), "aggregation": space.aggregation(), "norm": space.norm()},
-            "train": {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.optimizer.lr,
-                      "seed": n.seed, "device": args.device, "threads": n.threads},
-            "params": net.params(),
-            "flops": net.flops(),
-            "train_accuracy": train_acc,
-            "test_accuracy": test_acc,
-            "test_loss": test_loss,
-            "train_seconds": seconds,
-        });
-        println!("{out}");
-    } else {
-        println!("dataset         {} ({} training / {} test samples)", d.name, d.len(), test.len());
-        let (edges, depth, layers, width) = (dag.edges(), metrics.depth, dag.layers(), space.width());
-        println!("DAG             {edges:?} ({} edges, depth {depth}, L={layers}, D={width})", edges.len());
-        let (test_pct, train_pct) = (100.0 * test_acc, 100.0 * train_acc);
-        println!("test accuracy   {test_pct:.2}%  (test loss {test_loss:.4}; training accuracy {train_pct:.2}%)");
-        println!("parameters      {}", net.params());
-        println!("FLOPs           {} per sample (forward)", net.flops());
-        println!("training        {seconds:.1} s ({} epochs, batch {})", config.epochs, config.batch_size);
+    };
+    let outcome = train_standalone(&job, &members, &mut on_epoch, &AtomicBool::new(false))?
+        .expect("no stop is requested");
+    let report = Report { args: &args, data: &data, space: &space, config: &config, n: &n, seconds: outcome.train_seconds };
+    if args.population() {
+        return report.members(&members, outcome.members);
     }
+    let trained = outcome.members.into_iter().next().expect("one member").map_err(Error::Diverged)?;
+    report.one(&members[0].0, &trained)?;
     if let Some(folder) = &folder {
         let run = TrainedRun {
-            network: &net,
+            network: &trained.network,
             data_spec: &args.data,
             train: d,
-            test,
+            test: &data.test,
             config: &config,
-            seed: n.seed,
+            seed: n.seeds[0],
             device: &args.device,
-            train_accuracy: train_acc,
-            test_accuracy: test_acc,
-            test_loss,
-            train_seconds: seconds,
+            train_accuracy: trained.train_accuracy,
+            test_accuracy: trained.test_accuracy,
+            test_loss: trained.test_loss,
+            train_seconds: outcome.train_seconds,
         };
         report_written(folder, folder.write(&run)?, args.json)?;
     }
     Ok(())
 }
+
+/// An epoch's loss (one member) or the members' mean loss and failures.
+fn loss_text(losses: &[Option<f64>]) -> String {
+    let alive: Vec<f64> = losses.iter().flatten().copied().collect();
+    match (losses.len(), alive.len()) {
+        (1, 1) => format!("loss {:.4}", alive[0]),
+        (_, 0) => "every member failed".to_string(),
+        (p, a) => {
+            let mean = alive.iter().sum::<f64>() / a as f64;
+            let failed = if a < p { format!(" ({} failed)", p - a) } else { String::new() };
+            format!("mean loss {mean:.4} over {a} members{failed}")
+        }
+    }
+}
+
+/// What is printed about the trained networks.
+struct Report<'a> {
+    args: &'a TrainArgs,
+    data: &'a data::DataSplits,
+    space: &'a densenas::Space,
+    config: &'a TrainConfig,
+    n: &'a Numbers,
+    seconds: f64,
+}
+
+impl Report<'_> {
+    /// The JSON object of a trained network (`seed` is its own).
+    fn json(&self, dag: &Dag, seed: u64, t: &TrainedMember) -> serde_json::Value {
+        let (d, test, space, config, n) = (&self.data.train, &self.data.test, self.space, self.config, self.n);
+        json!({
+            "densenas_version": densenas::VERSION,
+            "dataset": {"name": d.name, "spec": self.args.data, "train": d.len(), "test": test.len(),
+                        "features": d.features, "classes": d.classes},
+            "dag": dag,
+            "metrics": dag.metrics(),
+            "space": {"layers": space.layers(), "width": space.width(), "max_skip": space.max_skip(),
+                      "activation": space.activation(), "aggregation": space.aggregation(), "norm": space.norm()},
+            "train": {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.optimizer.lr,
+                      "seed": seed, "device": self.args.device, "threads": n.threads},
+            "params": t.network.params(),
+            "flops": t.network.flops(),
+            "train_accuracy": t.train_accuracy,
+            "test_accuracy": t.test_accuracy,
+            "test_loss": t.test_loss,
+            "train_seconds": self.seconds,
+        })
+    }
+
+    /// The report of a single network: a JSON object with --json, else text.
+    fn one(&self, dag: &Dag, t: &TrainedMember) -> Result<()> {
+        if self.args.json {
+            println!("{}", self.json(dag, self.n.seeds[0], t));
+            return Ok(());
+        }
+        let (d, test) = (&self.data.train, &self.data.test);
+        println!("dataset         {} ({} training / {} test samples)", d.name, d.len(), test.len());
+        let (edges, depth, layers, width) = (dag.edges(), dag.metrics().depth, dag.layers(), self.space.width());
+        println!("DAG             {edges:?} ({} edges, depth {depth}, L={layers}, D={width})", edges.len());
+        let (test_pct, train_pct) = (100.0 * t.test_accuracy, 100.0 * t.train_accuracy);
+        println!("test accuracy   {test_pct:.2}%  (test loss {:.4}; training accuracy {train_pct:.2}%)", t.test_loss);
+        println!("parameters      {}", t.network.params());
+        println!("FLOPs           {} per sample (forward)", t.network.flops());
+        println!("training        {:.1} s ({} epochs, batch {})", self.seconds, self.config.epochs, self.config.batch_size);
+        Ok(())
+    }
+
+    /// One line per member (`member`: its index, DAG-major): its JSON object with
+    /// --json (a failed member's has `failed`, its reason), else a line of text. Fails
+    /// after the lines when some member failed.
+    fn members(&self, members: &[(Dag, u64)], results: Vec<std::result::Result<TrainedMember, String>>) -> Result<()> {
+        let mut failed = 0;
+        for (m, ((dag, seed), result)) in members.iter().zip(results).enumerate() {
+            match (result, self.args.json) {
+                (Ok(t), true) => {
+                    let mut line = self.json(dag, *seed, &t);
+                    line["member"] = json!(m);
+                    println!("{line}");
+                }
+                (Ok(t), false) => println!(
+                    "member {m:>3}  seed {seed:>4}  {:>2} edges  test accuracy {:.2}%  test loss {:.4}  params {}",
+                    dag.edges().len(),
+                    100.0 * t.test_accuracy,
+                    t.test_loss,
+                    t.network.params()
+                ),
+                (Err(reason), json) => {
+                    failed += 1;
+                    if json {
+                        println!("{}", json!({"member": m, "dag": dag, "train": {"seed": seed}, "failed": reason}));
+                    } else {
+                        println!("member {m:>3}  seed {seed:>4}  failed: {reason}");
+                    }
+                }
+            }
+        }
+        if !self.args.json {
+            println!("training        {:.1} s for {} networks ({} epochs, batch {})", self.seconds, members.len(), self.config.epochs, self.config.batch_size);
+        }
+        match failed {
+            0 => Ok(()),
+            f => Err(Error::Diverged(format!("{f} of {} members failed (their lines say why)", members.len()))),
+        }
+    }
+}
+
 
 /// Says what `densenas train --out` wrote (on stdout unless --json, whose stdout is the
 /// JSON object), warns of a skipped ONNX Runtime check on stderr, and fails on a failed
