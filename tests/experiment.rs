@@ -341,3 +341,72 @@ fn a_typed_group_gets_an_rq6_section_whose_figures_are_its_searches() {
     let text = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(text.lines().count(), 2 * (2 + 1 + 1 + 3 + 3), "{text}");
 }
+
+/// A group of standalone trainings only: every DAG of L = 3 (8) with three seeds.
+const STANDALONE_ONLY: &str = r#"{"name": "packed", "datasets": ["digits"],
+  "spaces": [{"layers": 3, "width": 16}], "strategies": [], "seeds": [0, 1, 2],
+  "retrain_epochs": 2, "standalone": {"random_dags": "all"}, "baselines": []}"#;
+
+/// Every unit's result in `dir` (without timing and memory), by id.
+fn results(dir: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    std::fs::read_dir(dir.join("units"))
+        .unwrap()
+        .filter_map(|e| {
+            let unit = e.unwrap().path();
+            let text = std::fs::read_to_string(unit.join("result.json")).ok()?;
+            Some((unit.file_name()?.to_string_lossy().into_owned(), comparable(serde_json::from_str(&text).unwrap())))
+        })
+        .collect()
+}
+
+#[test]
+fn packed_standalone_units_equal_units_run_one_at_a_time_and_a_killed_population_resumes() {
+    let root = common::temp_dir("experiment-packed");
+    let file = write(&root, "packed.json", STANDALONE_ONLY);
+    let one = root.join("one");
+    let o = experiment(&file, &one, &["--population-size", "1", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let alone = results(&one);
+    assert_eq!(alone.len(), 24);
+    // Packed (the default cap holds all 24 in one population): the same results.
+    let packed = root.join("packed");
+    let o = experiment(&file, &packed, &["--jobs", "1", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(results(&packed), alone, "packed results differ from one at a time");
+    assert_eq!(comparable(report(&packed)), comparable(report(&one)));
+
+    // Populations of 8, killed as soon as one is recorded: whole populations only.
+    let killed = root.join("killed");
+    let mut child = densenas()
+        .arg("experiment")
+        .arg(&file)
+        .arg("--out")
+        .arg(&killed)
+        .args(["--jobs", "1", "--population-size", "8"])
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        if line.unwrap().contains(" done  ") {
+            // SAFETY: signalling the process group of our own child.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            break;
+        }
+    }
+    assert!(!child.wait().unwrap().success());
+    let kept = results(&killed).len();
+    assert!(kept % 8 == 0 && (8..24).contains(&kept), "{kept} units recorded: not whole populations of 8");
+    let o = experiment(&file, &killed, &["--jobs", "1", "--population-size", "8"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(counts(&stderr(&o)), (24 - kept, kept));
+    assert_eq!(results(&killed), alone, "the resumed results differ");
+    // A population size below 1 is refused, naming the option; a negative one before
+    // any folder is made.
+    let o = experiment(&file, &root.join("zero"), &["--population-size", "0"]);
+    assert!(!o.status.success() && stderr(&o).contains("population_size: must be at least 1"), "{}", stderr(&o));
+    let o = experiment(&file, &root.join("negative"), &["--population-size", "-2"]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("population_size") && e.contains("at least 1") && !root.join("negative").exists(), "{e}");
+}

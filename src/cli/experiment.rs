@@ -29,6 +29,11 @@ pub struct ExperimentArgs {
     /// Worker processes, one libtorch thread each.
     #[arg(long, default_value_t = 1)]
     jobs: i64,
+    /// The most standalone units (alike but for DAG and seed) a worker trains as one
+    /// population; 1 trains them one at a time [default: a cap from a memory estimate,
+    /// at most 64].
+    #[arg(long)]
+    population_size: Option<i64>,
     /// Print the units known now (stage 1, and stage 2 of finished searches) and exit.
     #[arg(long)]
     list_units: bool,
@@ -69,13 +74,11 @@ extern "C" fn on_interrupt(_signal: libc::c_int) {
 
 pub fn run(args: ExperimentArgs) -> Result<()> {
     // Numbers first: a refused one leaves no folder behind.
-    let jobs = count_with("jobs", args.jobs, |v| {
-        if v == 0 {
-            Err(Error::config("jobs", "must be at least 1"))
-        } else {
-            Ok(())
-        }
-    })?;
+    let jobs = count_with("jobs", args.jobs, at_least_one("jobs"))?;
+    let population_size = args
+        .population_size
+        .map(|v| count_with("population_size", v, at_least_one("population_size")))
+        .transpose()?;
     let time_limit = args.max_minutes.map(minutes).transpose()?;
     // A whole run locks the folder before it records the experiment there, so that a
     // second one leaves the folder of the first as it is.
@@ -113,6 +116,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         jobs,
         exe: executor::current_exe()?,
         time_limit,
+        population_size,
     };
     let report = executor::run_local(&experiment, &dir, &pool, &mut on_event, &STOP)?;
     if report.interrupted {
@@ -154,6 +158,11 @@ fn print_event(event: &UnitEvent, p: &Progress, _tty: bool) {
         UnitEvent::Finished { id, seconds } => eprintln!("{head} done  {} in {seconds:.1} s", &id[..12]),
         UnitEvent::Failed { id, error } => eprintln!("{head} FAILED {}: {error}", &id[..12]),
     }
+}
+
+/// A check that a count is at least 1, naming `field`.
+fn at_least_one(field: &'static str) -> impl Fn(usize) -> Result<()> {
+    move |v| if v == 0 { Err(Error::config(field, "must be at least 1")) } else { Ok(()) }
 }
 
 fn human(seconds: f64) -> String {

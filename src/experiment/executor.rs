@@ -1,12 +1,15 @@
 //! The local executor (docs/experiments.md): `--jobs N` worker processes of one
 //! libtorch thread each, fed unit ids over a pipe. Each worker keeps its datasets
 //! loaded for its next units, writes each unit's result or error itself, and dies with
-//! its parent. The parent schedules stage 1, adds a search's stage-2 units as soon as
+//! its parent. Standalone units that differ only in DAG and seed go to a worker
+//! together, up to a population's size (`packing.rs`), and train as one population;
+//! each is recorded when the population ends, so a kill loses at most the running
+//! populations. The parent schedules stage 1, adds a search's stage-2 units as soon as
 //! it finishes, skips finished units, retries failed and unfinished ones, and on a stop
 //! request kills its workers (the units they were running are abandoned: never
 //! recorded as finished or failed).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -15,8 +18,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::file::Experiment;
+use super::packing::UnitQueue;
 use super::plan::known_units_of;
-use super::run_unit::{execute, DataCache, UnitOutcome};
+use super::run_unit::{execute, execute_population, DataCache, UnitOutcome};
 use super::store::ExperimentDir;
 use crate::error::{Error, Result};
 
@@ -169,7 +173,8 @@ pub struct RunReport {
 struct Worker {
     child: Child,
     stdin: ChildStdin,
-    busy: Option<(String, Instant)>,
+    /// The units it was sent and has not answered for, and when it was sent them.
+    busy: Option<(Vec<String>, Instant)>,
 }
 
 /// How the local pool runs.
@@ -182,6 +187,9 @@ pub struct PoolOptions {
     /// Start no unit after this long (the running ones finish): a piece of a study
     /// that a rerun continues.
     pub time_limit: Option<Duration>,
+    /// The most standalone units trained as one population (`1`: one at a time);
+    /// `None`: a cap from a memory estimate ([`super::packing::default_cap`]).
+    pub population_size: Option<usize>,
 }
 
 /// Runs every unit of `experiment` not finished in `dir` with a pool of worker
@@ -197,9 +205,12 @@ pub fn run_local(
     if jobs == 0 {
         return Err(Error::config("jobs", "must be at least 1"));
     }
+    if pool.population_size == Some(0) {
+        return Err(Error::config("population_size", "must be at least 1"));
+    }
     let mut report = RunReport::default();
     let mut known: HashSet<String> = HashSet::new();
-    let mut queue: VecDeque<String> = VecDeque::new();
+    let mut queue = UnitQueue::default();
     let mut progress = Progress::default();
     enqueue_new(experiment, dir, &mut known, &mut queue, &mut progress, &mut report)?;
     let (tx, rx) = mpsc::channel::<(usize, String)>();
@@ -215,37 +226,30 @@ pub fn run_local(
                 report.left += queue.len();
                 queue.clear();
             }
-            dispatch(dir, jobs, exe, &tx, &mut workers, &mut queue, &mut progress, on_event)?;
+            dispatch(dir, pool, &tx, &mut workers, &mut queue, &mut progress, on_event)?;
             if queue.is_empty() && workers.iter().all(|w| w.busy.is_none()) {
                 return Ok(());
             }
             let Ok((w, line)) = rx.recv_timeout(Duration::from_millis(200)) else { continue };
-            if line == "died" {
-                // A worker that died (killed, out of memory) is replaced; its unit fails.
-                let _ = workers[w].child.kill();
-                let _ = workers[w].child.wait();
-                let busy = workers[w].busy.take();
-                workers[w] = spawn_worker(dir.root(), exe, w, &tx)?;
-                workers[w].busy = busy;
-            }
-            let Some((id, t0)) = workers[w].busy.take() else { continue };
-            let (status, _) = line.split_once(' ').unwrap_or((line.as_str(), ""));
-            progress.running.retain(|r| r != &id);
-            match status {
-                "finished" => {
-                    report.finished += 1;
-                    progress.done += 1;
-                    let seconds = t0.elapsed().as_secs_f64();
-                    progress.eta_seconds = eta(&progress, started.elapsed().as_secs_f64(), report.finished);
-                    on_event(&UnitEvent::Finished { id: id.clone(), seconds }, &progress);
-                    enqueue_new(experiment, dir, &mut known, &mut queue, &mut progress, &mut report)?;
-                }
-                "abandoned" => {}
-                _ => {
-                    let error = dir.error(&id).unwrap_or_else(|| format!("the worker ended: {line}"));
-                    progress.failed += 1;
-                    on_event(&UnitEvent::Failed { id: id.clone(), error: error.clone() }, &progress);
-                    report.failed.push((id, error));
+            for (id, t0) in answered(dir, exe, &tx, &mut workers, w, &line)? {
+                let (status, _) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+                progress.running.retain(|r| r != &id);
+                match status {
+                    "finished" => {
+                        report.finished += 1;
+                        progress.done += 1;
+                        let seconds = t0.elapsed().as_secs_f64();
+                        progress.eta_seconds = eta(&progress, started.elapsed().as_secs_f64(), report.finished);
+                        on_event(&UnitEvent::Finished { id: id.clone(), seconds }, &progress);
+                        enqueue_new(experiment, dir, &mut known, &mut queue, &mut progress, &mut report)?;
+                    }
+                    "abandoned" => {}
+                    _ => {
+                        let error = dir.error(&id).unwrap_or_else(|| format!("the worker ended: {line}"));
+                        progress.failed += 1;
+                        on_event(&UnitEvent::Failed { id: id.clone(), error: error.clone() }, &progress);
+                        report.failed.push((id, error));
+                    }
                 }
             }
         }
@@ -257,13 +261,43 @@ pub fn run_local(
     result.map(|()| report)
 }
 
+/// The units that worker `w`'s `line` settles, with when they were sent: the one it
+/// names (`finished ID`, `failed ID`, `abandoned ID`), or all it was running when it
+/// died (`died`: it is replaced, and they fail). The worker is idle once it has
+/// answered for all it was sent.
+fn answered(
+    dir: &ExperimentDir,
+    exe: &Path,
+    tx: &mpsc::Sender<(usize, String)>,
+    workers: &mut [Worker],
+    w: usize,
+    line: &str,
+) -> Result<Vec<(String, Instant)>> {
+    if line == "died" {
+        // A worker that died (killed, out of memory) is replaced; its units fail.
+        let _ = workers[w].child.kill();
+        let _ = workers[w].child.wait();
+        let busy = workers[w].busy.take();
+        workers[w] = spawn_worker(dir.root(), exe, w, tx)?;
+        return Ok(busy.map(|(ids, t0)| ids.into_iter().map(|id| (id, t0)).collect()).unwrap_or_default());
+    }
+    let id = line.split_once(' ').map_or("", |(_, id)| id);
+    let Some((ids, t0)) = workers[w].busy.as_mut() else { return Ok(Vec::new()) };
+    let Some(at) = ids.iter().position(|i| i == id) else { return Ok(Vec::new()) };
+    let settled = (ids.remove(at), *t0);
+    if ids.is_empty() {
+        workers[w].busy = None;
+    }
+    Ok(vec![settled])
+}
+
 /// Adds the units not known yet (stage 2 appears as searches finish); finished ones
 /// are counted, not queued.
 fn enqueue_new(
     experiment: &Experiment,
     dir: &ExperimentDir,
     known: &mut HashSet<String>,
-    queue: &mut VecDeque<String>,
+    queue: &mut UnitQueue,
     progress: &mut Progress,
     report: &mut RunReport,
 ) -> Result<()> {
@@ -277,7 +311,7 @@ fn enqueue_new(
             report.skipped += 1;
         } else {
             dir.write_spec(&unit.id, &unit.spec)?;
-            queue.push_back(unit.id);
+            queue.push(unit.id, &unit.spec);
         }
     }
     Ok(())
@@ -290,34 +324,37 @@ fn eta(progress: &Progress, elapsed: f64, finished_here: usize) -> Option<f64> {
     (finished_here > 0).then(|| elapsed / finished_here as f64 * left as f64)
 }
 
-/// Hands queued units to idle workers, starting workers as needed.
-#[allow(clippy::too_many_arguments)]
+/// Hands queued units to idle workers (a population of standalone units at a time, up
+/// to `pool.population_size`), starting workers as needed.
 fn dispatch(
     dir: &ExperimentDir,
-    jobs: usize,
-    exe: &Path,
+    pool: &PoolOptions,
     tx: &mpsc::Sender<(usize, String)>,
     workers: &mut Vec<Worker>,
-    queue: &mut VecDeque<String>,
+    queue: &mut UnitQueue,
     progress: &mut Progress,
     on_event: &mut dyn FnMut(&UnitEvent, &Progress),
 ) -> Result<()> {
     while !queue.is_empty() {
         let idle = match workers.iter().position(|w| w.busy.is_none()) {
             Some(i) => i,
-            None if workers.len() < jobs => {
-                workers.push(spawn_worker(dir.root(), exe, workers.len(), tx)?);
+            None if workers.len() < pool.jobs => {
+                workers.push(spawn_worker(dir.root(), &pool.exe, workers.len(), tx)?);
                 workers.len() - 1
             }
             None => return Ok(()),
         };
-        let id = queue.pop_front().expect("checked non-empty");
+        let ids = queue.next_population(pool.population_size);
         let w = &mut workers[idle];
-        writeln!(w.stdin, "{id}").and_then(|()| w.stdin.flush()).map_err(|e| Error::State(format!("a worker died: {e}")))?;
-        w.busy = Some((id.clone(), Instant::now()));
-        let what = dir.read_spec(&id).map(|s| s.describe()).unwrap_or_default();
-        progress.running.push(id.clone());
-        on_event(&UnitEvent::Started { id, what }, progress);
+        writeln!(w.stdin, "{}", ids.join(" "))
+            .and_then(|()| w.stdin.flush())
+            .map_err(|e| Error::State(format!("a worker died: {e}")))?;
+        w.busy = Some((ids.clone(), Instant::now()));
+        for id in ids {
+            let what = dir.read_spec(&id).map(|s| s.describe()).unwrap_or_default();
+            progress.running.push(id.clone());
+            on_event(&UnitEvent::Started { id, what }, progress);
+        }
     }
     Ok(())
 }
@@ -349,8 +386,9 @@ fn spawn_worker(root: &Path, exe: &Path, index: usize, tx: &mpsc::Sender<(usize,
     Ok(Worker { child, stdin, busy: None })
 }
 
-/// The worker side: runs the unit ids read from standard input one by one in the
-/// experiment folder `root`, answering `finished ID`, `failed ID` or `abandoned ID`.
+/// The worker side: runs the units read from standard input in the experiment folder
+/// `root`, a line at a time (one id, or the ids of a population separated by spaces),
+/// answering `finished ID`, `failed ID` or `abandoned ID` for each.
 /// It dies with its parent and ignores Ctrl-C (the parent decides).
 pub fn worker_main(root: &Path) -> Result<()> {
     die_with_parent();
@@ -361,13 +399,19 @@ pub fn worker_main(root: &Path) -> Result<()> {
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
     for line in stdin.lock().lines() {
-        let id = line.map_err(|e| Error::State(format!("reading the unit to run: {e}")))?;
-        let status = match execute(&dir, id.trim(), &mut cache, &never) {
-            UnitOutcome::Finished => "finished",
-            UnitOutcome::Failed(_) => "failed",
-            UnitOutcome::Abandoned => "abandoned",
-        };
-        writeln!(out, "{status} {}", id.trim()).and_then(|()| out.flush()).map_err(|e| Error::State(e.to_string()))?;
+        let line = line.map_err(|e| Error::State(format!("reading the unit to run: {e}")))?;
+        let ids: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        for (id, outcome) in ids.iter().zip(execute_population(&dir, &ids, &mut cache, &never)) {
+            let status = match outcome {
+                UnitOutcome::Finished => "finished",
+                UnitOutcome::Failed(_) => "failed",
+                UnitOutcome::Abandoned => "abandoned",
+            };
+            writeln!(out, "{status} {id}").and_then(|()| out.flush()).map_err(|e| Error::State(e.to_string()))?;
+        }
     }
     Ok(())
 }

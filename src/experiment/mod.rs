@@ -6,6 +6,7 @@
 
 pub mod executor;
 pub mod file;
+pub mod packing;
 pub mod plan;
 pub mod run_unit;
 pub mod store;

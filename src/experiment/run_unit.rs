@@ -1,28 +1,28 @@
 //! Running one unit: a search into its run folder (continuing from its checkpoint when
 //! an earlier attempt was interrupted; a run folder that holds the finished run, when
 //! an earlier attempt ended before recording it, is read back rather than searched
-//! again), or a standalone training; the result is written as the unit's last act. Datasets are loaded once per process and kept for
-//! the next units.
+//! again), or a standalone training; the result is written as the unit's last act.
+//! Standalone units that share everything but their DAG and seed may run as one
+//! population ([`execute_population`]; each member is recorded as its own unit when
+//! the population ends). Datasets are loaded once per process and kept for the next
+//! units.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
 use super::store::ExperimentDir;
 use super::unit::{LastBlock, NetworkShape, SearchResult, StandaloneResult, UnitResult, UnitSpec};
 use crate::data::{self, DataSplits, SplitTensors};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::folder_search::{read_finished, run_in_folder};
 use crate::model::dag::Dag;
-use crate::model::device::{configure_numerics, parse_device, Precision};
+use crate::model::device::{parse_device, Precision};
 use crate::model::network::Normalization;
 use crate::search::session::HistoryRecord;
 use crate::search::{Control, SearchConfig};
-use crate::train::{evaluate_network, train_dag_until, TrainConfig, RETRAIN_BEST_STREAM};
+use crate::train::{train_standalone, StandaloneJob, TrainConfig};
 use crate::util::memory;
 
 /// Datasets loaded so far, by spec and subsample.
@@ -80,17 +80,67 @@ fn compute(dir: &ExperimentDir, id: &str, spec: &UnitSpec, cache: &mut DataCache
         UnitSpec::Search { config } => {
             search(&dir.unit_dir(id).join("run"), config, cache, stop, start)?.map(|r| UnitResult::Search(Box::new(r)))
         }
-        UnitSpec::Standalone { data, train_subsample, shape, dag, train, seed, device, precision, deterministic } => {
-            let splits = cache.get(data, *train_subsample)?;
-            let job = Standalone { shape, dag, train, seed: *seed, device, precision: *precision, deterministic: *deterministic };
-            standalone(splits, &job, stop)?.map(|mut r| {
-                r.seconds = start.elapsed().as_secs_f64();
-                r.peak_memory_bytes = memory::peak_bytes();
-                UnitResult::Standalone(r)
-            })
+        UnitSpec::Standalone { .. } => {
+            let job = Standalone::of(spec)?;
+            let splits = cache.get(job.data, job.train_subsample)?;
+            match standalone(splits, &job, &[(job.dag.clone(), job.seed)], stop)? {
+                Some(mut results) => {
+                    let mut r = results.remove(0).map_err(Error::Diverged)?;
+                    r.seconds = start.elapsed().as_secs_f64();
+                    r.peak_memory_bytes = memory::peak_bytes();
+                    Some(UnitResult::Standalone(r))
+                }
+                None => None,
+            }
         }
     };
     Ok(result)
+}
+
+/// Runs the standalone units `ids` (their definitions recorded in `dir`, alike but for
+/// their DAGs and seeds, [`super::packing::population_key`]) as one population and
+/// records each one's result or error when it ends; one outcome per unit, in order.
+/// Each unit's `seconds` is its share of the population's time (the whole time over
+/// the members); its peak memory is the population's. Units that are not alike run one
+/// by one.
+pub fn execute_population(dir: &ExperimentDir, ids: &[String], cache: &mut DataCache, stop: &AtomicBool) -> Vec<UnitOutcome> {
+    let specs: Vec<UnitSpec> = match ids.iter().map(|id| dir.read_spec(id)).collect::<Result<_>>() {
+        Ok(specs) => specs,
+        Err(e) => return ids.iter().map(|id| fail(dir, id, e.to_string())).collect(),
+    };
+    let key = specs.first().and_then(super::packing::population_key);
+    if ids.len() == 1 || key.is_none() || specs.iter().any(|s| super::packing::population_key(s) != key) {
+        return ids.iter().map(|id| execute(dir, id, cache, stop)).collect();
+    }
+    memory::reset_peak();
+    let start = Instant::now();
+    let results = Standalone::of(&specs[0]).and_then(|job| {
+        let members: Vec<(Dag, u64)> =
+            specs.iter().map(|s| Standalone::of(s).map(|j| (j.dag.clone(), j.seed))).collect::<Result<_>>()?;
+        let splits = cache.get(job.data, job.train_subsample)?;
+        standalone(splits, &job, &members, stop)
+    });
+    let share = start.elapsed().as_secs_f64() / ids.len() as f64;
+    match results {
+        Ok(Some(results)) => ids.iter().zip(results).map(|(id, r)| record(dir, id, r, share)).collect(),
+        Ok(None) => ids.iter().map(|_| UnitOutcome::Abandoned).collect(),
+        Err(e) => ids.iter().map(|id| fail(dir, id, e.to_string())).collect(),
+    }
+}
+
+/// Records a population member's result (with `seconds`) or its failure.
+fn record(dir: &ExperimentDir, id: &str, result: std::result::Result<StandaloneResult, String>, seconds: f64) -> UnitOutcome {
+    match result {
+        Ok(mut r) => {
+            r.seconds = seconds;
+            r.peak_memory_bytes = memory::peak_bytes();
+            match dir.write_result(id, &UnitResult::Standalone(r)) {
+                Ok(()) => UnitOutcome::Finished,
+                Err(e) => fail(dir, id, e.to_string()),
+            }
+        }
+        Err(reason) => fail(dir, id, Error::Diverged(reason).to_string()),
+    }
 }
 
 /// The search unit's result: its run folder's when that holds the finished run (an
@@ -127,6 +177,8 @@ fn last_phase(history: &[HistoryRecord]) -> Vec<LastBlock> {
 
 /// A standalone training's definition.
 struct Standalone<'a> {
+    data: &'a str,
+    train_subsample: Option<usize>,
     shape: &'a NetworkShape,
     dag: &'a Dag,
     train: &'a TrainConfig,
@@ -136,30 +188,67 @@ struct Standalone<'a> {
     deterministic: bool,
 }
 
-fn standalone(splits: &DataSplits, job: &Standalone<'_>, stop: &AtomicBool) -> Result<Option<StandaloneResult>> {
+impl<'a> Standalone<'a> {
+    /// The definition of a standalone unit (a search is refused).
+    fn of(spec: &'a UnitSpec) -> Result<Standalone<'a>> {
+        match spec {
+            UnitSpec::Standalone { data, train_subsample, shape, dag, train, seed, device, precision, deterministic } => {
+                Ok(Standalone {
+                    data,
+                    train_subsample: *train_subsample,
+                    shape,
+                    dag,
+                    train,
+                    seed: *seed,
+                    device,
+                    precision: *precision,
+                    deterministic: *deterministic,
+                })
+            }
+            UnitSpec::Search { .. } => Err(Error::Input("a search unit is not a standalone training".into())),
+        }
+    }
+}
+
+/// Trains `members` (DAG, seed) with `job`'s shape, budget and device as one
+/// population; each member's result (its timing left to the caller) or its failure.
+fn standalone(
+    splits: &DataSplits,
+    job: &Standalone<'_>,
+    members: &[(Dag, u64)],
+    stop: &AtomicBool,
+) -> Result<Option<Vec<std::result::Result<StandaloneResult, String>>>> {
     let (f, c) = (splits.train.features, splits.train.classes);
     let space = job.shape.space(f, c, splits.train.shape)?;
     let device = parse_device(job.device)?;
-    configure_numerics(device, job.precision, job.deterministic)?;
-    let kind = job.precision.kind();
     let normalization = Normalization::from_data(&splits.train.x, f)?;
     let train_t = SplitTensors::new(&splits.train, device)?;
     let test_t = SplitTensors::new(&splits.test, device)?;
-    // The stream a search retrains its best with: the same DAG, seed and budget give
-    // the search's retrained accuracy.
-    let mut rng = ChaCha8Rng::seed_from_u64(job.seed);
-    rng.set_stream(RETRAIN_BEST_STREAM);
-    let trained =
-        train_dag_until(&space, job.dag, &normalization, &train_t, job.train, (kind, device), &mut rng, &mut |_, _| {}, stop)?;
-    let Some(network) = trained else { return Ok(None) };
-    let (test_accuracy, _) = evaluate_network(&network, &test_t, kind)?;
-    Ok(Some(StandaloneResult {
-        dag: job.dag.clone(),
-        metrics: job.dag.metrics(),
-        params: job.dag.params(&space),
-        flops: job.dag.flops(&space),
-        test_accuracy,
-        seconds: 0.0,
-        peak_memory_bytes: None,
-    }))
+    let standalone = StandaloneJob {
+        space: &space,
+        normalization: &normalization,
+        train: &train_t,
+        test: &test_t,
+        config: job.train,
+        precision: job.precision,
+        deterministic: job.deterministic,
+        device,
+    };
+    let Some(outcome) = train_standalone(&standalone, members, &mut |_, _| {}, stop)? else { return Ok(None) };
+    let results = members
+        .iter()
+        .zip(outcome.members)
+        .map(|((dag, _), r)| {
+            r.map(|t| StandaloneResult {
+                dag: dag.clone(),
+                metrics: dag.metrics(),
+                params: dag.params(&space),
+                flops: dag.flops(&space),
+                test_accuracy: t.test_accuracy,
+                seconds: 0.0,
+                peak_memory_bytes: None,
+            })
+        })
+        .collect();
+    Ok(Some(results))
 }
