@@ -83,11 +83,14 @@ c-examples:
 	cc $(CFLAGS_STRICT) $(SANITIZE) examples/c/search_digits.c -L$(LIBDIR) -ldensenas -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/search_digits_asan
 
 # The C reliability test (tests/c/reliability.c): save/load, stops, lengths, divergence,
+# and the population training test (tests/c/train.c),
 # plain and with AddressSanitizer and UBSan. tests/c_api.rs builds and runs it.
 c-tests:
 	@mkdir -p $(C_BUILD)
 	cc $(CFLAGS_STRICT) tests/c/reliability.c -L$(LIBDIR) -ldensenas -lm -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/reliability
 	cc $(CFLAGS_STRICT) $(SANITIZE) tests/c/reliability.c -L$(LIBDIR) -ldensenas -lm -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/reliability_asan
+	cc $(CFLAGS_STRICT) tests/c/train.c -L$(LIBDIR) -ldensenas -lm -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/train
+	cc $(CFLAGS_STRICT) $(SANITIZE) tests/c/train.c -L$(LIBDIR) -ldensenas -lm -Wl,-rpath,$(LIBDIR) -o $(C_BUILD)/train_asan
 
 # The C++ binding (bindings/cpp/densenas.hpp): its example, and its test built from two
 # translation units that both include the header, plain and with AddressSanitizer and

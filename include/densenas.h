@@ -143,6 +143,11 @@ enum densenas_progress_kind
    * `"step_reports": true`.
    */
   DENSENAS_PROGRESS_STEP = 3,
+  /**
+   * An epoch of `densenas_train` ended (`loss`: the mean over the members still
+   * training of their epoch's mean loss; `phase` 0).
+   */
+  DENSENAS_PROGRESS_TRAIN = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -610,6 +615,36 @@ densenas_status densenas_space_classes(const struct densenas_space *space, size_
  * memory the library did not allocate.
  */
 void densenas_string_free(char *s);
+
+/**
+ * Trains DAGs from fresh weights as one population. `request_json` is an object:
+ *
+ * - `"dags"` (required): a list of DAGs, `{"layers": L, "edges": [[i, j], ...]}` (with
+ *   `"ops"` in a typed space), all with the same `L`;
+ * - `"seeds"`: every DAG is trained with each (default `[0]`); members are DAG-major;
+ * - `"data"` (default `"digits"`), `"train_subsample"`;
+ * - `"space"`: a search's space options (`width`, `activation`, `aggregation`,
+ *   `norm`, `max_skip`, `ops`, `shape`, ...); `layers` is the DAGs';
+ * - `"train"`: a search's `retrain` object (epochs, batch size, optimiser, schedule,
+ *   clipping);
+ * - `"device"`, `"precision"`, `"deterministic"` as in a search's session options.
+ *
+ * A member's weights and data order come from its seed as in a search's retraining of
+ * its best DAG, and its result does not depend on the other members. `callback` (may
+ * be NULL) gets a `DENSENAS_PROGRESS_TRAIN` report after every epoch (`loss`: the mean
+ * over the members still training); returning non-zero stops the training at the next
+ * step, and the result is `{"members": [], "interrupted": true, ...}`. On success
+ * `*result_json_out` receives `{"members": [{"member", "dag", "seed", "params",
+ * "flops", "train_accuracy", "test_accuracy", "test_loss"} or {"member", "dag", "seed",
+ * "failed": REASON} for a member whose loss or update became non-finite], "train_seconds",
+ * "interrupted"}`, a string the caller owns and must free with `densenas_string_free`.
+ * Sets libtorch's numerics (deterministic algorithms, TF32) as a search does; not its
+ * thread count. Blocking.
+ */
+densenas_status densenas_train(const char *request_json,
+                               densenas_progress_callback callback,
+                               void *user_data,
+                               char **result_json_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -102,6 +102,7 @@ fn cpp_test_from_two_translation_units_passes_plain_and_under_sanitizers() {
         assert!(!stderr.contains("Sanitizer") && !stderr.contains("runtime error"), "{exe}:\n{stderr}");
         let checks = value_after(&stdout, "all ");
         assert!(checks >= 70.0 && stdout.contains(" checks passed"), "{exe}: only {checks} checks ran\n{stdout}");
+        assert!(stdout.contains("trained a population of 4: 4 members, 2 reports"), "{exe}: densenas::train\n{stdout}");
         // Errors arrived as densenas::Error with the library's status and message.
         for caught in [
             "caught DENSENAS_STATUS_INVALID_INPUT: invalid input: x_len is 1023 but batch * features = 16 * 64",

@@ -114,6 +114,11 @@ fn c_reliability_test_passes_plain_and_under_sanitizers() {
         std::fs::create_dir_all(&work).unwrap();
         let stdout = run_example(&dir.join(exe), &work, sanitized);
         assert!(stdout.contains("all ok"), "{exe}:\n{stdout}");
+        let train = dir.join(exe.replace("reliability", "train"));
+        let trained = run_example(&train, &work, sanitized);
+        for line in ["ok population of 4", "member 3 equals its DAG and seed alone", "ok stop on a training report", "ok bad requests", "all ok"] {
+            assert!(trained.contains(line), "{}: no {line:?} in\n{trained}", train.display());
+        }
         for line in ["save/load round trip (darts2)", "save/load round trip (gdas)", "bad session files", "divergence", "stop on a phase report", "stop on an epoch report", "stop on a step report", "stop on a retraining report", "ok experiment"] {
             assert!(stdout.contains(line), "{exe}: no {line:?} in\n{stdout}");
         }

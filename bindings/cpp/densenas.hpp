@@ -372,6 +372,7 @@ enum class ProgressKind : std::uint32_t {
   Phase = DENSENAS_PROGRESS_PHASE,      ///< a search phase ended
   Retrain = DENSENAS_PROGRESS_RETRAIN,  ///< an epoch of retraining ended
   Step = DENSENAS_PROGRESS_STEP,        ///< a step of a search phase ended (RunOptions::step_reports)
+  Train = DENSENAS_PROGRESS_TRAIN,      ///< an epoch of train() ended (loss: the members' mean)
 };
 
 /// A progress report (`densenas_progress`); NaN marks a figure that does not apply.
@@ -464,6 +465,25 @@ inline String run_search(const char *config_json, const char *out_dir, const Pro
                                    RunOptions options = {}) {
   options.resume = true;
   return detail::run_search(nullptr, out_dir.c_str(), progress, options);
+}
+
+/// Trains a list of DAGs with a list of seeds as one population (densenas_train) and
+/// returns the result's JSON: `{"members": [...], "train_seconds", "interrupted"}`, one
+/// member per DAG and seed (DAG-major) with its scores, or `"failed"` and why.
+/// `request_json` holds `"dags"` and optionally `"seeds"`, `"data"`, `"space"`,
+/// `"train"`, `"device"`, `"precision"` (the header documents them). `progress` gets a
+/// ProgressKind::Train report after every epoch; returning true stops the training (the
+/// result is then marked `"interrupted": true` and lists no member). An exception
+/// thrown by `progress` stops it too and is rethrown here.
+[[nodiscard]] inline String train(const std::string &request_json, const ProgressCallback &progress = nullptr) {
+  detail::SearchContext context{&progress, nullptr};
+  char *result = nullptr;
+  densenas_status status =
+      densenas_train(request_json.c_str(), progress ? detail::progress_trampoline : nullptr, &context, &result);
+  String owned(result);  // freed even when the callback's exception is rethrown
+  if (context.error) std::rethrow_exception(context.error);
+  detail::check(status);
+  return owned;
 }
 
 }  // namespace densenas

@@ -19,6 +19,7 @@ pub mod search;
 pub mod session;
 pub mod space;
 pub mod string;
+pub mod train;
 
 pub use dataset::densenas_split;
 pub use error::densenas_status;

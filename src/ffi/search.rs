@@ -32,6 +32,9 @@ pub enum densenas_progress_kind {
     /// losses, not epoch means). Sent only when the run options ask for
     /// `"step_reports": true`.
     DENSENAS_PROGRESS_STEP = 3,
+    /// An epoch of `densenas_train` ended (`loss`: the mean over the members still
+    /// training of their epoch's mean loss; `phase` 0).
+    DENSENAS_PROGRESS_TRAIN = 4,
 }
 
 /// What a progress callback is told.

@@ -161,6 +161,40 @@ void test_resume(const std::string &dir) {
     std::printf("resumed %s: the same history and best.onnx as %s\n", stopped.c_str(), whole.c_str());
 }
 
+void test_train_a_population() {
+    const std::string request = R"({"space": {"width": 16}, "train": {"epochs": 2}, "seeds": [1, 2],
+        "dags": [{"layers": 3, "edges": [[0, 1]]}, {"layers": 3, "edges": [[0, 1], [1, 2]]}]})";
+    std::vector<densenas::Progress> reports;
+    const densenas::String result = densenas::train(request, [&](const densenas::Progress &p) {
+        reports.push_back(p);
+        return false;
+    });
+    std::size_t members = 0;
+    for (auto at = result.view().find("\"test_accuracy\":"); at != std::string_view::npos;
+         at = result.view().find("\"test_accuracy\":", at + 1))
+        ++members;
+    CHECK(members == 4 && contains(result.view(), "\"interrupted\":false"));
+    CHECK(reports.size() == 2 && reports[1].kind == densenas::ProgressKind::Train && reports[1].epoch == 1);
+    CHECK(reports[0].epochs == 2 && std::isfinite(reports[0].loss));
+    // Stopped at the first report; an exception from the callback comes back.
+    const densenas::String stopped = densenas::train(request, [](const densenas::Progress &) { return true; });
+    CHECK(contains(stopped.view(), "\"interrupted\":true") && contains(stopped.view(), "\"members\":[]"));
+    bool caught = false;
+    try {
+        (void)densenas::train(request, [](const densenas::Progress &) -> bool { throw Boom(); });
+    } catch (const Boom &) {
+        caught = true;
+    }
+    CHECK(caught);
+    try {
+        (void)densenas::train(R"({"dags": [], "seeds": [0]})");
+        CHECK(!"an empty list of DAGs accepted");
+    } catch (const densenas::Error &e) {
+        CHECK(e.status() == DENSENAS_STATUS_INVALID_CONFIG && contains(e.message(), "dags"));
+    }
+    std::printf("trained a population of 4: %zu members, %zu reports\n", members, reports.size());
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -176,6 +210,7 @@ int main(int argc, char **argv) {
         test_search_writes_a_run_folder(argv[2]);
         test_a_stop_on_each_kind_of_report();
         test_resume(std::string(argv[2]) + "-resume");
+        test_train_a_population();
         test_session(argv[1]);
         test_session_save_and_load(std::string(argv[2]) + ".session");
     } catch (const std::exception &e) {

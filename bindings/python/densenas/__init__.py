@@ -11,7 +11,8 @@ A thin binding (ctypes) over the C ABI of libdensenas.so (include/densenas.h)::
         loss = session.step_weights(x[:64], y[:64])
 
 or a whole search: ``summary = densenas.search({"phases": 2}, out_dir="runs/py")``,
-continued after a crash with ``densenas.resume("runs/py")``.
+continued after a crash with ``densenas.resume("runs/py")``; or DAGs trained with
+several seeds as one population: ``densenas.train(dags, seeds=range(10))``.
 
 Every failed call raises a `DensenasError` (a subclass per status) carrying the
 library's status and message. Every handle has `close()`, works as a context manager,
@@ -46,6 +47,7 @@ from .search import Progress, ProgressKind, resume, search
 from ._enum import print_names
 from .session import Evaluation, Session
 from .space import Space
+from .train import train
 
 # search.py defines ProgressKind as a plain IntEnum: it too prints its members' names.
 print_names(ProgressKind)
@@ -95,4 +97,5 @@ __all__ = [
     "library_version",
     "resume",
     "search",
+    "train",
 ]

@@ -210,6 +210,7 @@ SIGNATURES = {
     "densenas_space_features": (STATUS, [P(SpaceHandle), P(c_size_t)]),
     "densenas_space_classes": (STATUS, [P(SpaceHandle), P(c_size_t)]),
     "densenas_string_free": (None, [c_void_p]),
+    "densenas_train": (STATUS, [c_char_p, ProgressCallback, c_void_p, P(c_void_p)]),
 }
 
 

@@ -22,6 +22,9 @@ class ProgressKind(enum.IntEnum):
     #: the step within the phase, ``epochs`` the phase's steps, and the losses are
     #: that step's batch losses.
     STEP = 3
+    #: An epoch of `densenas.train` ended (``loss``: the mean over the members still
+    #: training).
+    TRAIN = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +54,26 @@ class Progress:
         except ValueError:
             kind = p.kind
         return cls(kind, p.phase, p.epoch, p.epochs, p.loss, p.arch_loss, p.best_val_accuracy)
+
+
+def progress_callback(progress, raised):
+    """The C callback that calls `progress` (None: a NULL callback) with a `Progress`;
+    an exception it raises is appended to `raised` (to re-raise once the library has
+    returned) and stops the run."""
+    if progress is None:
+        return _ffi.ProgressCallback()
+
+    def trampoline(report, _user_data):
+        # Nothing may propagate into the library: remember it, stop, re-raise later.
+        if raised:
+            return 1
+        try:
+            return 1 if progress(Progress._from_c(report.contents)) else 0
+        except BaseException as e:  # noqa: BLE001 (KeyboardInterrupt stops it too)
+            raised.append(e)
+            return 1
+
+    return _ffi.ProgressCallback(trampoline)
 
 
 def search(
@@ -86,18 +109,7 @@ def search(
     releases the GIL during the call).
     """
     raised = []
-
-    def trampoline(report, _user_data):
-        # Nothing may propagate into the library: remember it, stop, re-raise below.
-        if raised:
-            return 1
-        try:
-            return 1 if progress(Progress._from_c(report.contents)) else 0
-        except BaseException as e:  # noqa: BLE001 (KeyboardInterrupt stops it too)
-            raised.append(e)
-            return 1
-
-    callback = _ffi.ProgressCallback(trampoline) if progress is not None else _ffi.ProgressCallback()
+    callback = progress_callback(progress, raised)
     options = {
         "resume": bool(resume),
         "keep_checkpoints": bool(keep_checkpoints),
