@@ -335,3 +335,54 @@ fn the_population_bench_prints_one_json_line_per_row() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+/// A stand-in for the reference's Python: checks the configuration the bench wrote
+/// (one mask per member over every allowed edge, one seed group per member, x and y
+/// files of `groups x batch` rows) and answers `1000 P` member-samples/s, or fails.
+fn fake_reference(dir: &std::path::Path, fail: bool) -> std::path::PathBuf {
+    let check = r#"
+import json, os, sys
+c = json.load(open(sys.argv[2]))
+p, g = len(c["masks"]), max(c["groups"]) + 1
+assert all(len(m) == len(c["edges"]) for m in c["masks"]) and len(c["groups"]) == p
+assert os.path.getsize(c["x"]) == 4 * g * c["batch"] * c["features"] and os.path.getsize(c["y"]) == 8 * g * c["batch"]
+print(json.dumps({"member_samples_per_second": 1000.0 * p, "alone_member_samples_per_second": 500.0 * p, "torch": "fake"}))
+"#;
+    std::fs::create_dir_all(dir).unwrap();
+    let script = dir.join("check.py");
+    std::fs::write(&script, check).unwrap();
+    let exe = dir.join(if fail { "failing-python" } else { "python" });
+    let body = if fail { "echo 'no torch here' >&2; exit 3".to_string() } else { format!("exec python3 {} \"$@\"", script.display()) };
+    std::fs::write(&exe, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    exe
+}
+
+#[test]
+fn compare_population_puts_the_reference_beside_each_row() {
+    let dir = std::env::temp_dir().join(format!("densenas-compare-population-{}", std::process::id()));
+    let bench = |python: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_densenas"))
+            .args(["bench", "--suite", "compare-population", "--populations", "1,4", "--widths", "16", "--batch-sizes", "8"])
+            .args(["--steps", "2", "--json", "--python"])
+            .arg(python)
+            .output()
+            .unwrap()
+    };
+    let out = bench(&fake_reference(&dir, false));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    for (row, p) in rows.iter().zip([1.0, 4.0]) {
+        let ours = row["member_samples_per_second"].as_f64().unwrap();
+        assert_eq!(row["pytorch_member_samples_per_second"].as_f64(), Some(1000.0 * p), "{row}");
+        assert_eq!(row["pytorch_alone_member_samples_per_second"].as_f64(), Some(500.0 * p), "{row}");
+        assert_eq!(row["ratio"].as_f64(), Some(ours / (1000.0 * p)), "{row}");
+        assert_eq!(row["torch"], "fake");
+    }
+    let out = bench(&fake_reference(&dir, true));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("PyTorch ensemble reference") && err.contains("no torch here"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

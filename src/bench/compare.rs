@@ -69,14 +69,15 @@ pub struct CompareRow {
     pub torch: String,
 }
 
-fn checkout() -> PathBuf {
+pub(super) fn checkout() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The reference's Python, set up when it is the default and missing.
-fn reference_python(config: &CompareConfig) -> Result<PathBuf> {
-    if let Some(p) = &config.python {
-        return Ok(p.clone());
+/// The reference's Python (`python`, else `.venv-ref/bin/python` of the checkout, set
+/// up when missing).
+pub(super) fn reference_python(python: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = python {
+        return Ok(p.to_path_buf());
     }
     let python = checkout().join(".venv-ref/bin/python");
     let script = checkout().join("scripts/setup-reference.sh");
@@ -130,7 +131,7 @@ pub fn run_compare(compare: &CompareConfig, data: &DataSplits, on_row: &mut dyn 
         return Err(Error::config("bench", "the comparison with PyTorch runs on the CPU in float32"));
     }
     let BenchBatch { normalization, x, y } = config.prepare(data)?;
-    let python = reference_python(compare)?;
+    let python = reference_python(compare.python.as_deref())?;
     let dir = std::env::temp_dir().join(format!("densenas-compare-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let xn = normalization.apply(&x)?;

@@ -142,7 +142,7 @@ pub fn run_population_bench(config: &PopulationBenchConfig, data: BenchData<'_>,
 
 /// `rows` training samples: the first of `data`'s training split (cycled), or random
 /// ones; and their normalisation.
-fn bench_data(data: &BenchData<'_>, rows: usize, seed: u64) -> Result<(SplitTensors, Normalization)> {
+pub(super) fn bench_data(data: &BenchData<'_>, rows: usize, seed: u64) -> Result<(SplitTensors, Normalization)> {
     match data {
         BenchData::Loaded(d) => {
             let all = SplitTensors::new(&d.train, Device::Cpu)?;
@@ -162,7 +162,7 @@ fn bench_data(data: &BenchData<'_>, rows: usize, seed: u64) -> Result<(SplitTens
 }
 
 /// `p` DAGs of `space`, each allowed edge present with probability `p0`.
-fn draw_dags(space: &Space, p: usize, p0: f64, seed: u64) -> Vec<Dag> {
+pub(super) fn draw_dags(space: &Space, p: usize, p0: f64, seed: u64) -> Vec<Dag> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..p)
         .map(|_| {

@@ -30,6 +30,9 @@ pub enum Suite {
     /// --batch-sizes, beside the same members trained one at a time (random MNIST-shaped
     /// data unless --data is given).
     Population,
+    /// The population benchmark with PyTorch's ensemble (stack_module_state + vmap)
+    /// beside it, in one run (the PyTorch reference of `compare`).
+    ComparePopulation,
 }
 
 /// Options of `densenas bench`. Numbers are read signed, so that `--width -5` is
@@ -61,7 +64,8 @@ pub struct BenchArgs {
     /// Batch size [default: 64; compare: 256].
     #[arg(long)]
     batch_size: Option<i64>,
-    /// Compare: the Python that runs the PyTorch reference [default: .venv-ref/bin/python].
+    /// Compare, compare-population: the Python that runs the PyTorch reference [default:
+    /// .venv-ref/bin/python].
     #[arg(long)]
     python: Option<std::path::PathBuf>,
     /// Timed weight + architecture step pairs per row (after one warm-up pair).
@@ -219,6 +223,9 @@ pub fn run(args: BenchArgs) -> densenas::Result<()> {
     let n = args.numbers()?;
     if args.suite == Suite::Population {
         return population::run(&args, &n);
+    }
+    if args.suite == Suite::ComparePopulation {
+        return population::compare(&args, &n);
     }
     let data = data::load(args.data.as_deref().unwrap_or("digits"))?;
     if args.suite == Suite::Compare {
