@@ -397,7 +397,7 @@ fn packed_standalone_units_equal_units_run_one_at_a_time_and_a_killed_population
     }
     assert!(!child.wait().unwrap().success());
     let kept = results(&killed).len();
-    assert!(kept % 8 == 0 && (8..24).contains(&kept), "{kept} units recorded: not whole populations of 8");
+    assert!(kept.is_multiple_of(8) && (8..24).contains(&kept), "{kept} units recorded: not whole populations of 8");
     let o = experiment(&file, &killed, &["--jobs", "1", "--population-size", "8"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(counts(&stderr(&o)), (24 - kept, kept));

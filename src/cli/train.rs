@@ -331,7 +331,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     let (quiet, epochs) = (args.quiet, config.epochs);
     let mut on_epoch = |epoch: usize, losses: &[Option<f64>]| {
-        if !quiet && (epoch + 1 == epochs || (epoch + 1) % 10 == 0 || epochs <= 10) {
+        if !quiet && (epoch + 1 == epochs || (epoch + 1).is_multiple_of(10) || epochs <= 10) {
             eprintln!("epoch {:>4}/{epochs}  {}", epoch + 1, loss_text(losses));
         }
     };
