@@ -226,3 +226,17 @@ fn beta_regularisation_and_the_monitor_are_refused_where_they_do_not_apply() {
     std::fs::write(&config, darts_plus(json!({"patience": 0})).to_string()).unwrap();
     refused(&format!("--config {}", config.display()), &["strategy_options.darts_plus.patience"]);
 }
+
+#[test]
+fn the_strategies_bench_has_a_darts_plus_row() {
+    let out = densenas()
+        .args(["bench", "--suite", "strategies", "--strategies", "darts,darts-plus", "--blocks", "2"])
+        .args(["--layers", "2", "--width", "8", "--steps", "2", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r["strategy"].as_str().unwrap()).collect();
+    assert_eq!(names, ["darts", "darts-plus"]);
+    assert!(rows.iter().all(|r| r["samples_per_second"].as_f64().unwrap() > 0.0 && r["blocks"] == 2));
+}
