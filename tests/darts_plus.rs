@@ -240,3 +240,50 @@ fn the_strategies_bench_has_a_darts_plus_row() {
     assert_eq!(names, ["darts", "darts-plus"]);
     assert!(rows.iter().all(|r| r["samples_per_second"].as_f64().unwrap() > 0.0 && r["blocks"] == 2));
 }
+
+/// A search stopped after its second phase and resumed from the checkpoint ends as the
+/// uninterrupted one: the early stops and the Hessian trace travel in the checkpoint.
+#[test]
+fn early_stops_and_the_hessian_trace_survive_a_resume() {
+    use densenas::io::folder_search::{resume_in_folder, search_in_folder};
+    use densenas::search::{Control, Event, SearchConfig};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let root = common::temp_dir("darts-plus-resume");
+    let mut config: SearchConfig = serde_json::from_value(darts_plus(json!({"patience": 3}))).unwrap();
+    config.space.layers = 3;
+    config.space.width = 16;
+    config.space.blocks = 4;
+    config.phases = 3;
+    config.epochs = 2;
+    config.retrain.epochs = 0;
+    config.threads = Some(1);
+    config.hessian_every = Some(1);
+    config.session.seed = 1;
+    let stop = AtomicBool::new(false);
+    let whole = search_in_folder(&root.join("whole"), &config, &mut Control { on_event: &mut |_| {}, stop: &stop }, false, false).unwrap();
+    let stops = &whole.outcome.summary.early_stops;
+    assert!(!stops.is_empty() && !whole.outcome.summary.hessian.is_empty(), "{:?}", whole.outcome.summary);
+
+    let dir = root.join("stopped");
+    let mut on_event = |e: Event<'_>| {
+        if let Event::Phase(report) = e {
+            if report.phase == 1 {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    };
+    let first = search_in_folder(&dir, &config, &mut Control { on_event: &mut on_event, stop: &stop }, false, false).unwrap();
+    assert!(first.outcome.summary.interrupted);
+    stop.store(false, Ordering::SeqCst);
+    let resumed = resume_in_folder(&dir, None, &mut Control { on_event: &mut |_| {}, stop: &stop }, false).unwrap();
+    assert_eq!(resumed.outcome.summary.resumed.map(|r| r.from_phase), Some(2));
+    let summary = |d: &Path| {
+        let mut s = common::comparable(read_json(&d.join("summary.json")));
+        s.as_object_mut().unwrap().remove("resumed");
+        s
+    };
+    assert_eq!(summary(&dir), summary(&root.join("whole")));
+    assert_eq!(history(&dir), history(&root.join("whole")));
+    assert_eq!(read_json(&dir.join("alpha.json")), read_json(&root.join("whole/alpha.json")));
+}
