@@ -10,7 +10,7 @@ use std::process::Command;
 
 use densenas::model::dag::Dag;
 use densenas::model::ops::Op;
-use densenas::search::strategy::{alpha_order, DartsPlusConfig, StopMonitor, StopRule};
+use densenas::search::strategy::{alpha_order, strict_leader, DartsPlusConfig, StopMonitor, StopRule};
 use serde_json::{json, Value};
 
 mod common;
@@ -94,10 +94,12 @@ fn darts_plus_stops_dense_and_typed_searches_early_and_records_it() {
     let hist = history(&dir);
     for stop in &stops {
         assert_eq!(stop["rule"], "skip");
-        // The leading block when the phase stopped (largest alpha, recorded at the
-        // phase's end, which follows the stop) has an identity edge.
-        let leading = hist.iter().find(|r| r["phase"] == stop["phase"] && r["rank_by_alpha"] == 1).unwrap();
-        assert!(leading["dag"]["ops"].as_array().unwrap().contains(&json!("identity")), "{leading}");
+        // The leading block when the phase stopped (the one largest alpha, recorded at
+        // the phase's end, which follows the stop) has an identity edge, and alpha had
+        // moved: the first check (step 1) comes after two architecture steps.
+        let leaders: Vec<_> = hist.iter().filter(|r| r["phase"] == stop["phase"] && r["rank_by_alpha"] == 1).collect();
+        assert_eq!(leaders.len(), 1, "{leaders:?}");
+        assert!(leaders[0]["dag"]["ops"].as_array().unwrap().contains(&json!("identity")), "{}", leaders[0]);
     }
 }
 
@@ -115,7 +117,7 @@ fn darts_plus_whose_rules_never_fire_is_darts_bit_for_bit() {
 
 #[test]
 fn the_ranking_rule_fires_only_on_an_unchanged_ranking() {
-    let chain = Dag::chain(3);
+    let chain = [Dag::chain(3), Dag::chain(3), Dag::chain(3)];
     let config = |patience, top_n| DartsPlusConfig { patience, top_n, ..DartsPlusConfig::default() };
     // A ranking that changes at every check never stops the phase.
     let mut m = StopMonitor::new(config(2, None));
@@ -132,13 +134,17 @@ fn the_ranking_rule_fires_only_on_an_unchanged_ranking() {
     let fired: Vec<_> = [[0.9, 0.1, 0.2], [0.9, 0.2, 0.1], [0.9, 0.1, 0.2]].iter().map(|a| m.check(a, &chain, false)).collect();
     assert_eq!(fired, [None, None, Some(StopRule::Ranking)]);
     assert_eq!(alpha_order(&[0.1, 0.3, 0.3, -1.0]), [1, 2, 0, 3]);
-    // The skip rule needs the identity op in the space and max_identity identity edges.
+    assert_eq!((strict_leader(&[0.1, 0.3, 0.3]), strict_leader(&[0.4, 0.3, 0.3]), strict_leader(&[0.0; 3])), (None, Some(0), None));
+    // The skip rule needs the identity op in the space, a strictly leading block, and
+    // max_identity identity edges in it.
     let skip = Dag::with_ops(3, vec![(0, 1), (1, 2)], vec![Op::Identity, Op::Identity]).unwrap();
     let one = Dag::with_ops(3, vec![(0, 1), (1, 2)], vec![Op::Identity, Op::Dense]).unwrap();
+    let dags = [one.clone(), skip.clone(), one];
     let mut m = StopMonitor::new(DartsPlusConfig { ranking: false, ..DartsPlusConfig::default() });
-    assert_eq!(m.check(&[0.0; 3], &one, true), None);
-    assert_eq!(m.check(&[0.0; 3], &skip, false), None);
-    assert_eq!(m.check(&[0.0; 3], &skip, true), Some(StopRule::Skip));
+    assert_eq!(m.check(&[0.5, 0.1, 0.0], &dags, true), None);
+    assert_eq!(m.check(&[0.0, 0.5, 0.1], &dags, false), None);
+    assert_eq!(m.check(&[0.0; 3], &dags, true), None);
+    assert_eq!(m.check(&[0.0, 0.5, 0.1], &dags, true), Some(StopRule::Skip));
     // The Hessian rule: a rise to `hessian_rise` times the first positive eigenvalue.
     let mut m = StopMonitor::new(DartsPlusConfig { hessian_rise: Some(1.5), ..DartsPlusConfig::default() });
     let fired: Vec<_> = [-0.1, 0.2, 0.29, 0.31].iter().map(|&e| m.check_eigenvalue(e)).collect();

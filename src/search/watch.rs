@@ -52,8 +52,7 @@ impl Watch {
         if (i + 1) % self.interval != 0 {
             return Ok(None);
         }
-        let leading = &session.dags()[session.leading_block()?];
-        Ok(monitor.check(&session.alpha()?, leading, self.identity_in_space))
+        Ok(monitor.check(&session.alpha()?, session.dags(), self.identity_in_space))
     }
 
     /// After epoch `epoch` (from 0): the Hessian's largest eigenvalue when it is due,

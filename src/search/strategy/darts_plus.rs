@@ -6,8 +6,8 @@
 //!
 //! - the ranking rule: the order of `alpha` over the blocks (or its top `n`) has not
 //!   changed for `patience` checks, a check every tenth of an epoch;
-//! - the skip rule: in a space with the identity op, the block with the largest
-//!   `alpha` has at least `max_identity` identity edges (DARTS+'s "two skip-connects in
+//! - the skip rule: in a space with the identity op, the block whose `alpha` leads
+//!   (strictly) has at least `max_identity` identity edges (DARTS+'s "two skip-connects in
 //!   the normal cell");
 //! - the Hessian rule: the largest eigenvalue of the architecture Hessian (measured
 //!   every `hessian_every` epochs, see [`crate::search::hessian`]) has risen to
@@ -137,6 +137,16 @@ pub fn alpha_order(alpha: &[f64]) -> Vec<usize> {
     order
 }
 
+/// The block whose `alpha` is larger than every other's, if one is.
+pub fn strict_leader(alpha: &[f64]) -> Option<usize> {
+    let order = alpha_order(alpha);
+    match order.as_slice() {
+        [first, second, ..] if alpha[*first] > alpha[*second] => Some(*first),
+        [only] => Some(*only),
+        _ => None,
+    }
+}
+
 /// The identity edges of `dag`.
 pub fn identity_edges(dag: &Dag) -> usize {
     dag.ops().iter().filter(|&&o| o == Op::Identity).count()
@@ -158,12 +168,17 @@ impl StopMonitor {
         StopMonitor { config, last: None, unchanged: 0, first_eigenvalue: None }
     }
 
-    /// One check of the ranking and skip rules with `alpha` now and the DAG of the
-    /// block with the largest `alpha`; `identity_in_space` says whether the space has
-    /// the identity op (the skip rule applies only then). Returns the rule that fired.
-    pub fn check(&mut self, alpha: &[f64], leading: &Dag, identity_in_space: bool) -> Option<StopRule> {
-        if self.config.skip && identity_in_space && identity_edges(leading) >= self.config.max_identity {
-            return Some(StopRule::Skip);
+    /// One check of the ranking and skip rules with `alpha` now over the blocks `dags`;
+    /// `identity_in_space` says whether the space has the identity op (the skip rule
+    /// applies only then, and only to a block whose `alpha` leads strictly: at a tie, as
+    /// at the start of a phase, no block leads). Returns the rule that fired.
+    pub fn check(&mut self, alpha: &[f64], dags: &[Dag], identity_in_space: bool) -> Option<StopRule> {
+        if self.config.skip && identity_in_space {
+            if let Some(b) = strict_leader(alpha) {
+                if identity_edges(&dags[b]) >= self.config.max_identity {
+                    return Some(StopRule::Skip);
+                }
+            }
         }
         if !self.config.ranking {
             return None;

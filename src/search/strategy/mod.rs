@@ -27,7 +27,7 @@ mod snas;
 
 pub use darts::Darts;
 pub use darts2::{Darts2, Darts2Config};
-pub use darts_plus::{alpha_order, identity_edges, DartsPlus, DartsPlusConfig, EarlyStop, StopMonitor, StopRule};
+pub use darts_plus::{alpha_order, identity_edges, strict_leader, DartsPlus, DartsPlusConfig, EarlyStop, StopMonitor, StopRule};
 pub use drnas::{concentration, dirichlet_sample, gamma_noise, kl_dirichlet, Drnas, DrnasConfig};
 pub use gdas::{Gdas, GdasConfig};
 pub use proxyless::{Proxyless, ProxylessConfig, ProxylessSample};
