@@ -224,6 +224,31 @@ fn a_finished_run_whose_result_was_not_recorded_is_recorded_not_searched_again()
 }
 
 #[test]
+fn groups_search_with_darts_plus_beta_regularisation_and_the_hessian_monitor() {
+    let root = common::temp_dir("experiment-seed-strategies");
+    let file = write(
+        &root,
+        "e.json",
+        r#"{"datasets": ["digits"], "spaces": [{"layers": 2, "width": 8, "blocks": 2}], "strategies": ["darts", "darts-plus"],
+            "seeds": [0], "search": {"phases": 1, "epochs": 1, "hessian_every": 1, "session": {"beta_reg": 0.5,
+            "strategy_options": {"darts_plus": {"patience": 100}}}}, "retrain_epochs": 1}"#,
+    );
+    let out = root.join("out");
+    let o = experiment(&file, &out, &["--list-units"]);
+    let listing = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = listing.lines().find(|l| l.contains("search darts-plus")).expect(&listing).split_whitespace().nth(1).unwrap().to_string();
+    let o = experiment(&file, &out, &["--unit", &id[..12]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = out.join("units").join(&id).join("run");
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!((config["session"]["strategy"].clone(), config["session"]["beta_reg"].clone()), ("darts-plus".into(), 0.5.into()));
+    assert_eq!(config["session"]["strategy_options"]["darts_plus"]["patience"], 100);
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["hessian"].as_array().map(Vec::len), Some(1), "{summary}");
+}
+
+#[test]
 fn bad_experiment_files_get_clear_errors() {
     let root = common::temp_dir("experiment-bad");
     let cases = [
@@ -234,6 +259,8 @@ fn bad_experiment_files_get_clear_errors() {
         (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "search": {"space": {}}}"#, "search.space"),
         (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "search": {"phases": 0}}"#, "phases"),
         (r#"{"name": "x", "groups": [], "extra": 1}"#, "extra"),
+        (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "strategies": ["gdas"], "search": {"hessian_every": 1}}"#, "hessian_every"),
+        (r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "strategies": ["drnas"], "search": {"session": {"beta_reg": 1}}}"#, "beta_reg"),
         (
             r#"{"datasets": ["digits"], "spaces": [{"layers": 3}], "seeds": [0], "search": {"retrain": {"epochs": "two"}}}"#,
             r#"groups[0].search.retrain.epochs: invalid type: string "two", expected usize"#,

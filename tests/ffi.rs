@@ -131,11 +131,17 @@ fn bad_configurations_get_clear_errors_and_no_handle() {
         (r#"{"density": {"eta": 2.0}}"#, "density.eta"),
         (r#"{"seed": -1}"#, "expected u64"),
         ("[]", "invalid"),
+        (r#"{"strategy": "drnas", "beta_reg": 1}"#, "beta_reg"),
+        (r#"{"strategy": "darts-plus", "strategy_options": {"darts_plus": {"patience": 0}}}"#, "darts_plus.patience"),
     ] {
         let mut out = sentinel;
         fails(unsafe { densenas_session_new(space, c(json).as_ptr(), &mut out) }, DENSENAS_STATUS_INVALID_CONFIG, needle);
         assert_eq!(out, sentinel);
     }
+    let mut plus = null_mut();
+    let opts = c(r#"{"strategy": "darts-plus", "beta_reg": 0.5, "strategy_options": {"darts_plus": {"top_n": 2}}}"#);
+    assert_eq!(unsafe { densenas_session_new(space, opts.as_ptr(), &mut plus) }, DENSENAS_STATUS_OK);
+    unsafe { densenas_session_free(plus) };
     let mut out = sentinel;
     fails(unsafe { densenas_session_new(space, c(r#"{"device": "cuda"}"#).as_ptr(), &mut out) }, DENSENAS_STATUS_UNAVAILABLE, "cuda");
     let mut narrow = null_mut();

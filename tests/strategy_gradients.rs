@@ -2,7 +2,10 @@
 //! edges used only by unsampled blocks get exactly zero gradient; ProxylessNAS'
 //! architecture gradient equals the paper's estimator computed by hand (two paths and
 //! one); GDAS' equals the straight-through gradient computed by hand; second-order
-//! DARTS' equals the exact hypergradient through the unrolled step.
+//! DARTS' equals the exact hypergradient through the unrolled step; DARTS+ takes
+//! DARTS' gradient; beta regularisation adds the gradient of `lambda logsumexp(alpha)`
+//! (finite differences); the architecture Hessian equals finite differences of the
+//! gradient.
 
 mod common;
 
@@ -11,9 +14,10 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
 use densenas::model::space::Activation;
+use densenas::search::hessian::{largest_eigenvalue, loss_gradient, loss_hessian};
 use densenas::search::strategy::{
-    cross_entropy, gumbel_noise, mix, softmax_f64, Darts, Darts2, Darts2Config, Gdas, GdasConfig, Proxyless,
-    ProxylessConfig, StepContext, StepKind, Strategy,
+    beta_regularise, cross_entropy, gumbel_noise, mix, softmax_f64, Darts, Darts2, Darts2Config, DartsPlus,
+    DartsPlusConfig, Gdas, GdasConfig, Proxyless, ProxylessConfig, StepContext, StepKind, Strategy,
 };
 use densenas::model::supernet::{BlockMasks, Supernet};
 use densenas::{Dag, Normalization, Space, SpaceConfig};
@@ -290,4 +294,92 @@ fn darts2_gradient_equals_the_exact_unrolled_hypergradient() {
         // The second-order term is far above that tolerance: the check is meaningful.
         assert!(second_order > 100.0 * 1e-4 * scale, "second-order term only {second_order}");
     }
+}
+
+/// `f(alpha)` at `alpha + h e_j` for each sign, as a central difference.
+fn central_difference(f: impl Fn(&[f64]) -> f64, alpha: &[f64], j: usize, h: f64) -> f64 {
+    let mut up = alpha.to_vec();
+    let mut down = alpha.to_vec();
+    up[j] += h;
+    down[j] -= h;
+    (f(&up) - f(&down)) / (2.0 * h)
+}
+
+#[test]
+fn darts_plus_and_beta_regularised_gradients_match_finite_differences() {
+    let t = tiny(11);
+    let alpha_v = [0.3, -0.2, 0.1, 0.5];
+    let alpha = Tensor::from_slice(&alpha_v).to_device(common::test_device()).set_requires_grad(true);
+    let (x, y) = batch(500);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut ctx = StepContext::new(&t.net, &t.dags, &t.masks, &alpha, &mut rng);
+    let (loss, grad) = Darts.architecture_gradient(&mut ctx, &x, &y).unwrap();
+    // DARTS+ takes exactly DARTS' loss and gradient.
+    let (loss_plus, grad_plus) = DartsPlus::new(DartsPlusConfig::default()).architecture_gradient(&mut ctx, &x, &y).unwrap();
+    assert_eq!(loss.to_bits(), loss_plus.to_bits());
+    assert_eq!(Vec::<f64>::try_from(&grad).unwrap(), Vec::<f64>::try_from(&grad_plus).unwrap());
+
+    let lambda = 0.7;
+    let (reg_loss, reg_grad) = beta_regularise(loss, &grad, &alpha, lambda).unwrap();
+    let reg_grad: Vec<f64> = Vec::try_from(&reg_grad).unwrap();
+    // The regularised loss by hand: the mixed cross-entropy plus lambda log-sum-exp.
+    let f = |a: &[f64]| {
+        let at = Tensor::from_slice(a).to_device(common::test_device());
+        let lse = a.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = lse + a.iter().map(|v| (v - lse).exp()).sum::<f64>().ln();
+        mixed_loss(&t.net, &t.masks, &at, &x, &y).double_value(&[]) + lambda * lse
+    };
+    assert!((reg_loss - f(&alpha_v)).abs() < 1e-12, "{reg_loss} against {}", f(&alpha_v));
+    for j in 0..alpha_v.len() {
+        let fd = central_difference(f, &alpha_v, j, 1e-5);
+        assert!((reg_grad[j] - fd).abs() < 1e-8, "beta-regularised gradient {j}: {} against {fd}", reg_grad[j]);
+    }
+    // lambda = 0 leaves the gradient as it was; the regulariser's own part is not small.
+    let (_, same) = beta_regularise(loss, &grad, &alpha, 0.0).unwrap();
+    assert_eq!(Vec::<f64>::try_from(&same).unwrap(), Vec::<f64>::try_from(&grad).unwrap());
+    let plain: Vec<f64> = Vec::try_from(&grad).unwrap();
+    assert!(reg_grad.iter().zip(&plain).any(|(a, b)| (a - b).abs() > 0.1));
+}
+
+#[test]
+fn architecture_hessian_matches_finite_differences_of_the_gradient() {
+    let t = tiny(12);
+    let (x, y) = batch(600);
+    let logits = t.net.forward_all(&x, &t.masks).unwrap().detach();
+    let alpha = [0.4, -0.3, 0.2, -0.1];
+    let loss = |a: &[f64]| {
+        let at = Tensor::from_slice(a).to_device(common::test_device());
+        cross_entropy(&mix(&at.softmax(0, Kind::Double), &logits).unwrap(), &y).unwrap().double_value(&[])
+    };
+    // The gradient against differences of the loss, the Hessian against differences of
+    // the gradient.
+    let g = loss_gradient(&logits, &y, &alpha).unwrap();
+    for j in 0..4 {
+        let fd = central_difference(loss, &alpha, j, 1e-5);
+        assert!((g[j] - fd).abs() < 1e-9, "gradient {j}: {} against {fd}", g[j]);
+    }
+    let h = loss_hessian(&logits, &y, &alpha).unwrap();
+    let scale = h.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(scale > 1e-3, "a Hessian of {scale} tests nothing");
+    for j in 0..4 {
+        for i in 0..4 {
+            let fd = central_difference(|a| loss_gradient(&logits, &y, a).unwrap()[i], &alpha, j, 1e-5);
+            assert!((h[i][j] - fd).abs() < 1e-8, "H[{i}][{j}] = {} against {fd}", h[i][j]);
+        }
+    }
+    // The largest eigenvalue: at least every diagonal entry (Rayleigh quotient of e_i)
+    // and equal to the maximum of v' H v over unit vectors, checked against a power
+    // iteration on H + c I.
+    let top = largest_eigenvalue(&h).unwrap();
+    assert!((0..4).all(|i| top >= h[i][i] - 1e-12));
+    let shift = 4.0 * scale;
+    let mut v = vec![1.0, 0.7, -0.3, 0.2];
+    for _ in 0..2000 {
+        let w: Vec<f64> = (0..4).map(|i| (0..4).map(|j| h[i][j] * v[j]).sum::<f64>() + shift * v[i]).collect();
+        let n = w.iter().map(|a| a * a).sum::<f64>().sqrt();
+        v = w.iter().map(|a| a / n).collect();
+    }
+    let rayleigh: f64 = (0..4).map(|i| v[i] * (0..4).map(|j| h[i][j] * v[j]).sum::<f64>()).sum();
+    assert!((top - rayleigh).abs() < 1e-9, "eigensolver {top}, power iteration {rayleigh}");
+    assert!((largest_eigenvalue(&[vec![2.0, 1.0], vec![1.0, 2.0]]).unwrap() - 3.0).abs() < 1e-12);
 }

@@ -86,7 +86,7 @@ fn every_strategy_is_deterministic_also_beside_another_session() {
 #[test]
 fn every_strategy_is_selectable_with_validated_hyper_parameters() {
     let names: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
-    assert_eq!(names, ["darts", "darts2", "snas", "gdas", "proxyless", "drnas", "random"]);
+    assert_eq!(names, ["darts", "darts2", "darts-plus", "snas", "gdas", "proxyless", "drnas", "random"]);
     for &kind in StrategyKind::ALL {
         assert_eq!(StrategyKind::parse(kind.name()).unwrap(), kind);
         assert_eq!(kind.name().parse::<StrategyKind>().unwrap(), kind);
@@ -119,6 +119,11 @@ fn every_strategy_is_selectable_with_validated_hyper_parameters() {
         (r#"{"strategy_options": {"snas": {"tau_end": 0}}}"#, "snas.tau_end"),
         (r#"{"strategy_options": {"drnas": {"kl_weight": -1}}}"#, "drnas.kl_weight"),
         (r#"{"strategy_options": {"darts2": {"epsilon": 0}}}"#, "darts2.epsilon"),
+        (r#"{"strategy_options": {"darts_plus": {"top_n": 0}}}"#, "darts_plus.top_n"),
+        (r#"{"strategy_options": {"darts_plus": {"hessian_rise": 0.5}}}"#, "darts_plus.hessian_rise"),
+        (r#"{"strategy": "drnas", "beta_reg": 1}"#, "beta_reg"),
+        (r#"{"strategy": "proxyless", "beta_reg": 1}"#, "beta_reg"),
+        (r#"{"strategy": "darts", "beta_reg": 0}"#, "beta_reg"),
     ] {
         let o = SessionOptions::from_json(json).unwrap();
         let e = Session::new(&space, o, norm.clone()).err().expect(json).to_string();
@@ -127,7 +132,7 @@ fn every_strategy_is_selectable_with_validated_hyper_parameters() {
 
     // The command line.
     let dir = std::env::temp_dir().join(format!("densenas-strategy-cli-{}", std::process::id()));
-    for name in ["proxyless", "snas"] {
+    for name in ["proxyless", "snas", "darts-plus"] {
         let out = Command::new(env!("CARGO_BIN_EXE_densenas"))
             .args(["search", "--strategy", name, "--layers", "3", "--width", "8", "--blocks", "3", "--phases", "1"])
             .args(["--epochs", "1", "--retrain-epochs", "0", "--quiet", "--out", dir.to_str().unwrap()])

@@ -73,9 +73,9 @@ pub struct SearchArgs {
     ops: Option<Vec<Op>>,
     #[command(flatten)]
     maps: MapArgs,
-    /// Strategy: darts (first order), darts2 (second order), snas, gdas, proxyless,
-    /// drnas or random; hyper-parameters under `session.strategy_options` in --config
-    /// [default: darts].
+    /// Strategy: darts (first order), darts2 (second order), darts-plus (DARTS with early
+    /// stopping), snas, gdas, proxyless, drnas or random; hyper-parameters under
+    /// `session.strategy_options` in --config [default: darts].
     #[arg(long)]
     strategy: Option<StrategyKind>,
     /// Phases P [default: 5].
@@ -165,6 +165,15 @@ pub struct SearchArgs {
     /// Data of the architecture steps: validation (bi-level, the default) or weight.
     #[arg(long, value_parser = parse_json_enum::<ArchSplit>)]
     arch_split: Option<ArchSplit>,
+    /// Beta regularisation: add lambda * logsumexp(alpha) to the architecture loss,
+    /// lambda rising linearly from 0 to MAX over each phase (darts, darts2, snas,
+    /// darts-plus); 0 turns it off [default: off].
+    #[arg(long, value_name = "MAX")]
+    beta_reg: Option<f64>,
+    /// Measure the largest eigenvalue of the architecture Hessian every N epochs of a
+    /// phase (not for gdas, proxyless, random) [default: off].
+    #[arg(long, value_name = "N")]
+    hessian_every: Option<i64>,
     /// Print the resolved configuration as JSON and exit without searching.
     #[arg(long)]
     print_config: bool,
@@ -172,11 +181,11 @@ pub struct SearchArgs {
 
 /// The options that make a configuration (refused beside --resume, which takes the
 /// checkpoint's).
-const CONFIG_OPTIONS: [&str; 39] = [
+const CONFIG_OPTIONS: [&str; 41] = [
     "config", "data", "train_subsample", "layers", "width", "blocks", "max_skip", "min_edges", "max_edges", "activation",
     "aggregation", "norm", "ops", "shape", "input_shape", "stem", "strategy", "phases", "epochs", "warmup_epochs", "batch_size", "val_fraction", "seed",
     "threads", "device", "precision", "deterministic", "retrain_epochs", "out", "overwrite", "optimizer", "lr", "arch_lr", "weight_decay", "grad_clip",
-    "schedule", "first_dags", "feedback", "arch_split",
+    "schedule", "first_dags", "feedback", "arch_split", "beta_reg", "hessian_every",
 ];
 
 
@@ -214,6 +223,13 @@ impl SearchArgs {
         // The command line uses one libtorch thread unless told otherwise.
         c.threads = Some(c.threads.unwrap_or(1));
         set(&mut c.session.strategy, &self.strategy);
+        if let Some(max) = self.beta_reg {
+            // 0 turns it off; anything else goes to the engine, which checks it.
+            c.session.beta_reg = (max != 0.0).then_some(max);
+        }
+        if let Some(n) = self.hessian_every {
+            c.set_count("hessian_every", n, |c, v| c.hessian_every = Some(v))?;
+        }
         set(&mut c.session.device, &self.device);
         set(&mut c.session.precision, &self.precision);
         if self.deterministic {

@@ -10,6 +10,7 @@ use crate::model::ops::{Op, Stem};
 use crate::model::space::{default_ops, is_dense_only, Activation, Aggregation, Norm, Space, SpaceConfig};
 use crate::search::first_dags::DagSpec;
 use crate::search::session::SessionOptions;
+use crate::search::strategy::StrategyKind;
 use crate::train::optim::LrSchedule;
 use crate::train::TrainConfig;
 
@@ -129,6 +130,10 @@ pub struct SearchConfig {
     /// The data of architecture steps: the validation split (default, as in DARTS) or
     /// the weight split; blocks are always judged on the validation split.
     pub arch_split: ArchSplit,
+    /// Measure the largest eigenvalue of the architecture Hessian every this many epochs
+    /// of a phase (`null`: never; not for the sampling strategies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hessian_every: Option<usize>,
 }
 
 /// Which split architecture steps use.
@@ -159,6 +164,7 @@ impl Default for SearchConfig {
             threads: None,
             first_dags: None,
             arch_split: ArchSplit::Validation,
+            hessian_every: None,
         }
     }
 }
@@ -225,7 +231,34 @@ impl SearchConfig {
         if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
             return Err(Error::config("val_fraction", format!("{} is out of range: allowed (0, 1)", self.val_fraction)));
         }
+        self.validate_monitor()?;
+        self.session.validate_beta_reg()?;
         self.retrain.validate()
+    }
+
+    /// Checks `hessian_every` (a positive count, not for the sampling strategies) and
+    /// that DARTS+'s Hessian rule has measurements to work on.
+    fn validate_monitor(&self) -> Result<()> {
+        let strategy = self.session.strategy;
+        if let Some(n) = self.hessian_every {
+            if n == 0 {
+                return Err(Error::config("hessian_every", "0 is out of range: at least 1"));
+            }
+            if strategy.is_sampling() {
+                return Err(Error::config(
+                    "hessian_every",
+                    format!("the Hessian monitor is not for the sampling strategy {}: its loss mixes all blocks by softmax(alpha)", strategy.name()),
+                ));
+            }
+        }
+        let rise = self.session.strategy_options.darts_plus.hessian_rise;
+        if strategy == StrategyKind::DartsPlus && rise.is_some() && self.hessian_every.is_none() {
+            return Err(Error::config(
+                "session.strategy_options.darts_plus.hessian_rise",
+                "the Hessian rule needs measurements: set hessian_every (--hessian-every N)",
+            ));
+        }
+        Ok(())
     }
 
     /// The keys (dotted paths) whose values differ between `self` and `other`, to say

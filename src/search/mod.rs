@@ -1,12 +1,14 @@
 //! The search layer (docs/architecture.md): the [`strategy`]s, the
 //! [`session`] that alternates weight and architecture steps and resamples blocks
 //! between phases, the first phase's given DAGs, and a whole search: its
-//! [`config`]uration, phases, retraining, [`summary`], events and [`checkpoint`]s.
+//! [`config`]uration, phases, retraining, [`summary`], events and [`checkpoint`]s,
+//! and the architecture Hessian monitor ([`hessian`]).
 
 pub mod checkpoint;
 pub mod config;
 pub mod events;
 pub mod first_dags;
+pub mod hessian;
 mod phases;
 mod retrain;
 mod run;
@@ -15,6 +17,7 @@ pub mod state;
 pub mod stats;
 pub mod strategy;
 pub mod summary;
+mod watch;
 
 pub use checkpoint::Checkpoint;
 pub use config::{ArchSplit, SearchConfig, SpaceOptions};

@@ -1,6 +1,7 @@
 //! One phase of a search (docs/architecture.md): epochs of a weight step followed by an
-//! architecture step (weight steps only in warm-up epochs), then the blocks are judged
-//! on the validation split and the next blocks drawn.
+//! architecture step (weight steps only in warm-up epochs), watched by DARTS+'s rules
+//! and the Hessian monitor when configured, then the blocks are judged on the
+//! validation split and the next blocks drawn.
 
 use tch::Tensor;
 
@@ -12,6 +13,9 @@ use crate::search::session::{PhaseReport, Session};
 use crate::search::state::LoopState;
 use crate::search::stats::{entropy, kendall_tau};
 use crate::search::summary::PhaseSummary;
+use crate::search::hessian::HessianPoint;
+use crate::search::strategy::EarlyStop;
+use crate::search::watch::Watch;
 
 /// The splits a phase steps through, on the session's device.
 pub(super) struct PhaseData<'a> {
@@ -53,6 +57,8 @@ pub(super) fn run_phase(
     let steps_per_epoch = n_weight.div_ceil(config.batch_size);
     let phase_steps = steps_per_epoch * epochs;
     state.alpha_trace.push(Vec::new());
+    let mut watch = Watch::new(config, session, steps_per_epoch, data.val)?;
+    let (mut early_stop, mut eigenvalue) = (None, None);
     let mut complete = true;
     'epochs: for epoch in 0..epochs {
         let warmup = epoch < config.warmup_epochs;
@@ -66,6 +72,10 @@ pub(super) fn run_phase(
             let (weight_loss, arch_loss) = step(config, session, data, state, chunk, warmup, &mut sums)?;
             let step = epoch * steps_per_epoch + i;
             control.emit(Event::Step { phase, step, steps: phase_steps, weight_loss, arch_loss });
+            if let Some(rule) = if warmup { None } else { watch.after_step(session, i)? } {
+                early_stop = Some(EarlyStop { phase, step, rule });
+                break 'epochs;
+            }
         }
         // Only whole epochs are reported: a stop in mid-epoch leaves no partial figure.
         control.emit(Event::Epoch {
@@ -76,10 +86,29 @@ pub(super) fn run_phase(
             arch_loss: if sums.arch_samples > 0 { sums.arch / sums.arch_samples as f64 } else { f64::NAN },
             weight_entropy: entropy(&session.block_weights()?),
         });
+        if let Some((value, rule)) = watch.after_epoch(session, epoch)? {
+            state.hessian.push(HessianPoint { phase, epoch, step: state.step, eigenvalue: value });
+            eigenvalue = Some(value);
+            if let Some(rule) = rule {
+                early_stop = Some(EarlyStop { phase, step: (epoch + 1) * steps_per_epoch - 1, rule });
+                break 'epochs;
+            }
+        }
     }
-    let report = session.end_phase(&data.val.x, &data.val.y)?;
+    if early_stop.is_some() {
+        // The schedule goes on where the phase would have ended.
+        state.step = (phase + 1) * phase_steps;
+        state.early_stops.extend(early_stop);
+    }
+    let mut report = session.end_phase(&data.val.x, &data.val.y)?;
+    session.note_phase(phase, early_stop, eigenvalue);
+    for r in &mut report.records {
+        (r.early_stop, r.hessian_eigenvalue) = (early_stop, eigenvalue);
+    }
     state.density.push(session.density().probabilities().to_vec());
-    state.phases.push(phase_summary(&report));
+    let mut summary = phase_summary(&report);
+    (summary.early_stop, summary.hessian_eigenvalue) = (early_stop, eigenvalue);
+    state.phases.push(summary);
     if complete {
         state.phases_done += 1;
     }
@@ -140,5 +169,7 @@ fn phase_summary(report: &PhaseReport) -> PhaseSummary {
         mean_val_accuracy: accs.iter().sum::<f64>() / accs.len() as f64,
         density_entropy_bits: report.density_entropy_bits,
         kendall_tau: kendall_tau(&alpha, &accs),
+        early_stop: None,
+        hessian_eigenvalue: None,
     }
 }

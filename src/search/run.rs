@@ -266,6 +266,8 @@ fn summarize(
         resumed,
         interrupted,
         phases: state.phases.clone(),
+        early_stops: state.early_stops.clone(),
+        hessian: state.hessian.clone(),
         timing,
     }
 }

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::search::hessian::HessianPoint;
+use crate::search::strategy::EarlyStop;
 use crate::search::summary::PhaseSummary;
 
 /// The search loop's state between phases.
@@ -28,4 +30,10 @@ pub struct LoopState {
     pub alpha_trace: Vec<Vec<Vec<f64>>>,
     /// Seconds of search spent by earlier processes (a resumed search adds its own).
     pub search_seconds: f64,
+    /// The early stops of `darts-plus`, one per phase that stopped early.
+    #[serde(default)]
+    pub early_stops: Vec<EarlyStop>,
+    /// The Hessian monitor's measurements (`hessian_every`).
+    #[serde(default)]
+    pub hessian: Vec<HessianPoint>,
 }

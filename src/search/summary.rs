@@ -6,6 +6,8 @@ use crate::data::Dataset;
 use crate::model::dag::DagMetrics;
 use crate::model::ops::{Op, Stem};
 use crate::model::space::{default_ops, is_dense_only, Activation, Aggregation, Norm, Space};
+use crate::search::hessian::HessianPoint;
+use crate::search::strategy::EarlyStop;
 
 /// The dataset and its split sizes. The training file is split into the weight split
 /// (weight steps) and the validation split (architecture steps, judging blocks);
@@ -175,6 +177,12 @@ pub struct PhaseSummary {
     /// Kendall's tau-b between the blocks' ranks by `alpha` and by validation accuracy
     /// (`null` when `alpha` is constant, as with `random`).
     pub kendall_tau: Option<f64>,
+    /// The early stop that ended the phase (`darts-plus`), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<EarlyStop>,
+    /// The last largest Hessian eigenvalue measured in the phase (`hessian_every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hessian_eigenvalue: Option<f64>,
 }
 
 /// How a resumed search started.
@@ -270,6 +278,13 @@ pub struct Summary {
     pub resumed: Option<Resumed>,
     /// Per-phase figures.
     pub phases: Vec<PhaseSummary>,
+    /// The early stops of `darts-plus` (phase, step within the phase, rule).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub early_stops: Vec<EarlyStop>,
+    /// The Hessian monitor's trace: the largest eigenvalue every `hessian_every`
+    /// epochs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hessian: Vec<HessianPoint>,
     /// Timings.
     pub timing: Timing,
 }

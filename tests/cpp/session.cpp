@@ -101,6 +101,17 @@ void test_session(const std::string &onnx_path) {
     }
     twin.reset();
 
+    // DARTS+ with beta regularisation through the options JSON; refused for drnas.
+    {
+        densenas::Space space(SPACE);
+        densenas::Session plus(space, R"({"strategy": "darts-plus", "beta_reg": 0.5, "seed": 1})", data);
+        plus.set_progress(0.5);
+        CHECK(std::isfinite(plus.step_weights(weight.slice(0, batch))));
+        CHECK(std::isfinite(plus.step_architecture(val.slice(0, batch))));
+        expect_error([&] { densenas::Session(space, R"({"strategy": "drnas", "beta_reg": 1})", data); },
+                     DENSENAS_STATUS_INVALID_CONFIG, "beta_reg");
+    }
+
     // A small search: two phases of four epochs.
     std::vector<double> alpha_before_end;
     double best = 0.0, previous_best = 0.0;

@@ -117,3 +117,26 @@ def test_a_typed_space_search_finds_ops_and_retrains_the_plain_cnn(tmp_path):
     (logits,) = model.run(["logits"], {model.get_inputs()[0].name: xt})
     accuracy = float((logits.argmax(axis=1) == yt).mean())
     assert abs(accuracy - summary["onnx"]["test_accuracy"]) < 1e-9
+
+
+def test_darts_plus_beta_regularisation_and_the_hessian_monitor_through_the_c_abi():
+    config = {
+        **SMALL,
+        "phases": 2,
+        "hessian_every": 1,
+        "retrain": {"epochs": 0},
+        "session": {"strategy": "darts-plus", "beta_reg": 0.5, "strategy_options": {"darts_plus": {"patience": 2}}},
+    }
+    summary = densenas.search(config)
+    assert summary["strategy"] == "darts-plus"
+    stops = summary["early_stops"]
+    assert stops and all(s["rule"] == "ranking" for s in stops)
+    assert [p.get("early_stop") for p in summary["phases"] if p.get("early_stop")] == stops
+    config["session"] = {"strategy": "darts", "beta_reg": 0.5}
+    trace = densenas.search(config)["hessian"]
+    assert [(h["phase"], h["epoch"]) for h in trace] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert all(math.isfinite(h["eigenvalue"]) for h in trace)
+    with pytest.raises(densenas.InvalidConfigError, match="beta_reg"):
+        densenas.search({**SMALL, "session": {"strategy": "drnas", "beta_reg": 1.0}})
+    with pytest.raises(densenas.InvalidConfigError, match="hessian_every"):
+        densenas.search({**SMALL, "hessian_every": 1, "session": {"strategy": "gdas"}})

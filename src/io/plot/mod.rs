@@ -1,6 +1,6 @@
 //! The charts of a run folder (SVG, so no fonts are needed): `alpha` per block over the
 //! steps of each phase, validation accuracy against each DAG metric, the density's edge
-//! probabilities per phase, and a drawing of the best DAG.
+//! probabilities per phase, a drawing of the best DAG, and the Hessian monitor's trace.
 
 mod dag;
 mod legend;
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::search::SearchOutcome;
+use crate::search::hessian::HessianPoint;
 use crate::search::session::HistoryRecord;
 pub use dag::draw_dag;
 pub use legend::Legend;
@@ -39,6 +40,27 @@ pub fn alpha_chart(trace: &[Vec<Vec<f64>>]) -> String {
         offset += steps.len();
     }
     svg.text(870.0, 405.0, "colour: block index within the phase", 10.0, "end");
+    svg.finish()
+}
+
+/// The Hessian monitor's trace: the largest eigenvalue of the architecture Hessian
+/// against the search's weight steps, one line per phase.
+pub fn hessian_chart(points: &[HessianPoint]) -> String {
+    let mut svg = Svg::new(900.0, 420.0);
+    let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.eigenvalue), b.max(p.eigenvalue)));
+    let last = points.iter().map(|p| p.step).max().unwrap_or(1).max(1);
+    let ax = Axes { left: 70.0, top: 40.0, width: 800.0, height: 320.0, x: (0.0, last as f64), y: padded(lo, hi) };
+    ax.draw(&mut svg, "largest eigenvalue of the architecture Hessian", "weight step (all phases)", "eigenvalue");
+    let phases = points.iter().map(|p| p.phase + 1).max().unwrap_or(1);
+    for phase in 0..phases {
+        let pts: Vec<(f64, f64)> =
+            points.iter().filter(|p| p.phase == phase).map(|p| (ax.px(p.step as f64), ax.py(p.eigenvalue))).collect();
+        svg.polyline(&pts, &palette(phase, phases), 1.5);
+        for &(x, y) in &pts {
+            svg.circle(x, y, 3.0, &palette(phase, phases), "none");
+        }
+    }
+    svg.text(870.0, 405.0, "colour: phase", 10.0, "end");
     svg.finish()
 }
 
@@ -104,7 +126,8 @@ pub fn density_chart(density: &[Vec<f64>], edges: &[(usize, usize)]) -> String {
     svg.finish()
 }
 
-/// Writes the four charts into `dir/plots/` and returns their paths.
+/// Writes the four charts into `dir/plots/`, and the Hessian monitor's trace when the
+/// search measured one, and returns their paths.
 pub fn write_plots(dir: &Path, outcome: &SearchOutcome, edges: &[(usize, usize)]) -> Result<Vec<PathBuf>> {
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
@@ -115,8 +138,10 @@ pub fn write_plots(dir: &Path, outcome: &SearchOutcome, edges: &[(usize, usize)]
         ("density.svg", density_chart(&outcome.density, edges)),
         ("best_dag.svg", draw_dag(best, &format!("best DAG: {} edges", best.edges().len()))),
     ];
+    let hessian = &outcome.summary.hessian;
+    let hessian = (!hessian.is_empty()).then(|| ("hessian.svg", hessian_chart(hessian)));
     let mut written = Vec::new();
-    for (name, text) in files {
+    for (name, text) in files.into_iter().chain(hessian) {
         let path = plots.join(name);
         crate::util::atomic::write_atomic(&path, text.as_bytes())?;
         written.push(path);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::dag::{Dag, DagMetrics};
 use crate::model::network::Network;
+use crate::search::strategy::EarlyStop;
 
 /// One evaluated block: a line of the search history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +36,13 @@ pub struct HistoryRecord {
     pub feedback: f64,
     /// Entropy in bits of the density the phase's blocks were drawn from.
     pub density_entropy_bits: f64,
+    /// The early stop that ended the phase (`darts-plus`), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<EarlyStop>,
+    /// The last largest eigenvalue of the architecture Hessian measured in the phase
+    /// (`hessian_every`), if any was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hessian_eigenvalue: Option<f64>,
 }
 
 /// The best block of the whole history with its inherited snapshot.

@@ -24,7 +24,7 @@ mod history;
 
 pub use history::{BestArchitecture, HistoryRecord, PhaseReport};
 
-use crate::search::strategy::{cross_entropy, rank_weights, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
+use crate::search::strategy::{beta_regularise, cross_entropy, rank_weights, EarlyStop, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
 use crate::model::supernet::{BlockMasks, Supernet, SupernetPath};
 
 /// A session's options (the C ABI's `options_json`; unknown keys refused).
@@ -62,6 +62,11 @@ pub struct SessionOptions {
     /// applied when the session is made or restored.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub deterministic: bool,
+    /// Beta regularisation (beta-DARTS): the architecture loss plus `lambda(t)` times
+    /// the log-sum-exp of `alpha`, `lambda` rising linearly from 0 to this maximum over
+    /// each phase. For `darts`, `darts2`, `snas` and `darts-plus`; `null`: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta_reg: Option<f64>,
 }
 
 impl Default for SessionOptions {
@@ -89,6 +94,7 @@ impl Default for SessionOptions {
             precision: Precision::Float32,
             device: "cpu".to_string(),
             deterministic: false,
+            beta_reg: None,
         }
     }
 }
@@ -110,7 +116,31 @@ impl SessionOptions {
             }
         }
         self.density.validate(space.blocks())?;
+        self.validate_beta_reg()?;
         check_precision(parse_device(&self.device)?, self.precision)
+    }
+}
+
+impl SessionOptions {
+    /// Checks `beta_reg`: a finite maximum in `(0, 1e6]`, for a strategy that takes it.
+    pub fn validate_beta_reg(&self) -> Result<()> {
+        let Some(max) = self.beta_reg else { return Ok(()) };
+        if !(max.is_finite() && max > 0.0 && max <= 1e6) {
+            return Err(Error::config("beta_reg", format!("{max} is out of range: allowed (0, 1e6]")));
+        }
+        let strategy = self.strategy;
+        if !strategy.takes_beta_regularisation() {
+            let why = if strategy == StrategyKind::Drnas {
+                "its alpha is a Dirichlet concentration, not softmax logits"
+            } else {
+                "a sampling strategy has no softmax over all blocks"
+            };
+            return Err(Error::config(
+                "beta_reg",
+                format!("beta regularisation is not for strategy {}: {why}; it applies to darts, darts2, snas and darts-plus", strategy.name()),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -440,7 +470,10 @@ impl Session {
             self.strategy = strategy;
             return Ok(value);
         }
-        let (value, grad) = strategy.architecture_gradient(&mut ctx, &x, &y)?;
+        let (mut value, mut grad) = strategy.architecture_gradient(&mut ctx, &x, &y)?;
+        if let Some(max) = self.options.beta_reg {
+            (value, grad) = beta_regularise(value, &grad, &self.alpha, max * self.progress)?;
+        }
         if !value.is_finite() {
             return Err(self.diverged(format!("the architecture-step loss is {value}")));
         }
@@ -496,6 +529,8 @@ impl Session {
                 rank_by_accuracy: 0,
                 feedback: 0.0,
                 density_entropy_bits: entropy,
+                early_stop: None,
+                hessian_eigenvalue: None,
             });
         }
         // Blocks from best to worst: highest accuracy, then lowest loss, then lowest index.
@@ -553,6 +588,28 @@ impl Session {
         };
         self.phase += 1;
         Ok(report)
+    }
+
+    /// The exact `k x k` Hessian of the `softmax(alpha)`-weighted loss on `(x, y)` with
+    /// respect to `alpha` (see [`crate::search::hessian`]): the blocks' logits with the
+    /// shared weights fixed, then `k` Hessian-vector products by double backward. Reads
+    /// the session only: no random numbers, no state changes.
+    pub fn alpha_hessian(&self, x: &Tensor, y: &Tensor) -> Result<Vec<Vec<f64>>> {
+        let (x, y) = self.batch(x, y)?;
+        let logits = {
+            let _guard = tch::no_grad_guard();
+            self.supernet.forward_all(&x, &self.masks)?
+        };
+        crate::search::hessian::loss_hessian(&logits, &y, &self.alpha()?)
+    }
+
+    /// Adds what the search loop learned about phase `phase` (an early stop, the last
+    /// Hessian eigenvalue) to its history records.
+    pub fn note_phase(&mut self, phase: usize, early_stop: Option<EarlyStop>, hessian_eigenvalue: Option<f64>) {
+        for r in self.history.iter_mut().filter(|r| r.phase == phase) {
+            r.early_stop = early_stop;
+            r.hessian_eigenvalue = hessian_eigenvalue;
+        }
     }
 
     /// The block with the largest weight now (before any phase has ended, the best

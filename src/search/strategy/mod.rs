@@ -4,6 +4,7 @@
 //! | name | file | forward pass | blocks computed per step |
 //! |---|---|---|---|
 //! | `darts` | [`darts`](Darts) | `softmax(alpha)`, first order | all `k` |
+//! | `darts-plus` | [`darts_plus`](DartsPlus) | as `darts`, with early stopping rules | all `k` |
 //! | `darts2` | [`darts2`](Darts2) | as `darts`, gradient through one unrolled SGD step | all `k` (about 3x `darts`) |
 //! | `snas` | [`snas`](Snas) | relaxed Gumbel-softmax sample, annealed temperature | all `k` |
 //! | `gdas` | [`gdas`](Gdas) | hard Gumbel sample, straight-through gradient | one |
@@ -17,6 +18,7 @@
 
 mod darts;
 mod darts2;
+mod darts_plus;
 mod drnas;
 mod gdas;
 mod proxyless;
@@ -25,6 +27,7 @@ mod snas;
 
 pub use darts::Darts;
 pub use darts2::{Darts2, Darts2Config};
+pub use darts_plus::{alpha_order, identity_edges, strict_leader, DartsPlus, DartsPlusConfig, EarlyStop, StopMonitor, StopRule};
 pub use drnas::{concentration, dirichlet_sample, gamma_noise, kl_dirichlet, Drnas, DrnasConfig};
 pub use gdas::{Gdas, GdasConfig};
 pub use proxyless::{Proxyless, ProxylessConfig, ProxylessSample};
@@ -52,6 +55,10 @@ pub enum StrategyKind {
     /// Second-order DARTS: the architecture gradient through one unrolled plain-SGD
     /// weight step, its Hessian-vector product by finite differences.
     Darts2,
+    /// DARTS+: first-order DARTS whose phases stop early (ranking, skip and Hessian
+    /// rules).
+    #[serde(rename = "darts-plus")]
+    DartsPlus,
     /// SNAS: a relaxed Gumbel-softmax sample of `w`, temperature annealed.
     Snas,
     /// GDAS: a hard Gumbel-max sample (one block per step), straight-through gradient.
@@ -72,6 +79,7 @@ impl StrategyKind {
     pub const ALL: &'static [StrategyKind] = &[
         StrategyKind::Darts,
         StrategyKind::Darts2,
+        StrategyKind::DartsPlus,
         StrategyKind::Snas,
         StrategyKind::Gdas,
         StrategyKind::Proxyless,
@@ -84,6 +92,7 @@ impl StrategyKind {
         match self {
             StrategyKind::Darts => "darts",
             StrategyKind::Darts2 => "darts2",
+            StrategyKind::DartsPlus => "darts-plus",
             StrategyKind::Snas => "snas",
             StrategyKind::Gdas => "gdas",
             StrategyKind::Proxyless => "proxyless",
@@ -106,6 +115,13 @@ impl StrategyKind {
         matches!(self, StrategyKind::Gdas | StrategyKind::Proxyless | StrategyKind::Random)
     }
 
+    /// Whether beta regularisation applies: strategies whose block weights are a
+    /// softmax of `alpha` over all blocks (not `drnas`, whose `alpha` is a Dirichlet
+    /// concentration, nor the sampling strategies).
+    pub fn takes_beta_regularisation(self) -> bool {
+        matches!(self, StrategyKind::Darts | StrategyKind::Darts2 | StrategyKind::Snas | StrategyKind::DartsPlus)
+    }
+
     /// A fresh strategy object with default hyper-parameters.
     pub fn build(self) -> Box<dyn Strategy> {
         self.build_with(&StrategyOptions::default())
@@ -116,6 +132,7 @@ impl StrategyKind {
         match self {
             StrategyKind::Darts => Box::new(Darts),
             StrategyKind::Darts2 => Box::new(Darts2::new(options.darts2.clone())),
+            StrategyKind::DartsPlus => Box::new(DartsPlus::new(options.darts_plus.clone())),
             StrategyKind::Snas => Box::new(Snas::new(options.snas.clone())),
             StrategyKind::Gdas => Box::new(Gdas::new(options.gdas.clone())),
             StrategyKind::Proxyless => Box::new(Proxyless::new(options.proxyless.clone())),
@@ -140,6 +157,10 @@ impl std::str::FromStr for StrategyKind {
 pub struct StrategyOptions {
     /// Second-order DARTS.
     pub darts2: Darts2Config,
+    /// DARTS+ (left out of serialisations while at its defaults, so that the
+    /// configurations and unit ids of earlier versions stay as they were).
+    #[serde(skip_serializing_if = "is_default")]
+    pub darts_plus: DartsPlusConfig,
     /// SNAS.
     pub snas: SnasConfig,
     /// GDAS.
@@ -154,11 +175,17 @@ impl StrategyOptions {
     /// Checks every value's range, naming the field.
     pub fn validate(&self) -> Result<()> {
         self.darts2.validate()?;
+        self.darts_plus.validate()?;
         self.snas.validate()?;
         self.gdas.validate()?;
         self.proxyless.validate()?;
         self.drnas.validate()
     }
+}
+
+/// Whether `v` is its type's default (serialisations leave such sections out).
+pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// Checks that `v` is finite and in `[lo, hi]`, naming `field` otherwise.
@@ -303,6 +330,12 @@ pub trait Strategy: Send + StrategyClone {
         Ok((value, grads.remove(0)))
     }
 
+    /// DARTS+'s stopping rules, for the strategy that has them (the search loop checks
+    /// them through a [`StopMonitor`]). The default: none.
+    fn stopping_rules(&self) -> Option<&DartsPlusConfig> {
+        None
+    }
+
     /// Called after the optimiser has updated `alpha` with the architecture gradient
     /// (ProxylessNAS rescales the sampled paths' parameters here). The default does
     /// nothing.
@@ -312,6 +345,16 @@ pub trait Strategy: Send + StrategyClone {
     }
 }
 
+
+/// Beta regularisation (Ye et al. 2022, beta-DARTS): adds `lambda` times the
+/// log-sum-exp of `alpha` to an architecture step's loss `value` and its gradient
+/// `lambda softmax(alpha)` to `grad`.
+pub fn beta_regularise(value: f64, grad: &Tensor, alpha: &Tensor, lambda: f64) -> Result<(f64, Tensor)> {
+    let a = alpha.f_detach()?;
+    let lse = a.f_logsumexp(&[0i64][..], false)?.f_double_value(&[])?;
+    let g = grad.f_add(&a.f_softmax(0, a.kind())?.f_mul_scalar(lambda)?)?;
+    Ok((value + lambda * lse, g))
+}
 
 /// `softmax(alpha)` as plain numbers.
 pub fn softmax_weights(alpha: &Tensor) -> Result<Vec<f64>> {
