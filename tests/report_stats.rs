@@ -293,3 +293,29 @@ fn verdicts_follow_the_family_and_the_margin() {
     let narrow = ReportOptions { margin_points: 0.05, ..ReportOptions::default() };
     assert_eq!(verdict(&rq2[1].test, rq2[1].test.p_holm, narrow.margin_points / 100.0), Verdict::Better);
 }
+
+#[test]
+fn the_report_options_of_an_experiment_file_are_read_and_checked() {
+    use densenas::experiment::file::Experiment;
+    let group = r#""datasets": ["digits"], "spaces": [{"layers": 3, "width": 8, "blocks": 2}], "seeds": [0]"#;
+    let base = std::path::Path::new("/");
+    let study = |report: &str| Experiment::parse(&format!(r#"{{"name": "x", "report": {report}, "groups": [{{{group}}}]}}"#), base, "x");
+    let e = study(r#"{"margin_points": 0.5, "primary": {"rq2": ["chain", "full"]}}"#).unwrap();
+    assert_eq!((e.report.margin_points, e.report.primary.rq2.clone()), (0.5, vec!["chain".to_string(), "full".to_string()]));
+    // The single-group form takes it too; without it, the defaults.
+    let single = Experiment::parse(&format!(r#"{{"report": {{"margin_points": 0.2}}, {group}}}"#), base, "x").unwrap();
+    assert_eq!(single.report.margin_points, 0.2);
+    assert_eq!(single.report.primary, ReportOptions::default().primary);
+    let plain = Experiment::parse(&format!("{{{group}}}"), base, "x").unwrap();
+    assert_eq!(plain.report, ReportOptions::default());
+    assert_eq!(plain.report.primary.rq2, ["chain_matched", "random_standalone"]);
+    for (report, names) in [
+        (r#"{"margin_points": -1}"#, "report.margin_points"),
+        (r#"{"margin_points": "wide"}"#, "report.margin_points"),
+        (r#"{"primary": {"rq2": ["chain", "nope"]}}"#, "report.primary.rq2[1]"),
+        (r#"{"primary": {"rq3": []}}"#, "rq3"),
+    ] {
+        let err = study(report).unwrap_err().to_string();
+        assert!(err.contains(names), "{report}: {err}");
+    }
+}

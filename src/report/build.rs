@@ -109,6 +109,55 @@ pub struct StrategyRow {
     pub gap_to_best: Option<Described>,
 }
 
+/// RQ1 against compute: a strategy's best inherited validation accuracy so far at the
+/// end of each phase against the seconds spent, averaged over seeds phase by phase,
+/// and its retrained test accuracy as the last point (at search plus retraining
+/// seconds). The test split never chooses: it is only the last point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComputeCurve {
+    /// The space.
+    pub space: SpaceLabel,
+    /// The strategy (or arm).
+    pub strategy: String,
+    /// Seconds of search at each phase's end (mean over the seeds that reached it).
+    pub phase_end_seconds: Vec<f64>,
+    /// Best inherited validation accuracy so far at each phase's end (mean over the
+    /// same seeds).
+    pub best_val_accuracy: Vec<f64>,
+    /// Search and retraining seconds (mean over seeds): where the last point lies.
+    pub retrained_at_seconds: Option<f64>,
+    /// Retrained test accuracy (mean over seeds).
+    pub retrained_test_accuracy: Option<f64>,
+}
+
+/// The compute curve of a strategy's searches `runs` on `space`.
+pub fn compute_curve(space: &SpaceLabel, strategy: &str, runs: &[&SearchResult]) -> ComputeCurve {
+    let phases = runs.iter().map(|x| x.summary.phases.len().min(x.summary.timing.phase_end_seconds.len())).max().unwrap_or(0);
+    let (mut seconds, mut accuracy) = (Vec::new(), Vec::new());
+    for i in 0..phases {
+        let at: Vec<(f64, f64)> = runs
+            .iter()
+            .filter(|x| x.summary.phases.len() > i && x.summary.timing.phase_end_seconds.len() > i)
+            .map(|x| {
+                let best = x.summary.phases[..=i].iter().map(|p| p.best_val_accuracy).fold(f64::NEG_INFINITY, f64::max);
+                (x.summary.timing.phase_end_seconds[i], best)
+            })
+            .collect();
+        seconds.push(at.iter().map(|p| p.0).sum::<f64>() / at.len() as f64);
+        accuracy.push(at.iter().map(|p| p.1).sum::<f64>() / at.len() as f64);
+    }
+    let retrained: Vec<&&SearchResult> = runs.iter().filter(|x| x.summary.best.retrained).collect();
+    let mean = |f: &dyn Fn(&SearchResult) -> f64| (!retrained.is_empty()).then(|| retrained.iter().map(|x| f(x)).sum::<f64>() / retrained.len() as f64);
+    ComputeCurve {
+        space: space.clone(),
+        strategy: strategy.to_string(),
+        phase_end_seconds: seconds,
+        best_val_accuracy: accuracy,
+        retrained_at_seconds: mean(&|x| x.summary.timing.search_seconds + x.summary.timing.retrain_seconds),
+        retrained_test_accuracy: mean(&|x| x.summary.best.test_accuracy),
+    }
+}
+
 /// RQ2: a search's best against a baseline, paired by seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
@@ -242,6 +291,9 @@ pub struct DatasetReport {
     pub train_subsample: Option<usize>,
     /// RQ1.
     pub rq1: Vec<StrategyRow>,
+    /// RQ1 against compute, per strategy and space.
+    #[serde(default)]
+    pub rq1_compute: Vec<ComputeCurve>,
     /// The resolution of each space whose DAGs were trained with at least two seeds.
     #[serde(default)]
     pub resolution: Vec<SpaceResolution>,
@@ -478,6 +530,7 @@ fn cells<'a>(experiment: &'a Experiment, d: &DatasetEntry) -> Result<Vec<Cell<'a
 fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Result<DatasetReport> {
     let cells = cells(experiment, d)?;
     let (mut rq1, mut rq2, mut rq3, mut rq4, mut standalone) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut rq1_compute = Vec::new();
     let mut rq6 = Vec::new();
     // Groups may share searches (the same units): each is reported once, under the
     // first group that has it; a comparison is kept once per baseline.
@@ -494,6 +547,10 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
                 rq6.push(rq6::row(cell.label.clone(), is_typed(cell.space), strategy.name(), &runs));
             }
             if first {
+                let runs: Vec<SearchResult> = cell.group.seeds.iter().filter_map(|&s| cell.search(r, strategy, s)).collect();
+                if !runs.is_empty() {
+                    rq1_compute.push(compute_curve(&cell.label, strategy.name(), &runs.iter().collect::<Vec<_>>()));
+                }
                 let row = strategy_row(cell, strategy, r)?;
                 rq3.push(SizeRow { space: cell.label.clone(), strategy: row.strategy.clone(), test_accuracy: row.test_accuracy.clone() });
                 rq1.push(row);
@@ -531,6 +588,7 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
         resolution,
         family_alpha,
         rq1,
+        rq1_compute,
         rq2,
         rq2_answer,
         rq3,

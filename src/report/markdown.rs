@@ -177,6 +177,16 @@ fn rq1(s: &mut String, r: &Report) {
             "\nThe rank percentile and the gap are read against the mean over the ground truth's seeds of every DAG of the space.\n"
         );
         let _ = writeln!(s, "![RQ1 {}](plots/{})\n", d.dataset, super::plots::rq1_name(&d.dataset));
+        if d.rq1_compute.iter().any(|c| !c.phase_end_seconds.is_empty()) {
+            let _ = writeln!(
+                s,
+                "Against compute: each strategy's best inherited validation accuracy so far at the end of each phase \
+                 against the seconds spent (mean over seeds), and its retrained test accuracy as the last point.\n\n\
+                 ![RQ1 {} against compute](plots/{})\n",
+                d.dataset,
+                super::plots::rq1_compute_name(&d.dataset)
+            );
+        }
     }
 }
 

@@ -93,13 +93,17 @@ fn libtorch_version() -> Option<String> {
     std::fs::read_to_string(root.join("build-version")).ok().map(|v| v.trim().to_string())
 }
 
-/// ONNX Runtime's release (from its build information), or why it is unavailable.
+/// ONNX Runtime's version (from the loaded library's file name, `libonnxruntime.so.1.N.M`
+/// once links are resolved), or why it is unavailable.
 fn onnx_runtime_version() -> String {
-    match crate::io::ort_runtime::check_available() {
-        Ok(()) => {
-            let info = ort::info();
-            info.split([',', ' ']).find_map(|w| w.strip_prefix("git-branch=rel-")).map_or_else(|| info.to_string(), |v| v.to_string())
-        }
-        Err(e) => format!("not available ({e})"),
+    if let Err(e) = crate::io::ort_runtime::check_available() {
+        return format!("not available ({e})");
+    }
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let lib = maps.lines().filter_map(|l| l.split_whitespace().nth(5)).find(|p| p.contains("libonnxruntime"));
+    let name = lib.and_then(|p| std::fs::canonicalize(p).ok()).and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    match name.as_deref().and_then(|n| n.split_once(".so.")).map(|(_, v)| v.to_string()) {
+        Some(v) => v,
+        None => format!("(version unknown: {})", ort::info()),
     }
 }

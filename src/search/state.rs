@@ -28,4 +28,8 @@ pub struct LoopState {
     pub alpha_trace: Vec<Vec<Vec<f64>>>,
     /// Seconds of search spent by earlier processes (a resumed search adds its own).
     pub search_seconds: f64,
+    /// Seconds of search at the end of each phase, from the search's start (over
+    /// resumes).
+    #[serde(default)]
+    pub phase_end_seconds: Vec<f64>,
 }
