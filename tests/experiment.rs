@@ -100,7 +100,18 @@ fn a_tiny_study_runs_reports_and_survives_a_kill() {
     }
     // RQ4: nine metrics per space with random DAGs.
     assert_eq!(digits["rq4"].as_array().unwrap().len(), 9 * 3);
-    for p in ["rq1_digits.svg", "rq3_digits.svg"] {
+    // RQ1 against compute: per strategy row, two phases of growing seconds, the best
+    // validation accuracy so far never falling, the retrained accuracy last.
+    let curves = digits["rq1_compute"].as_array().unwrap();
+    assert_eq!(curves.len(), rq1.len());
+    for (c, row) in curves.iter().zip(rq1) {
+        let secs: Vec<f64> = c["phase_end_seconds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let acc: Vec<f64> = c["best_val_accuracy"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(secs.len() == 2 && acc.len() == 2 && secs[0] <= secs[1] && acc[0] <= acc[1], "{c}");
+        assert!(c["retrained_at_seconds"].as_f64().unwrap() >= secs[1], "{c}");
+        assert_eq!(c["retrained_test_accuracy"], row["test_accuracy"]["mean"], "{c}");
+    }
+    for p in ["rq1_digits.svg", "rq1_compute_digits.svg", "rq3_digits.svg"] {
         assert!(whole.join("plots").join(p).exists(), "{p}");
     }
 
