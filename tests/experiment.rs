@@ -368,6 +368,13 @@ fn a_typed_group_gets_an_rq6_section_whose_figures_are_its_searches() {
     let tests = r["datasets"][0]["rq6_tests"].as_array().unwrap();
     let against: Vec<&str> = tests.iter().map(|t| t["against"].as_str().unwrap()).collect();
     assert_eq!(against, ["dense space", "plain MLP", "plain CNN"]);
+    // Each with the verdict of its test at Holm's p and the default margin.
+    for t in tests {
+        let test: densenas::report::stats::Paired = serde_json::from_value(t["test"].clone()).unwrap();
+        let expected = densenas::report::verdict::verdict(&test, test.p_holm, 0.003);
+        assert_eq!(serde_json::to_value(expected).unwrap(), t["verdict"], "{t}");
+    }
+    assert!(md.contains("| verdict |"), "{md}");
     // Per seed: two searches, the plain MLP (one unit, shared by both spaces: the
     // typed space's chain baseline is the same plain MLP), the plain CNN of the typed
     // space, and three random DAGs per space.

@@ -594,7 +594,7 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
         rq3,
         rq4,
         standalone,
-        rq6_tests: rq6::tests(&rq6),
+        rq6_tests: rq6::tests(&rq6, experiment.report.margin_points / 100.0),
         rq6,
     })
 }

@@ -291,11 +291,45 @@ fn rq4(s: &mut String, r: &Report) {
                 p_value(m.q_bh)
             );
         }
+        let _ = writeln!(s);
+        for line in rq4_answers(d) {
+            let _ = writeln!(s, "{line}");
+        }
         for sd in &d.standalone {
             let _ = writeln!(s, "\n![RQ4 {} {}](plots/{})", d.dataset, space(&sd.space), super::plots::rq4_name(&d.dataset, &sd.space));
         }
         let _ = writeln!(s);
     }
+}
+
+/// One line per space of RQ4: the rows whose Benjamini-Hochberg q is below 0.05, or
+/// "can't tell" when none is (with "too few DAGs" below the bootstrap's minimum).
+fn rq4_answers(d: &super::build::DatasetReport) -> Vec<String> {
+    let mut spaces: Vec<&SpaceLabel> = Vec::new();
+    for m in &d.rq4 {
+        if !spaces.contains(&&m.space) {
+            spaces.push(&m.space);
+        }
+    }
+    spaces
+        .into_iter()
+        .map(|sp| {
+            let rows: Vec<_> = d.rq4.iter().filter(|m| &m.space == sp).collect();
+            let found: Vec<String> = rows
+                .iter()
+                .filter(|m| m.q_bh.is_some_and(|q| q < 0.05))
+                .map(|m| format!("{} (rho {:+.2})", m.metric, m.spearman_rho.value.unwrap_or(f64::NAN)))
+                .collect();
+            let n = rows.first().map_or(0, |m| m.spearman_rho.n);
+            if !found.is_empty() {
+                format!("- {}: goes with accuracy at BH q < 0.05: {}.", space(sp), found.join(", "))
+            } else if n < BOOTSTRAP_MIN_N {
+                format!("- {}: can't tell (too few DAGs: {n}).", space(sp))
+            } else {
+                format!("- {}: can't tell: no row survives BH q < 0.05 over {n} DAGs.", space(sp))
+            }
+        })
+        .collect()
 }
 
 fn rq5(s: &mut String, r: &Report) {
