@@ -99,7 +99,7 @@ fn setup_section(s: &mut String, u: &Setup) {
     let _ = writeln!(s, "- libtorch {}; ONNX Runtime {}; densenas {}", or(&u.libtorch), u.onnx_runtime, u.densenas);
     let _ = writeln!(
         s,
-        "- unit time: {:.1} core-minutes (summed over the finished units); wall time: {} (first unit's start to the last one's end)\n",
+        "- unit time: {:.1} minutes (summed over the finished units); wall time: {} (first unit's start to the last one's end)\n",
         u.unit_seconds / 60.0,
         u.wall_seconds.map_or("unknown".into(), |w| format!("{:.1} minutes", w / 60.0))
     );
