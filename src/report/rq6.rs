@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::build::SpaceLabel;
 use super::stats::{describe, holm, paired_t, Described, Paired};
-use super::verdict::{verdict, Verdict};
+use super::verdict::{verdict, Verdict, ALPHA};
 use crate::experiment::unit::SearchResult;
 
 /// One space's searches with one strategy.
@@ -145,8 +145,10 @@ pub fn tests(rows: &[Rq6Row], margin: f64) -> Vec<Rq6Test> {
         push("plain CNN", &|s| s.cnn);
     }
     let corrected = holm(&out.iter().map(|c| c.test.p).collect::<Vec<_>>());
+    let level = ALPHA / out.iter().filter(|c| c.test.p.is_some()).count().max(1) as f64;
     for (c, p) in out.iter_mut().zip(corrected) {
         c.test.p_holm = p;
+        c.test.seeds_needed_at(level);
         c.verdict = verdict(&c.test, p, margin);
     }
     out
