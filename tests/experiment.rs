@@ -52,9 +52,12 @@ fn a_tiny_study_runs_reports_and_survives_a_kill() {
     assert_eq!(r["units"]["failed"], 0);
     assert_eq!(r["units"]["finished"], r["units"]["total"]);
     let md = std::fs::read_to_string(whole.join("report.md")).unwrap();
-    for h in ["## RQ1", "## RQ2", "## RQ3", "## RQ4", "## RQ5", "Kendall tau", "Spearman rho"] {
+    for h in ["## Setup", "## Resolution", "## RQ1", "## RQ2", "## RQ3", "## RQ4", "## RQ5", "Kendall tau", "Spearman rho", "too few DAGs"] {
         assert!(md.contains(h), "report.md lacks {h}");
     }
+    assert!(md.find("## Resolution") < md.find("## RQ1"), "the resolution comes first");
+    let json = std::fs::read_to_string(whole.join("report.json")).unwrap();
+    assert!(!json.contains("cpu") && !json.contains("libtorch"), "the setup is in report.md only");
     let digits = &r["datasets"][0];
     assert_eq!(digits["dataset"], "digits");
     // RQ1: two strategies on two spaces, and the ground-truth group's darts row, ranked
@@ -75,9 +78,40 @@ fn a_tiny_study_runs_reports_and_survives_a_kill() {
     assert_eq!(rq2.len(), 2 * 2 * 4 + 2);
     assert!(rq2.iter().all(|c| c["test"]["n"] == 2 && c["test"]["p_holm"].as_f64().map_or(true, |h| h >= c["test"]["p"].as_f64().unwrap())));
     assert!(digits["rq2_answer"].as_str().unwrap().starts_with("digits: "));
+    // Only chain_matched of the default primary family is in this study: Holm over it
+    // alone; the rest exploratory; every comparison has a verdict.
+    for c in rq2 {
+        assert_eq!(c["primary"], c["against"] == "chain_matched", "{c}");
+        assert!(c["primary"].as_bool().unwrap() || c["test"]["p_holm"].is_null(), "{c}");
+        let v = c["verdict"].as_str().unwrap();
+        assert!(["better", "better_within_margin", "worse", "worse_within_margin", "equivalent", "cant_tell"].contains(&v), "{v}");
+    }
+    // The ground truth's 8 DAGs over 2 seeds have a resolution; the strategies group's
+    // 4 random DAGs too.
+    let res = digits["resolution"].as_array().unwrap();
+    let truth_res = res.iter().find(|r| r["space"]["group"] == "ground truth").unwrap();
+    assert_eq!((truth_res["resolution"]["dags"].as_u64(), truth_res["resolution"]["seeds"].as_u64()), (Some(8), Some(2)));
+    assert!(truth_res["resolution"]["detectable_difference"].as_f64().unwrap() > 0.0);
+    // RQ4 rows carry permutation p-values and BH q-values no smaller than them.
+    for m in digits["rq4"].as_array().unwrap() {
+        if let (Some(p), Some(q)) = (m["permutation_p"].as_f64(), m["q_bh"].as_f64()) {
+            assert!(q >= p - 1e-15 && q <= 1.0, "{m}");
+        }
+    }
     // RQ4: nine metrics per space with random DAGs.
     assert_eq!(digits["rq4"].as_array().unwrap().len(), 9 * 3);
-    for p in ["rq1_digits.svg", "rq3_digits.svg"] {
+    // RQ1 against compute: per strategy row, two phases of growing seconds, the best
+    // validation accuracy so far never falling, the retrained accuracy last.
+    let curves = digits["rq1_compute"].as_array().unwrap();
+    assert_eq!(curves.len(), rq1.len());
+    for (c, row) in curves.iter().zip(rq1) {
+        let secs: Vec<f64> = c["phase_end_seconds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let acc: Vec<f64> = c["best_val_accuracy"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(secs.len() == 2 && acc.len() == 2 && secs[0] <= secs[1] && acc[0] <= acc[1], "{c}");
+        assert!(c["retrained_at_seconds"].as_f64().unwrap() >= secs[1], "{c}");
+        assert_eq!(c["retrained_test_accuracy"], row["test_accuracy"]["mean"], "{c}");
+    }
+    for p in ["rq1_digits.svg", "rq1_compute_digits.svg", "rq3_digits.svg"] {
         assert!(whole.join("plots").join(p).exists(), "{p}");
     }
 
@@ -361,6 +395,13 @@ fn a_typed_group_gets_an_rq6_section_whose_figures_are_its_searches() {
     let tests = r["datasets"][0]["rq6_tests"].as_array().unwrap();
     let against: Vec<&str> = tests.iter().map(|t| t["against"].as_str().unwrap()).collect();
     assert_eq!(against, ["dense space", "plain MLP", "plain CNN"]);
+    // Each with the verdict of its test at Holm's p and the default margin.
+    for t in tests {
+        let test: densenas::report::stats::Paired = serde_json::from_value(t["test"].clone()).unwrap();
+        let expected = densenas::report::verdict::verdict(&test, test.p_holm, 0.003);
+        assert_eq!(serde_json::to_value(expected).unwrap(), t["verdict"], "{t}");
+    }
+    assert!(md.contains("| verdict |"), "{md}");
     // Per seed: two searches, the plain MLP (one unit, shared by both spaces: the
     // typed space's chain baseline is the same plain MLP), the plain CNN of the typed
     // space, and three random DAGs per space.

@@ -100,6 +100,12 @@ fn summary_without_timing(dir: &Path) -> serde_json::Value {
 /// The run folders `a` and `b` hold the same results, byte for byte.
 fn assert_same_run(a: &Path, b: &Path) {
     assert_eq!(summary_without_timing(a), summary_without_timing(b), "summary.json differs");
+    // The seconds at each phase's end run on over the resume, one per phase.
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(b.join("summary.json")).unwrap()).unwrap();
+    let ends: Vec<f64> = s["timing"]["phase_end_seconds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(ends.len(), s["phases"].as_array().unwrap().len(), "{ends:?}");
+    assert!(ends.windows(2).all(|w| w[0] <= w[1]) && ends[0] > 0.0, "{ends:?}");
+    assert!(*ends.last().unwrap() <= s["timing"]["search_seconds"].as_f64().unwrap() + 1e-9, "{ends:?}");
     for f in ["history.jsonl", "best.onnx", "best.json", "density.json", "alpha.json"] {
         let (x, y) = (std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap());
         assert!(x == y, "{f} differs between {} and {}", a.display(), b.display());

@@ -132,7 +132,7 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
 
-/// An experiment: a name and its groups.
+/// An experiment: a name, its groups and how its report judges.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
@@ -140,6 +140,68 @@ pub struct Experiment {
     pub name: String,
     /// Its groups.
     pub groups: Vec<Group>,
+    /// The report's margin and families (`"report"` at the top of the file).
+    #[serde(default)]
+    pub report: ReportOptions,
+}
+
+/// The names RQ2 compares a found network against.
+pub const RQ2_ARMS: [&str; 5] = ["chain", "chain_matched", "random_mean", "full", "random_standalone"];
+
+/// How the report judges a comparison (docs/reliability.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportOptions {
+    /// The equivalence margin of TOST, in percentage points.
+    pub margin_points: f64,
+    /// The primary comparisons per question (corrected together; the rest exploratory).
+    pub primary: Primary,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions { margin_points: 0.3, primary: Primary::default() }
+    }
+}
+
+/// The primary comparisons per question.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Primary {
+    /// RQ2: what a found network is compared against, per dataset (names of
+    /// [`RQ2_ARMS`]).
+    pub rq2: Vec<String>,
+}
+
+impl Default for Primary {
+    fn default() -> Self {
+        Primary { rq2: vec!["chain_matched".into(), "random_standalone".into()] }
+    }
+}
+
+impl ReportOptions {
+    /// Checks the margin and the names.
+    pub fn check(&self) -> Result<()> {
+        if !(self.margin_points.is_finite() && self.margin_points > 0.0) {
+            return Err(Error::config("report.margin_points", format!("must be a positive number of percentage points, not {}", self.margin_points)));
+        }
+        for (i, name) in self.primary.rq2.iter().enumerate() {
+            if !RQ2_ARMS.contains(&name.as_str()) {
+                return Err(Error::config(format!("report.primary.rq2[{i}]"), format!("unknown comparison {name:?} (one of {})", RQ2_ARMS.join(", "))));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_report_options(value: Option<serde_json::Value>) -> Result<ReportOptions> {
+    let Some(value) = value else { return Ok(ReportOptions::default()) };
+    let options: ReportOptions = crate::util::json::from_value(value, "report").map_err(|e| match e {
+        Error::Config { field, message } => Error::config(format!("report.{field}"), message),
+        other => other,
+    })?;
+    options.check()?;
+    Ok(options)
 }
 
 impl Experiment {
@@ -162,6 +224,7 @@ impl Experiment {
             Some(other) => return Err(Error::config("name", format!("must be a string, not {other}"))),
             None => default_name.to_string(),
         };
+        let report = parse_report_options(map.remove("report"))?;
         let groups = if let Some(groups) = map.remove("groups") {
             if map.keys().any(|k| k != "name") {
                 let extra: Vec<&String> = map.keys().filter(|k| *k != "name").collect();
@@ -182,7 +245,7 @@ impl Experiment {
         if groups.is_empty() {
             return Err(Error::config("groups", "an experiment needs at least one group"));
         }
-        Ok(Experiment { name, groups })
+        Ok(Experiment { name, groups, report })
     }
 }
 

@@ -8,10 +8,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::resolution::{disattenuated, resolution, Resolution};
 use super::rq6::{self, Rq6Row, Rq6Test};
-use super::stats::{bootstrap, describe, holm, kendall, paired_t, spearman, Correlation, Described, Paired};
+use super::stats::{
+    benjamini_hochberg, bootstrap, describe, holm, kendall, kendall_null_sd, paired_t, permutation_p, rank_key, spearman,
+    Correlation, Described, Paired,
+};
+use super::verdict::{tost, verdict, Tost, Verdict, ALPHA};
 use crate::error::Result;
-use crate::experiment::file::{Baseline, DatasetEntry, Experiment, Group, RandomDags};
+use crate::experiment::file::{Baseline, DatasetEntry, Experiment, Group, RandomDags, ReportOptions};
 use crate::experiment::plan::{
     full_dag, known_units_of, random_dags, search_spec, shape_for, space_size, standalone_spec, top_blocks,
 };
@@ -84,18 +89,73 @@ pub struct StrategyRow {
     pub search_seconds: Option<Described>,
     /// Samples through weight and architecture steps per second.
     pub samples_per_second: Option<Described>,
-    /// Peak resident memory of the unit (bytes).
-    pub peak_memory_bytes: Option<Described>,
     /// Distinct best DAGs over the seeds.
     pub distinct_best_dags: usize,
     /// Kendall tau between inherited (validation) and standalone (test) accuracy of the
-    /// last phase's top blocks, over seeds.
+    /// last phase's blocks trained alone (all `k` when `standalone.last_blocks` is `k`),
+    /// over seeds.
     pub kendall_tau_inherited_standalone: Option<Described>,
+    /// The blocks that tau ranks (the fewest over the seeds).
+    #[serde(default)]
+    pub kendall_tau_blocks: usize,
+    /// Kendall tau's standard deviation under independence at that many blocks.
+    #[serde(default)]
+    pub kendall_tau_null_sd: Option<f64>,
     /// Where the whole space was trained: the found DAG's rank percentile among all
-    /// DAGs (100: the best) and its accuracy gap to the best DAG, over seeds.
+    /// DAGs by their mean over the ground truth's seeds (100: the best) and its gap to
+    /// the best DAG's mean, over the searches' seeds.
     pub rank_percentile: Option<Described>,
     /// See `rank_percentile`.
     pub gap_to_best: Option<Described>,
+}
+
+/// RQ1 against compute: a strategy's best inherited validation accuracy so far at the
+/// end of each phase against the seconds spent, averaged over seeds phase by phase,
+/// and its retrained test accuracy as the last point (at search plus retraining
+/// seconds). The test split never chooses: it is only the last point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComputeCurve {
+    /// The space.
+    pub space: SpaceLabel,
+    /// The strategy (or arm).
+    pub strategy: String,
+    /// Seconds of search at each phase's end (mean over the seeds that reached it).
+    pub phase_end_seconds: Vec<f64>,
+    /// Best inherited validation accuracy so far at each phase's end (mean over the
+    /// same seeds).
+    pub best_val_accuracy: Vec<f64>,
+    /// Search and retraining seconds (mean over seeds): where the last point lies.
+    pub retrained_at_seconds: Option<f64>,
+    /// Retrained test accuracy (mean over seeds).
+    pub retrained_test_accuracy: Option<f64>,
+}
+
+/// The compute curve of a strategy's searches `runs` on `space`.
+pub fn compute_curve(space: &SpaceLabel, strategy: &str, runs: &[&SearchResult]) -> ComputeCurve {
+    let phases = runs.iter().map(|x| x.summary.phases.len().min(x.summary.timing.phase_end_seconds.len())).max().unwrap_or(0);
+    let (mut seconds, mut accuracy) = (Vec::new(), Vec::new());
+    for i in 0..phases {
+        let at: Vec<(f64, f64)> = runs
+            .iter()
+            .filter(|x| x.summary.phases.len() > i && x.summary.timing.phase_end_seconds.len() > i)
+            .map(|x| {
+                let best = x.summary.phases[..=i].iter().map(|p| p.best_val_accuracy).fold(f64::NEG_INFINITY, f64::max);
+                (x.summary.timing.phase_end_seconds[i], best)
+            })
+            .collect();
+        seconds.push(at.iter().map(|p| p.0).sum::<f64>() / at.len() as f64);
+        accuracy.push(at.iter().map(|p| p.1).sum::<f64>() / at.len() as f64);
+    }
+    let retrained: Vec<&&SearchResult> = runs.iter().filter(|x| x.summary.best.retrained).collect();
+    let mean = |f: &dyn Fn(&SearchResult) -> f64| (!retrained.is_empty()).then(|| retrained.iter().map(|x| f(x)).sum::<f64>() / retrained.len() as f64);
+    ComputeCurve {
+        space: space.clone(),
+        strategy: strategy.to_string(),
+        phase_end_seconds: seconds,
+        best_val_accuracy: accuracy,
+        retrained_at_seconds: mean(&|x| x.summary.timing.search_seconds + x.summary.timing.retrain_seconds),
+        retrained_test_accuracy: mean(&|x| x.summary.best.test_accuracy),
+    }
 }
 
 /// RQ2: a search's best against a baseline, paired by seed.
@@ -105,10 +165,56 @@ pub struct Comparison {
     pub space: SpaceLabel,
     /// The strategy.
     pub strategy: String,
-    /// `chain`, `chain_matched`, `random_mean` or `full`.
+    /// `chain`, `chain_matched`, `random_mean`, `full` or `random_standalone`.
     pub against: String,
-    /// The paired test of best minus baseline test accuracy.
+    /// The paired test of best minus baseline test accuracy (`p_holm`: within the
+    /// dataset's primary comparisons).
     pub test: Paired,
+    /// Whether the experiment names it a primary comparison (else exploratory, judged
+    /// at the uncorrected 5% level).
+    #[serde(default)]
+    pub primary: bool,
+    /// TOST at the experiment's margin (uncorrected).
+    #[serde(default)]
+    pub tost: Option<Tost>,
+    /// The verdict.
+    #[serde(default = "cant_tell")]
+    pub verdict: Verdict,
+}
+
+fn cant_tell() -> Verdict {
+    Verdict::CantTell
+}
+
+impl Comparison {
+    /// A comparison of `strategy`'s found networks against `against` on `space`
+    /// (primary or not and the verdict are set with the others of its dataset by
+    /// [`judge`]).
+    pub fn new(space: SpaceLabel, strategy: &str, against: &str, test: Paired) -> Comparison {
+        Comparison { space, strategy: strategy.into(), against: against.into(), test, primary: false, tost: None, verdict: Verdict::CantTell }
+    }
+}
+
+/// Sets primary, Holm's p (within the primary ones), seeds needed, TOST and the
+/// verdict of each of a dataset's comparisons; returns the level the family's verdicts
+/// use (5% over its size, Bonferroni's bound for Holm's strictest step).
+pub fn judge(rq2: &mut [Comparison], options: &ReportOptions) -> f64 {
+    let margin = options.margin_points / 100.0;
+    for c in rq2.iter_mut() {
+        c.primary = options.primary.rq2.contains(&c.against);
+    }
+    let p: Vec<Option<f64>> = rq2.iter().map(|c| if c.primary { c.test.p } else { None }).collect();
+    let corrected = holm(&p);
+    let family = rq2.iter().filter(|c| c.primary && c.test.p.is_some()).count().max(1);
+    let level = ALPHA / family as f64;
+    for (c, p_holm) in rq2.iter_mut().zip(corrected) {
+        c.test.p_holm = p_holm;
+        let p_family = if c.primary { p_holm } else { c.test.p };
+        c.test.seeds_needed_at(if c.primary { level } else { ALPHA });
+        c.tost = tost(&c.test, margin);
+        c.verdict = verdict(&c.test, p_family, margin);
+    }
+    level
 }
 
 /// RQ3: accuracy against the space's size.
@@ -127,12 +233,51 @@ pub struct SizeRow {
 pub struct MetricRow {
     /// The space.
     pub space: SpaceLabel,
-    /// The metric.
+    /// The metric (or predictor).
     pub metric: String,
     /// Spearman rho with its bootstrap interval.
     pub spearman_rho: Correlation,
     /// Kendall tau with its bootstrap interval.
     pub kendall_tau: Correlation,
+    /// The permutation p-value of Spearman's rho.
+    #[serde(default)]
+    pub permutation_p: Option<f64>,
+    /// Benjamini-Hochberg's q-value among the rows of the same space and dataset.
+    #[serde(default)]
+    pub q_bh: Option<f64>,
+}
+
+/// RQ4's row of a named per-DAG predictor: `values[i]` of DAG `i` against its
+/// accuracy `accuracy[i]` (the ground truth's mean over seeds), with bootstrap
+/// intervals and a permutation p-value seeded by `seed`. [`correct_rq4`] sets `q_bh`
+/// once all rows of the dataset are in.
+pub fn predictor_row(space: &SpaceLabel, name: &str, values: &[f64], accuracy: &[f64], seed: u64) -> MetricRow {
+    MetricRow {
+        space: space.clone(),
+        metric: name.to_string(),
+        spearman_rho: bootstrap(values, accuracy, spearman, seed),
+        kendall_tau: bootstrap(values, accuracy, kendall, seed + 500),
+        permutation_p: permutation_p(values, accuracy, seed + 250),
+        q_bh: None,
+    }
+}
+
+/// Benjamini-Hochberg over the permutation p-values of each space's rows of RQ4 (the
+/// metrics and any predictors added beside them).
+pub fn correct_rq4(rows: &mut [MetricRow]) {
+    let mut spaces: Vec<SpaceLabel> = Vec::new();
+    for r in rows.iter() {
+        if !spaces.contains(&r.space) {
+            spaces.push(r.space.clone());
+        }
+    }
+    for space in spaces {
+        let idx: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].space == space).collect();
+        let q = benjamini_hochberg(&idx.iter().map(|&i| rows[i].permutation_p).collect::<Vec<_>>());
+        for (&i, q) in idx.iter().zip(q) {
+            rows[i].q_bh = q;
+        }
+    }
 }
 
 /// What one dataset's units say.
@@ -146,7 +291,16 @@ pub struct DatasetReport {
     pub train_subsample: Option<usize>,
     /// RQ1.
     pub rq1: Vec<StrategyRow>,
-    /// RQ2: the comparisons (Holm-corrected together) and the one-sentence answer.
+    /// RQ1 against compute, per strategy and space.
+    #[serde(default)]
+    pub rq1_compute: Vec<ComputeCurve>,
+    /// The resolution of each space whose DAGs were trained with at least two seeds.
+    #[serde(default)]
+    pub resolution: Vec<SpaceResolution>,
+    /// The two-sided level the verdicts of RQ2's primary family use.
+    #[serde(default)]
+    pub family_alpha: f64,
+    /// RQ2: the comparisons (the primary ones Holm-corrected together) and the answer.
     pub rq2: Vec<Comparison>,
     /// RQ2's answer.
     pub rq2_answer: String,
@@ -163,6 +317,15 @@ pub struct DatasetReport {
     /// RQ6's paired tests.
     #[serde(default)]
     pub rq6_tests: Vec<Rq6Test>,
+}
+
+/// A space's resolution on one dataset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpaceResolution {
+    /// The space.
+    pub space: SpaceLabel,
+    /// Its figures.
+    pub resolution: Resolution,
 }
 
 /// A space's standalone DAGs on one dataset.
@@ -183,6 +346,9 @@ pub struct DagAccuracy {
     pub metrics: DagMetrics,
     /// Mean test accuracy over the seeds.
     pub test_accuracy: f64,
+    /// Test accuracy per seed, in the group's seed order.
+    #[serde(default)]
+    pub seed_accuracies: Vec<f64>,
 }
 
 /// RQ5: the same random DAGs ranked on two datasets.
@@ -196,6 +362,13 @@ pub struct CrossDataset {
     pub spearman_rho: Correlation,
     /// Kendall tau of the same.
     pub kendall_tau: Correlation,
+    /// Each dataset's reliability of the DAGs' seed mean (ICC(1,k)), where known.
+    #[serde(default)]
+    pub reliability: [Option<f64>; 2],
+    /// Spearman's rho corrected for both reliabilities (capped at 1; only where both
+    /// are positive).
+    #[serde(default)]
+    pub spearman_rho_corrected: Option<f64>,
 }
 
 /// The units' state.
@@ -305,6 +478,7 @@ pub fn dataset_label(d: &DatasetEntry) -> String {
 
 /// Builds the report of the experiment in `dir`.
 pub fn build(experiment: &Experiment, dir: &ExperimentDir) -> Result<Report> {
+    experiment.report.check()?;
     let units = known_units_of(experiment, dir)?;
     let mut map = HashMap::new();
     let mut failed = 0;
@@ -356,6 +530,7 @@ fn cells<'a>(experiment: &'a Experiment, d: &DatasetEntry) -> Result<Vec<Cell<'a
 fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Result<DatasetReport> {
     let cells = cells(experiment, d)?;
     let (mut rq1, mut rq2, mut rq3, mut rq4, mut standalone) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut rq1_compute = Vec::new();
     let mut rq6 = Vec::new();
     // Groups may share searches (the same units): each is reported once, under the
     // first group that has it; a comparison is kept once per baseline.
@@ -372,6 +547,10 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
                 rq6.push(rq6::row(cell.label.clone(), is_typed(cell.space), strategy.name(), &runs));
             }
             if first {
+                let runs: Vec<SearchResult> = cell.group.seeds.iter().filter_map(|&s| cell.search(r, strategy, s)).collect();
+                if !runs.is_empty() {
+                    rq1_compute.push(compute_curve(&cell.label, strategy.name(), &runs.iter().collect::<Vec<_>>()));
+                }
                 let row = strategy_row(cell, strategy, r)?;
                 rq3.push(SizeRow { space: cell.label.clone(), strategy: row.strategy.clone(), test_accuracy: row.test_accuracy.clone() });
                 rq1.push(row);
@@ -390,24 +569,32 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
             standalone.push(dags);
         }
     }
-    let corrected = holm(&rq2.iter().map(|c| c.test.p).collect::<Vec<_>>());
-    for (c, p) in rq2.iter_mut().zip(corrected) {
-        c.test.p_holm = p;
-    }
+    let family_alpha = judge(&mut rq2, &experiment.report);
+    let resolution: Vec<SpaceResolution> = standalone
+        .iter()
+        .filter_map(|sd: &SpaceDags| {
+            let table: Vec<Vec<f64>> = sd.dags.iter().map(|d| d.seed_accuracies.clone()).collect();
+            resolution(&table, family_alpha).map(|r| SpaceResolution { space: sd.space.clone(), resolution: r })
+        })
+        .collect();
+    correct_rq4(&mut rq4);
     rq3.sort_by(|a, b| a.strategy.cmp(&b.strategy).then(a.space.allowed_edges.cmp(&b.space.allowed_edges)));
     let label = dataset_label(d);
-    let rq2_answer = rq2_answer(&label, &rq2);
+    let rq2_answer = rq2_answer(&label, &rq2, &resolution);
     Ok(DatasetReport {
         dataset: label,
         data: d.data.clone(),
         train_subsample: d.train_subsample,
+        resolution,
+        family_alpha,
         rq1,
+        rq1_compute,
         rq2,
         rq2_answer,
         rq3,
         rq4,
         standalone,
-        rq6_tests: rq6::tests(&rq6),
+        rq6_tests: rq6::tests(&rq6, experiment.report.margin_points / 100.0),
         rq6,
     })
 }
@@ -420,7 +607,7 @@ fn standalone_dags(cell: &Cell<'_>, r: &Results) -> Result<SpaceDags> {
         let accs: Vec<f64> = cell.group.seeds.iter().filter_map(|&s| cell.standalone_same(r, &dag, s)).collect();
         if accs.len() == cell.group.seeds.len() {
             let mean = accs.iter().sum::<f64>() / accs.len() as f64;
-            dags.push(DagAccuracy { edges: dag.edges().to_vec(), metrics: dag.metrics(), test_accuracy: mean });
+            dags.push(DagAccuracy { edges: dag.edges().to_vec(), metrics: dag.metrics(), test_accuracy: mean, seed_accuracies: accs });
         }
     }
     Ok(SpaceDags { space: cell.label.clone(), dags })
@@ -433,6 +620,7 @@ fn strategy_row(cell: &Cell<'_>, strategy: StrategyKind, r: &Results) -> Result<
     let mut best: Vec<&Vec<(usize, usize)>> = runs.iter().map(|(_, x)| &x.summary.best.edges).collect();
     best.sort();
     best.dedup();
+    let mut blocks = usize::MAX;
     let taus: Vec<f64> = runs
         .iter()
         .filter_map(|(seed, x)| {
@@ -440,11 +628,13 @@ fn strategy_row(cell: &Cell<'_>, strategy: StrategyKind, r: &Results) -> Result<
             let pairs: Vec<(f64, f64)> =
                 top.iter().filter_map(|b| cell.standalone_same(r, &b.dag, *seed).map(|s| (b.val_accuracy, s))).collect();
             (pairs.len() == top.len() && pairs.len() >= 2).then(|| {
+                blocks = blocks.min(pairs.len());
                 let (a, b): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
                 kendall(&a, &b)
             })?
         })
         .collect();
+    let blocks = if taus.is_empty() { 0 } else { blocks };
     let (percentiles, gaps) = ground_truth(cell, r, &runs)?;
     Ok(StrategyRow {
         space: cell.label.clone(),
@@ -453,32 +643,41 @@ fn strategy_row(cell: &Cell<'_>, strategy: StrategyKind, r: &Results) -> Result<
         test_accuracy: values(&|x| Some(x.summary.best.test_accuracy)),
         search_seconds: values(&|x| Some(x.summary.timing.search_seconds)),
         samples_per_second: values(&|x| Some(x.summary.timing.samples_per_second)),
-        peak_memory_bytes: values(&|x| x.peak_memory_bytes.map(|b| b as f64)),
         distinct_best_dags: best.len(),
         kendall_tau_inherited_standalone: describe(&taus),
+        kendall_tau_blocks: blocks,
+        kendall_tau_null_sd: kendall_null_sd(blocks),
         rank_percentile: describe(&percentiles),
         gap_to_best: describe(&gaps),
     })
 }
 
-/// Where every DAG of the space has a standalone accuracy for a seed: the found DAG's
-/// rank percentile (the share of DAGs it matches or beats, in percent) and its gap to
-/// the best DAG, per seed.
+/// Where every DAG of the space has a standalone accuracy for every seed of the group
+/// (the ground truth): per search seed, the found DAG's rank percentile (the share of
+/// DAGs its mean over the ground truth's seeds matches or beats, compared after
+/// rounding to [`super::stats::RANK_DIGITS`] digits, in percent) and its gap to the
+/// best DAG's mean.
 fn ground_truth(cell: &Cell<'_>, r: &Results, runs: &[(u64, SearchResult)]) -> Result<(Vec<f64>, Vec<f64>)> {
     let (mut percentiles, mut gaps) = (Vec::new(), Vec::new());
     if space_size(cell.space)? > crate::experiment::file::ALL_DAGS_LIMIT as f64 {
         return Ok((percentiles, gaps));
     }
     let all = random_dags(cell.space, &RandomDags::All)?;
-    for (seed, x) in runs {
-        let accs: Option<Vec<f64>> = all.iter().map(|d| cell.standalone_same(r, d, *seed)).collect();
-        let Some(accs) = accs else { continue };
+    let means: Option<Vec<f64>> = all
+        .iter()
+        .map(|d| {
+            let accs: Option<Vec<f64>> = cell.group.seeds.iter().map(|&s| cell.standalone_same(r, d, s)).collect();
+            accs.map(|a| a.iter().sum::<f64>() / a.len() as f64)
+        })
+        .collect();
+    let Some(means) = means else { return Ok((percentiles, gaps)) };
+    let best = means.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    for (_, x) in runs {
         let found = Dag::new(cell.space.layers, x.summary.best.edges.clone())?;
         let Some(pos) = all.iter().position(|d| *d == found) else { continue };
-        let own = accs[pos];
-        let best = accs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        percentiles.push(100.0 * accs.iter().filter(|&&a| a <= own).count() as f64 / accs.len() as f64);
-        gaps.push(best - own);
+        let own = rank_key(means[pos]);
+        percentiles.push(100.0 * means.iter().filter(|&&a| rank_key(a) <= own).count() as f64 / means.len() as f64);
+        gaps.push(best - means[pos]);
     }
     Ok((percentiles, gaps))
 }
@@ -525,48 +724,66 @@ fn comparisons(cell: &Cell<'_>, strategy: StrategyKind, r: &Results) -> Result<V
             b.push(base);
         }
         if !a.is_empty() {
-            out.push(Comparison { space: cell.label.clone(), strategy: strategy.name().into(), against: name.into(), test: paired_t(&a, &b) });
+            out.push(Comparison::new(cell.label.clone(), strategy.name(), name, paired_t(&a, &b)));
         }
     }
     Ok(out)
 }
 
-fn rq2_answer(dataset: &str, rq2: &[Comparison]) -> String {
+/// The RQ2 answer of a dataset in the verdicts' words: the primary family's verdicts
+/// counted, the clearest of them named, and where nothing is settled, what resolution
+/// the design has and the seeds that would settle the largest advantage (a rough guide).
+fn rq2_answer(dataset: &str, rq2: &[Comparison], resolution: &[SpaceResolution]) -> String {
     if rq2.is_empty() {
         return format!("{dataset}: no comparison has results yet.");
     }
-    let better: Vec<&Comparison> =
-        rq2.iter().filter(|c| c.test.mean_difference > 0.0 && c.test.p_holm.is_some_and(|p| p < 0.05)).collect();
-    let worse = rq2.iter().filter(|c| c.test.mean_difference < 0.0 && c.test.p_holm.is_some_and(|p| p < 0.05)).count();
-    let n = rq2.iter().map(|c| c.test.n).max().unwrap_or(0);
-    if let Some(c) = better.first() {
-        return format!(
-            "{dataset}: yes: {} found networks beat their baseline at Holm-corrected p < 0.05 (for example {} on L={} against {}: {:+.2} points, p = {:.3}), with {n} seeds.",
-            better.len(),
+    let primary: Vec<&Comparison> = rq2.iter().filter(|c| c.primary).collect();
+    let (judged, family) = if primary.is_empty() { (rq2.iter().collect::<Vec<_>>(), "exploratory") } else { (primary, "primary") };
+    let n = judged.iter().map(|c| c.test.n).max().unwrap_or(0);
+    let mut counts: Vec<(Verdict, usize)> = Vec::new();
+    for v in [Verdict::Better, Verdict::BetterWithinMargin, Verdict::Equivalent, Verdict::CantTell, Verdict::WorseWithinMargin, Verdict::Worse] {
+        let k = judged.iter().filter(|c| c.verdict == v).count();
+        if k > 0 {
+            counts.push((v, k));
+        }
+    }
+    let tally: Vec<String> = counts.iter().map(|(v, k)| format!("{k} {}", v.words())).collect();
+    let answer = if judged.iter().any(|c| c.verdict == Verdict::Better) {
+        "yes"
+    } else if judged.iter().all(|c| matches!(c.verdict, Verdict::Equivalent | Verdict::BetterWithinMargin | Verdict::WorseWithinMargin)) {
+        "no (equivalent within the margin)"
+    } else if judged.iter().any(|c| c.verdict == Verdict::Worse) && !judged.iter().any(|c| c.verdict == Verdict::CantTell) {
+        "no (worse)"
+    } else {
+        "can't tell"
+    };
+    let mut text = format!("{dataset}: {answer}. Over the {} {family} comparisons with up to {n} seeds: {}.", judged.len(), tally.join(", "));
+    if let Some(c) = judged.iter().filter(|c| c.verdict == Verdict::Better).max_by(|a, b| a.test.mean_difference.total_cmp(&b.test.mean_difference)) {
+        text += &format!(
+            " The largest: {} on L={} against {}, {:+.2} points (Holm p = {}).",
             c.strategy,
             c.space.layers,
             c.against,
             100.0 * c.test.mean_difference,
-            c.test.p_holm.unwrap_or(f64::NAN)
+            c.test.p_holm.map_or("-".into(), |p| format!("{p:.3}"))
         );
     }
-    let closest = rq2
-        .iter()
-        .filter(|c| c.test.mean_difference > 0.0)
-        .max_by(|a, b| a.test.mean_difference.total_cmp(&b.test.mean_difference));
-    let tail = match closest {
-        Some(c) => format!(
-            " The largest advantage, {} on L={} against {} ({:+.2} points), would need about {} seeds at the observed spread to be detected (5% level, 80% power).",
-            c.strategy,
-            c.space.layers,
-            c.against,
-            100.0 * c.test.mean_difference,
-            c.test.seeds_needed.map_or("an unknown number of".to_string(), |s| s.to_string())
-        ),
-        None => " No found network is ahead of its baseline on average.".to_string(),
-    };
-    let worse_text = if worse > 0 { format!(" {worse} comparisons are significantly worse than their baseline.") } else { String::new() };
-    format!("{dataset}: no: no found network beats a baseline at Holm-corrected p < 0.05 with {n} seeds.{worse_text}{tail}")
+    if answer == "can't tell" {
+        if let Some(c) = judged.iter().filter(|c| c.verdict == Verdict::CantTell && c.test.mean_difference > 0.0).max_by(|a, b| a.test.mean_difference.total_cmp(&b.test.mean_difference)) {
+            text += &format!(
+                " The largest undecided advantage, {} on L={} against {} ({:+.2} points), would need about {} seeds at the observed spread (a rough guide).",
+                c.strategy,
+                c.space.layers,
+                c.against,
+                100.0 * c.test.mean_difference,
+                c.test.seeds_needed.map_or("an unknown number of".to_string(), |s| if s >= super::stats::SEEDS_CAP { format!("more than {s}") } else { s.to_string() })
+            );
+        }
+        if let Some(r) = resolution.iter().filter_map(|r| r.resolution.detectable_difference).reduce(f64::min) {
+            text += &format!(" The design detects differences between two DAGs of {:.2} points or more (see Resolution).", 100.0 * r);
+        }
+    }
+    text
 }
 
 fn metric_rows(cell: &Cell<'_>, dags: &SpaceDags, salt: u64) -> Vec<MetricRow> {
@@ -576,13 +793,7 @@ fn metric_rows(cell: &Cell<'_>, dags: &SpaceDags, salt: u64) -> Vec<MetricRow> {
         .enumerate()
         .map(|(i, name)| {
             let x: Vec<f64> = dags.dags.iter().map(|d| metric(&d.metrics, name)).collect();
-            let seed = 1000 * salt + i as u64;
-            MetricRow {
-                space: cell.label.clone(),
-                metric: name.to_string(),
-                spearman_rho: bootstrap(&x, &acc, spearman, seed),
-                kendall_tau: bootstrap(&x, &acc, kendall, seed + 500),
-            }
+            predictor_row(&cell.label, name, &x, &acc, 1000 * salt + i as u64)
         })
         .collect()
 }
@@ -605,15 +816,28 @@ fn cross_dataset(reports: &[DatasetReport]) -> Vec<CrossDataset> {
                 }
                 if x.len() >= 3 {
                     let seed = 77 + out.len() as u64;
+                    let reliability = [reliability_of(a, &sa.space), reliability_of(b, &sa.space)];
+                    let spearman_rho = bootstrap(&x, &y, spearman, seed);
+                    let spearman_rho_corrected = match (spearman_rho.value, reliability) {
+                        (Some(r), [Some(rx), Some(ry)]) => disattenuated(r, rx, ry),
+                        _ => None,
+                    };
                     out.push(CrossDataset {
                         space: sa.space.clone(),
                         datasets: [a.dataset.clone(), b.dataset.clone()],
-                        spearman_rho: bootstrap(&x, &y, spearman, seed),
+                        spearman_rho,
                         kendall_tau: bootstrap(&x, &y, kendall, seed + 500),
+                        reliability,
+                        spearman_rho_corrected,
                     });
                 }
             }
         }
     }
     out
+}
+
+/// The reliability of a space's seed-mean ranking on a dataset (ICC(1,k)).
+fn reliability_of(d: &DatasetReport, space: &SpaceLabel) -> Option<f64> {
+    d.resolution.iter().find(|r| &r.space == space).and_then(|r| r.resolution.icc_seed_mean)
 }

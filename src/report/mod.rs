@@ -2,13 +2,17 @@
 //! "RQ1" to "RQ5", and "RQ6" when a group searches a typed space) and `plots/*.svg`,
 //! computed from an experiment folder's finished units. Statistics in [`stats`], tables
 //! in [`build`], text in [`markdown`], plots in [`plots`], the typed-space question in
-//! [`rq6`].
+//! [`rq6`], the resolution of a DAG ranking in [`resolution`], the words of a verdict in
+//! [`verdict`] and the machine's description in [`setup`].
 
 pub mod build;
 pub mod markdown;
 pub mod plots;
+pub mod resolution;
 pub mod rq6;
+pub mod setup;
 pub mod stats;
+pub mod verdict;
 
 use std::path::Path;
 
@@ -26,8 +30,10 @@ pub fn write(dir: &Path) -> Result<Report> {
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let experiment: Experiment = serde_json::from_str(&text).map_err(|e| Error::data(&path, format!("not an experiment ({e})")))?;
     let report = build::build(&experiment, &folder)?;
+    let finished: Vec<String> = crate::experiment::plan::known_units_of(&experiment, &folder)?.into_iter().map(|u| u.id).collect();
+    let setup = setup::collect(&folder, &finished);
     write_atomic(&dir.join("report.json"), (serde_json::to_string_pretty(&report)? + "\n").as_bytes())?;
-    write_atomic(&dir.join("report.md"), markdown::render(&report).as_bytes())?;
+    write_atomic(&dir.join("report.md"), markdown::render_with_setup(&report, Some(&setup)).as_bytes())?;
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
     for (name, svg) in plots::all(&report) {

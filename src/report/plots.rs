@@ -1,5 +1,7 @@
 //! The report's plots (SVG, drawn with the run folder's small SVG writer): RQ1 accuracy
-//! per strategy with 95% intervals, RQ3 accuracy against the space's size, RQ4 the
+//! per strategy with 95% intervals and against compute (best validation accuracy so far
+//! against seconds, the retrained test accuracy last), RQ3 accuracy against the space's
+//! size, RQ4 the
 //! standalone accuracy of the random DAGs against each metric, RQ5 the same DAGs on two
 //! datasets.
 
@@ -13,6 +15,11 @@ fn slug(s: &str) -> String {
 /// The RQ1 plot's file name for a dataset.
 pub fn rq1_name(dataset: &str) -> String {
     format!("rq1_{}.svg", slug(dataset))
+}
+
+/// The RQ1-against-compute plot's file name for a dataset.
+pub fn rq1_compute_name(dataset: &str) -> String {
+    format!("rq1_compute_{}.svg", slug(dataset))
 }
 
 /// The RQ3 plot's file name for a dataset.
@@ -36,6 +43,9 @@ pub fn all(r: &Report) -> Vec<(String, String)> {
     for d in &r.datasets {
         if !d.rq1.is_empty() {
             out.push((rq1_name(&d.dataset), rq1(d)));
+        }
+        if d.rq1_compute.iter().any(|c| !c.phase_end_seconds.is_empty()) {
+            out.push((rq1_compute_name(&d.dataset), rq1_compute(d)));
         }
         if !d.rq3.is_empty() {
             out.push((rq3_name(&d.dataset), rq3(d)));
@@ -70,6 +80,43 @@ fn rq1(d: &DatasetReport) -> String {
         }
         svg.circle(x, axes.py(100.0 * a.mean), 4.0, &palette(i, rows.len()), "black");
         svg.vtext_below(x + 3.5, 298.0, &format!("{} L={} D={}", row.strategy, row.space.layers, row.space.width), 10.0);
+    }
+    svg.finish()
+}
+
+/// Per strategy and space: the best inherited validation accuracy so far against
+/// seconds of search (a line), and the retrained test accuracy at search plus
+/// retraining seconds (a square joined by a dashed line).
+fn rq1_compute(d: &DatasetReport) -> String {
+    let curves: Vec<_> = d.rq1_compute.iter().filter(|c| !c.phase_end_seconds.is_empty()).collect();
+    let mut xs: Vec<f64> = curves.iter().flat_map(|c| c.phase_end_seconds.iter().cloned().chain(c.retrained_at_seconds)).collect();
+    let mut ys: Vec<f64> = curves.iter().flat_map(|c| c.best_val_accuracy.iter().cloned().chain(c.retrained_test_accuracy)).map(|v| 100.0 * v).collect();
+    xs.push(0.0);
+    ys.sort_by(f64::total_cmp);
+    let (x0, x1) = padded(0.0, xs.iter().cloned().fold(0.0, f64::max));
+    let (y0, y1) = padded(ys.first().copied().unwrap_or(0.0), ys.last().copied().unwrap_or(100.0));
+    let mut svg = Svg::new(720.0, 440.0);
+    let axes = Axes::new(70.0, 40.0, 460.0, 330.0, (x0.max(0.0), x1), (y0, y1));
+    axes.draw(
+        &mut svg,
+        &format!("RQ1 {}: best validation accuracy so far against seconds; square: retrained test accuracy", d.dataset),
+        "seconds (search, then retraining)",
+        "accuracy (%)",
+    );
+    for (i, c) in curves.iter().enumerate() {
+        let colour = palette(i, curves.len());
+        let line: Vec<(f64, f64)> =
+            c.phase_end_seconds.iter().zip(&c.best_val_accuracy).map(|(&x, &y)| (axes.px(x), axes.py(100.0 * y))).collect();
+        svg.polyline(&line, &colour, 1.5);
+        for &(x, y) in &line {
+            svg.circle(x, y, 3.0, &colour, "black");
+        }
+        if let (Some(x), Some(y), Some(&(lx, ly))) = (c.retrained_at_seconds, c.retrained_test_accuracy, line.last()) {
+            let (px, py) = (axes.px(x), axes.py(100.0 * y));
+            svg.line(lx, ly, px, py, &colour, 1.0, true);
+            svg.rect(px - 3.5, py - 3.5, 7.0, 7.0, &colour, "black");
+        }
+        svg.text(545.0, 50.0 + 14.0 * i as f64, &format!("{} L={} D={}", c.strategy, c.space.layers, c.space.width), 11.0, "start");
     }
     svg.finish()
 }

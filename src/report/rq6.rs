@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::build::SpaceLabel;
 use super::stats::{describe, holm, paired_t, Described, Paired};
+use super::verdict::{verdict, Verdict, ALPHA};
 use crate::experiment::unit::SearchResult;
 
 /// One space's searches with one strategy.
@@ -70,6 +71,14 @@ pub struct Rq6Test {
     pub against: String,
     /// Found (typed) minus the other, over seeds.
     pub test: Paired,
+    /// The verdict at Holm-corrected p < 0.05 within the dataset, with TOST at the
+    /// experiment's margin.
+    #[serde(default = "cant_tell")]
+    pub verdict: Verdict,
+}
+
+fn cant_tell() -> Verdict {
+    Verdict::CantTell
 }
 
 /// The row of one space's searches (`runs`: seed and result).
@@ -113,14 +122,20 @@ pub fn row(space: SpaceLabel, typed: bool, strategy: &str, runs: &[(u64, SearchR
 
 /// The paired tests of every typed row: against the dense row of the same group and
 /// strategy (matched by seed), the plain MLP and the plain CNN; Holm-corrected together.
-pub fn tests(rows: &[Rq6Row]) -> Vec<Rq6Test> {
+pub fn tests(rows: &[Rq6Row], margin: f64) -> Vec<Rq6Test> {
     let mut out = Vec::new();
     for t in rows.iter().filter(|r| r.typed) {
         let dense = rows.iter().find(|d| !d.typed && d.space.group == t.space.group && d.strategy == t.strategy);
         let mut push = |against: &str, other: &dyn Fn(&SeedFigures) -> Option<f64>| {
             let (a, b): (Vec<f64>, Vec<f64>) = t.seeds.iter().filter_map(|s| other(s).map(|o| (s.found, o))).unzip();
             if !a.is_empty() {
-                out.push(Rq6Test { space: t.space.clone(), strategy: t.strategy.clone(), against: against.into(), test: paired_t(&a, &b) });
+                out.push(Rq6Test {
+                    space: t.space.clone(),
+                    strategy: t.strategy.clone(),
+                    against: against.into(),
+                    test: paired_t(&a, &b),
+                    verdict: Verdict::CantTell,
+                });
             }
         };
         if let Some(d) = dense {
@@ -130,8 +145,11 @@ pub fn tests(rows: &[Rq6Row]) -> Vec<Rq6Test> {
         push("plain CNN", &|s| s.cnn);
     }
     let corrected = holm(&out.iter().map(|c| c.test.p).collect::<Vec<_>>());
+    let level = ALPHA / out.iter().filter(|c| c.test.p.is_some()).count().max(1) as f64;
     for (c, p) in out.iter_mut().zip(corrected) {
         c.test.p_holm = p;
+        c.test.seeds_needed_at(level);
+        c.verdict = verdict(&c.test, p, margin);
     }
     out
 }
@@ -179,13 +197,13 @@ pub fn render(s: &mut String, dataset: &str, rows: &[Rq6Row], tests: &[Rq6Test])
     }
     if !tests.is_empty() {
         let _ = writeln!(s, "\nPaired over seeds (typed found network minus the other; Holm-corrected within this dataset):\n");
-        let _ = writeln!(s, "| typed space | strategy | against | seeds | mean difference | 95% CI | p | Holm p |");
-        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(s, "| typed space | strategy | against | seeds | mean difference | 95% CI | p | Holm p | verdict |");
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
         for t in tests {
             let p = |v: Option<f64>| v.map_or("-".into(), |p| if p < 0.001 { "<0.001".into() } else { format!("{p:.3}") });
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {:+.2} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {:+.2} | {} | {} | {} | {} |",
                 super::markdown::space(&t.space),
                 t.strategy,
                 t.against,
@@ -194,6 +212,7 @@ pub fn render(s: &mut String, dataset: &str, rows: &[Rq6Row], tests: &[Rq6Test])
                 t.test.ci95.map_or("-".into(), |[lo, hi]| format!("[{:+.2}, {:+.2}]", 100.0 * lo, 100.0 * hi)),
                 p(t.test.p),
                 p(t.test.p_holm),
+                t.verdict.words(),
             );
         }
     }

@@ -146,6 +146,7 @@ fn search(
     let mut interrupted = false;
     while state.phases_done < config.phases {
         let outcome = run_phase(config, &mut session, &phase_data, &mut state, control)?;
+        state.phase_end_seconds.push(state.search_seconds + start.elapsed().as_secs_f64());
         if let (true, Some(dir)) = (outcome.complete, &persistence.checkpoints) {
             let mut saved = state.clone();
             saved.search_seconds += start.elapsed().as_secs_f64();
@@ -177,6 +178,7 @@ fn search(
         search_seconds,
         retrain_seconds: retrain_start.elapsed().as_secs_f64(),
         samples_per_second: state.samples as f64 / search_seconds.max(1e-9),
+        phase_end_seconds: state.phase_end_seconds.clone(),
     };
     let splits = DatasetSummary::of(&config.data, &data.train, weight_split, val_split, &data.test);
     let summary = summarize(config, &space, &session, splits, inherited_test, retrained.as_ref(), interrupted, &state, timing, resumed);

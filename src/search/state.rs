@@ -36,4 +36,8 @@ pub struct LoopState {
     /// The Hessian monitor's measurements (`hessian_every`).
     #[serde(default)]
     pub hessian: Vec<HessianPoint>,
+    /// Seconds of search at the end of each phase, from the search's start (over
+    /// resumes).
+    #[serde(default)]
+    pub phase_end_seconds: Vec<f64>,
 }

@@ -243,6 +243,10 @@ pub struct Timing {
     pub retrain_seconds: f64,
     /// Samples through weight and architecture steps per second of search.
     pub samples_per_second: f64,
+    /// Seconds of search at the end of each phase (the phases' order; the compute
+    /// curves of a report).
+    #[serde(default)]
+    pub phase_end_seconds: Vec<f64>,
 }
 
 /// `summary.json`.
