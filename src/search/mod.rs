@@ -1,13 +1,15 @@
 //! The search layer (docs/architecture.md): the [`strategy`]s, the
 //! [`session`] that alternates weight and architecture steps and resamples blocks
 //! between phases, the first phase's given DAGs, and a whole search: its
-//! [`config`]uration, phases, retraining, [`summary`], events and [`checkpoint`]s.
+//! [`config`]uration, phases, retraining, [`summary`], events and [`checkpoint`]s;
+//! and [`random_standalone`], random search without weight sharing.
 
 pub mod checkpoint;
 pub mod config;
 pub mod events;
 pub mod first_dags;
 mod phases;
+pub mod random_standalone;
 mod retrain;
 mod run;
 pub mod session;
