@@ -64,7 +64,7 @@ pub struct GroupEstimate {
 impl GroupEstimate {
     /// The group's predicted core-minutes.
     pub fn core_minutes(&self) -> f64 {
-        self.kinds.iter().map(|k| k.core_minutes).sum()
+        self.kinds.iter().fold(0.0, |s, k| s + k.core_minutes)
     }
 }
 
@@ -80,7 +80,7 @@ pub struct Estimate {
 impl Estimate {
     /// The predicted core-minutes of everything still to run.
     pub fn core_minutes(&self) -> f64 {
-        self.groups.iter().map(|g| g.core_minutes()).sum()
+        self.groups.iter().fold(0.0, |s, g| s + g.core_minutes())
     }
 }
 
