@@ -158,13 +158,19 @@ fn estimate_runs_nothing_then_the_study_reports_the_new_rows() {
     // Finished units are not counted again, and the folder is left as it is.
     let o = experiment(&file, &out, &["--estimate"]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(text.contains("total: 0.00 core-minutes"), "{text}");
+    assert!(text.contains("total: 0 core-minutes"), "{text}");
     assert_eq!(std::fs::read_dir(out.join("units")).unwrap().count(), units);
 
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let d = &r["datasets"][0];
     let rows = |key: &str| d[key].as_array().unwrap().clone();
-    assert!(rows("rq1").iter().any(|x| x["strategy"] == "random_standalone" && x["seeds"] == 2));
+    let arm = rows("rq1").into_iter().find(|x| x["strategy"] == "random_standalone").expect("an RQ1 row of the arm");
+    assert_eq!(arm["seeds"], 2);
+    // Its best DAGs ranked on the seed-mean ground truth (every DAG of the L=3 space).
+    assert_eq!(arm["rank_percentile"]["n"], 2);
+    let gap = arm["gap_to_best"]["mean"].as_f64().unwrap();
+    let pct = arm["rank_percentile"]["mean"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&gap) && (12.5..=100.0).contains(&pct) && (gap == 0.0) == (pct == 100.0), "{arm}");
     assert!(rows("rq2").iter().any(|x| x["strategy"] == "random_standalone" && x["against"] == "chain"));
     assert!(rows("rq2").iter().any(|x| x["strategy"] == "darts" && x["against"] == "random_standalone" && x["test"]["n"] == 2));
     for p in ["params", "flops", "synflow", "jacob_cov"] {

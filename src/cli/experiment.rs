@@ -229,13 +229,22 @@ fn print_estimate(args: &ExperimentArgs) -> Result<()> {
     let dir = if args.out.join("experiment.json").is_file() { Some(ExperimentDir::open(&args.out)?) } else { None };
     let e = estimate(&experiment, &|id| dir.as_ref().and_then(|d| d.result(id)))?;
     for g in &e.groups {
-        println!("group {:?}: {:.2} core-minutes ({} units finished)", g.group, g.core_minutes(), g.finished);
+        println!("group {:?}: {} core-minutes ({} units finished)", g.group, figure(g.core_minutes()), g.finished);
         for k in &g.kinds {
-            println!("  {:<22} {:>6} units {:>10.2} core-minutes", k.kind, k.units, k.core_minutes);
+            println!("  {:<22} {:>6} units {:>10} core-minutes", k.kind, k.units, figure(k.core_minutes));
         }
     }
-    println!("total: {:.2} core-minutes of units still to run (timed in {:.1} s)", e.core_minutes(), e.timing_seconds);
+    println!("total: {} core-minutes of units still to run (timed in {:.1} s)", figure(e.core_minutes()), e.timing_seconds);
     Ok(())
+}
+
+/// A prediction with three significant digits (at least one decimal), `0` for nothing.
+fn figure(m: f64) -> String {
+    if m <= 0.0 {
+        return "0".into();
+    }
+    let decimals = (2.0 - m.log10().floor()).clamp(1.0, 9.0) as usize;
+    format!("{m:.decimals$}")
 }
 
 fn minutes(m: f64) -> Result<std::time::Duration> {

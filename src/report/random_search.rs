@@ -1,12 +1,14 @@
 //! Random search without weight sharing as an arm of RQ1 and RQ2 (docs/experiments.md):
-//! its row beside the strategies (`random_standalone`), its retrained best against the
-//! baselines, and every strategy's retrained best against it, paired by seed.
+//! its row beside the strategies (`random_standalone`; where every DAG of the space was
+//! trained, its best DAG's rank and gap on the seed-mean ground truth), its retrained
+//! best against the baselines, and every strategy's retrained best against it, paired
+//! by seed.
 
 use super::build::{Comparison, SpaceLabel, StrategyRow};
 use super::stats::{describe, paired_t};
 use crate::error::Result;
-use crate::experiment::file::{Baseline, DatasetEntry, Group};
-use crate::experiment::plan::{full_dag, random_dags, random_standalone_spec, search_spec, shape_for, standalone_spec};
+use crate::experiment::file::{Baseline, DatasetEntry, Group, RandomDags, ALL_DAGS_LIMIT};
+use crate::experiment::plan::{full_dag, random_dags, random_standalone_spec, search_spec, shape_for, space_size, standalone_spec};
 use crate::experiment::unit::{RandomStandaloneResult, UnitResult};
 use crate::model::dag::Dag;
 use crate::search::SpaceOptions;
@@ -60,6 +62,7 @@ pub fn rq1_row(src: &ArmSource<'_>, label: &SpaceLabel, result: &Lookup<'_>) -> 
     let mut best: Vec<&[(usize, usize)]> = runs.iter().map(|r| r.outcome.best.edges()).collect();
     best.sort();
     best.dedup();
+    let (percentiles, gaps) = ground_truth(src, &runs, result)?;
     Ok(Some(StrategyRow {
         space: label.clone(),
         strategy: ARM.to_string(),
@@ -70,9 +73,34 @@ pub fn rq1_row(src: &ArmSource<'_>, label: &SpaceLabel, result: &Lookup<'_>) -> 
         peak_memory_bytes: values(&|r| r.peak_memory_bytes.map(|b| b as f64)),
         distinct_best_dags: best.len(),
         kendall_tau_inherited_standalone: None,
-        rank_percentile: None,
-        gap_to_best: None,
+        rank_percentile: describe(&percentiles),
+        gap_to_best: describe(&gaps),
     }))
+}
+
+/// Where every DAG of the space has a standalone accuracy for every seed: each run's
+/// best DAG's rank percentile (the share of DAGs whose seed-mean accuracy it matches or
+/// beats, in percent) and its gap to the best DAG, both on the means over the seeds.
+fn ground_truth(src: &ArmSource<'_>, runs: &[RandomStandaloneResult], result: &Lookup<'_>) -> Result<(Vec<f64>, Vec<f64>)> {
+    if space_size(src.space)? > ALL_DAGS_LIMIT as f64 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let all = random_dags(src.space, &RandomDags::All)?;
+    let mut means = Vec::new();
+    for dag in &all {
+        let accs = src.group.seeds.iter().map(|&s| src.standalone(dag, s, result)).collect::<Result<Option<Vec<f64>>>>()?;
+        let Some(accs) = accs else { return Ok((Vec::new(), Vec::new())) };
+        means.push(accs.iter().sum::<f64>() / accs.len() as f64);
+    }
+    let top = means.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let (mut percentiles, mut gaps) = (Vec::new(), Vec::new());
+    for r in runs {
+        let Some(pos) = all.iter().position(|d| *d == r.outcome.best) else { continue };
+        let own = means[pos];
+        percentiles.push(100.0 * means.iter().filter(|&&m| m <= own).count() as f64 / means.len() as f64);
+        gaps.push(top - own);
+    }
+    Ok((percentiles, gaps))
 }
 
 /// RQ2's comparisons of the arm on this space: its retrained best against the chain,
