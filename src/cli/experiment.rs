@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 
+use densenas::experiment::estimate::estimate;
 use densenas::experiment::executor::{self, Progress, UnitEvent};
 use densenas::experiment::plan::{known_units_of, PlannedUnit};
 use densenas::experiment::{Experiment, ExperimentDir};
@@ -53,6 +54,11 @@ pub struct ExperimentArgs {
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
+    /// Print the predicted core-minutes of the units still to run (per group and kind,
+    /// from a short timing of one step of each kind) and exit; runs no unit and leaves
+    /// the experiment folder as it is.
+    #[arg(long, conflicts_with_all = ["list_units", "unit", "stage", "max_minutes"])]
+    estimate: bool,
 }
 
 /// Options of `densenas report`.
@@ -80,6 +86,9 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         .map(|v| count_with("population_size", v, at_least_one("population_size")))
         .transpose()?;
     let time_limit = args.max_minutes.map(minutes).transpose()?;
+    if args.estimate {
+        return print_estimate(&args);
+    }
     // A whole run locks the folder before it records the experiment there, so that a
     // second one leaves the folder of the first as it is.
     let whole_run = !args.list_units && args.unit.is_none() && args.stage.is_none();
@@ -222,6 +231,31 @@ pub fn worker(dir: PathBuf) -> Result<()> {
 }
 
 /// `--max-minutes` as a duration; a negative or non-finite number is refused.
+/// `--estimate`: the prediction per group and kind, then the total. Reads the
+/// experiment folder's results when it exists; creates nothing.
+fn print_estimate(args: &ExperimentArgs) -> Result<()> {
+    let experiment = Experiment::read(&args.file)?;
+    let dir = if args.out.join("experiment.json").is_file() { Some(ExperimentDir::open(&args.out)?) } else { None };
+    let e = estimate(&experiment, &|id| dir.as_ref().and_then(|d| d.result(id)))?;
+    for g in &e.groups {
+        println!("group {:?}: {} core-minutes ({} units finished)", g.group, figure(g.core_minutes()), g.finished);
+        for k in &g.kinds {
+            println!("  {:<22} {:>6} units {:>10} core-minutes", k.kind, k.units, figure(k.core_minutes));
+        }
+    }
+    println!("total: {} core-minutes of units still to run (timed in {:.1} s)", figure(e.core_minutes()), e.timing_seconds);
+    Ok(())
+}
+
+/// A prediction with three significant digits (at least one decimal), `0` for nothing.
+fn figure(m: f64) -> String {
+    if m <= 0.0 {
+        return "0".into();
+    }
+    let decimals = (2.0 - m.log10().floor()).clamp(1.0, 9.0) as usize;
+    format!("{m:.decimals$}")
+}
+
 fn minutes(m: f64) -> Result<std::time::Duration> {
     std::time::Duration::try_from_secs_f64(60.0 * m)
         .map_err(|_| Error::config("max_minutes", format!("{m} is out of range: at least 0")))

@@ -21,6 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::search::random_standalone::RandomStandaloneBudget;
 use crate::search::{SearchConfig, SpaceOptions};
 use crate::search::strategy::StrategyKind;
 
@@ -81,6 +82,10 @@ pub struct Standalone {
     pub random_dags: RandomDags,
     /// The last phase's blocks with the largest `alpha` trained alone, per search.
     pub last_blocks: usize,
+    /// Also compute the training-free proxies of the random DAGs, per seed, at the
+    /// weights their standalone trainings start from (ReLU dense spaces only).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub proxies: bool,
 }
 
 /// A baseline trained beside the searches.
@@ -126,6 +131,32 @@ pub struct Group {
     /// Baselines.
     #[serde(default)]
     pub baselines: Vec<Baseline>,
+    /// Random search without weight sharing as an arm beside the strategies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_standalone: Option<RandomStandaloneArm>,
+}
+
+/// `random_standalone` of a group: how many random DAGs and how many epochs each
+/// trains on the weight split; by default as many epochs as one search spends
+/// (`search.phases` DAGs of `search.epochs` epochs), the best then retrained with the
+/// group's retraining budget, as a search's best is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomStandaloneArm {
+    /// DAGs drawn (default `search.phases`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dags: Option<usize>,
+    /// Epochs of each (default `search.epochs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+}
+
+impl RandomStandaloneArm {
+    /// The budget over the group's search configuration.
+    pub fn budget(&self, config: &SearchConfig) -> RandomStandaloneBudget {
+        let default = RandomStandaloneBudget::matching(config);
+        RandomStandaloneBudget { dags: self.dags.unwrap_or(default.dags), epochs: self.epochs.unwrap_or(default.epochs) }
+    }
 }
 
 fn empty_object() -> serde_json::Value {
@@ -316,12 +347,40 @@ fn check_group(g: &Group) -> Result<()> {
         }
     }
     // The search options must make a valid configuration.
-    base_config(g)?;
+    let config = base_config(g)?;
+    if let Some(arm) = &g.random_standalone {
+        arm.budget(&config).validate("random_standalone")?;
+    }
     if g.strategies.is_empty() && g.standalone.last_blocks > 0 {
         return Err(Error::config("standalone.last_blocks", "needs strategies to search"));
     }
+    if g.standalone.proxies {
+        check_proxies(g)?;
+    }
     if g.strategies.is_empty() && g.baselines.contains(&Baseline::ChainMatched) {
         return Err(Error::config("baselines", "chain_matched needs strategies to search"));
+    }
+    Ok(())
+}
+
+/// Refuses `standalone.proxies` where it cannot be computed, with the reason.
+fn check_proxies(g: &Group) -> Result<()> {
+    if g.standalone.random_dags == RandomDags::Count(0) {
+        return Err(Error::config("standalone.proxies", "needs standalone.random_dags (the DAGs whose proxies are computed)"));
+    }
+    for (i, s) in g.spaces.iter().enumerate() {
+        if s.activation != crate::model::space::Activation::Relu {
+            return Err(Error::config(
+                format!("spaces[{i}].activation"),
+                "standalone.proxies needs ReLU spaces: the training-free proxies read the units' on/off codes",
+            ));
+        }
+        if !crate::model::space::is_dense_only(&s.ops) || s.stem != crate::model::ops::Stem::Dense {
+            return Err(Error::config(
+                format!("spaces[{i}].ops"),
+                "standalone.proxies is computed for dense spaces only (no ops on edges, a dense stem)",
+            ));
+        }
     }
     Ok(())
 }

@@ -4,10 +4,12 @@
 //! scheduler), with results kept in an experiment folder so that a rerun does only
 //! what is missing.
 
+pub mod estimate;
 pub mod executor;
 pub mod file;
 pub mod packing;
 pub mod plan;
+pub mod run_proxies;
 pub mod run_unit;
 pub mod store;
 pub mod unit;

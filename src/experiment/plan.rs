@@ -1,9 +1,10 @@
 //! Expanding an experiment into units (docs/experiments.md), in a stable order.
 //!
 //! Stage 1, known up front: per group, dataset, space and seed, one search per
-//! strategy, then the standalone trainings of the chain, the full DAG and the random
+//! strategy and the random search without weight sharing (when asked), then the standalone trainings of the chain, the full DAG and the random
 //! DAGs (the same DAGs on every dataset: drawn uniformly from the space with a seed
-//! fixed per space), or of every DAG of a small space. Stage 2, once a search is done:
+//! fixed per space), or of every DAG of a small space, and (with `standalone.proxies`)
+//! the random DAGs' training-free proxies. Stage 2, once a search is done:
 //! its `chain_matched` (the chain whose whole-number width gives the parameter count
 //! closest to the search's retrained best) and its last phase's `last_blocks` blocks
 //! with the largest `alpha`. Standalone trainings use the searches' seeds, so every
@@ -23,7 +24,7 @@ use crate::model::density::DagDensity;
 use crate::model::ops::{Op, Stem};
 use crate::model::space::{is_dense_only, Norm, Space, SpaceConfig};
 use crate::search::strategy::StrategyKind;
-use crate::search::SpaceOptions;
+use crate::search::{SearchConfig, SpaceOptions};
 
 /// A unit with its id and stage.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +54,11 @@ pub fn shape_of(space: &SpaceOptions) -> NetworkShape {
 
 /// The search unit of a group's dataset, space, strategy and seed.
 pub fn search_spec(group: &Group, data: &DatasetEntry, space: &SpaceOptions, strategy: StrategyKind, seed: u64) -> Result<UnitSpec> {
+    Ok(UnitSpec::Search { config: Box::new(unit_config(group, data, space, strategy, seed)?) })
+}
+
+/// The search configuration of a group's dataset, space, strategy and seed.
+fn unit_config(group: &Group, data: &DatasetEntry, space: &SpaceOptions, strategy: StrategyKind, seed: u64) -> Result<SearchConfig> {
     let mut config = base_config(group)?;
     config.data = data.data.clone();
     config.train_subsample = data.train_subsample;
@@ -62,7 +68,7 @@ pub fn search_spec(group: &Group, data: &DatasetEntry, space: &SpaceOptions, str
     // One libtorch thread per unit: results do not depend on the worker.
     config.threads = Some(1);
     config.validate()?;
-    Ok(UnitSpec::Search { config: Box::new(config) })
+    Ok(config)
 }
 
 /// The standalone training of `dag` with `shape` on a group's dataset and seed, with
@@ -79,6 +85,31 @@ pub fn standalone_spec(group: &Group, data: &DatasetEntry, shape: NetworkShape, 
         device: config.session.device,
         precision: config.session.precision,
         deterministic: config.session.deterministic,
+    })
+}
+
+/// The random search without weight sharing of a group's dataset, space and seed
+/// (its configuration that of the group's searches, with the default strategy), when
+/// the group has that arm.
+pub fn random_standalone_spec(group: &Group, data: &DatasetEntry, space: &SpaceOptions, seed: u64) -> Result<Option<UnitSpec>> {
+    let Some(arm) = &group.random_standalone else { return Ok(None) };
+    let config = unit_config(group, data, space, StrategyKind::default(), seed)?;
+    let budget = arm.budget(&config);
+    Ok(Some(UnitSpec::RandomStandalone { config: Box::new(config), budget }))
+}
+
+/// The proxies unit of `dag` with `shape` on a group's dataset and seed: the same
+/// initialisation and data order as its standalone training.
+pub fn proxies_spec(group: &Group, data: &DatasetEntry, shape: NetworkShape, dag: Dag, seed: u64) -> Result<UnitSpec> {
+    let config = base_config(group)?;
+    Ok(UnitSpec::Proxies {
+        data: data.data.clone(),
+        train_subsample: data.train_subsample,
+        shape,
+        dag,
+        seed,
+        device: config.session.device,
+        precision: config.session.precision,
     })
 }
 
@@ -193,12 +224,19 @@ pub fn stage1(experiment: &Experiment) -> Result<Vec<PlannedUnit>> {
         for data in &group.datasets {
             for space in &group.spaces {
                 let dags = stage1_dags(group, space)?;
+                let proxied = if group.standalone.proxies { random_dags(space, &group.standalone.random_dags)? } else { Vec::new() };
                 for &seed in &group.seeds {
                     for &strategy in &group.strategies {
                         push(&mut out, &mut seen, 1, search_spec(group, data, space, strategy, seed)?)?;
                     }
+                    if let Some(spec) = random_standalone_spec(group, data, space, seed)? {
+                        push(&mut out, &mut seen, 1, spec)?;
+                    }
                     for dag in &dags {
                         push(&mut out, &mut seen, 1, standalone_spec(group, data, shape_for(space, dag), dag.clone(), seed)?)?;
+                    }
+                    for dag in &proxied {
+                        push(&mut out, &mut seen, 1, proxies_spec(group, data, shape_of(space), dag.clone(), seed)?)?;
                     }
                 }
             }

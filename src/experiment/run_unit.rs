@@ -1,19 +1,22 @@
 //! Running one unit: a search into its run folder (continuing from its checkpoint when
 //! an earlier attempt was interrupted; a run folder that holds the finished run, when
 //! an earlier attempt ended before recording it, is read back rather than searched
-//! again), or a standalone training; the result is written as the unit's last act.
-//! Standalone units that share everything but their DAG and seed may run as one
-//! population ([`execute_population`]; each member is recorded as its own unit when
-//! the population ends). Datasets are loaded once per process and kept for the next
-//! units.
+//! again), a random search without weight sharing, a standalone training, or a DAG's
+//! training-free proxies; the result is written as the unit's last act. Standalone
+//! units that share everything but their DAG and seed may run as one population
+//! ([`execute_population`]; each member is recorded as its own unit when the
+//! population ends). Datasets are loaded once per process and kept for the next units.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+
+use super::run_proxies::{proxies, ProxiesJob};
 use super::store::ExperimentDir;
-use super::unit::{LastBlock, NetworkShape, SearchResult, StandaloneResult, UnitResult, UnitSpec};
+use super::unit::{LastBlock, NetworkShape, RandomStandaloneResult, SearchResult, StandaloneResult, UnitResult, UnitSpec};
+use crate::search::random_standalone::random_standalone;
 use crate::data::{self, DataSplits, SplitTensors};
 use crate::error::{Error, Result};
 use crate::io::folder_search::{read_finished, run_in_folder};
@@ -92,6 +95,23 @@ fn compute(dir: &ExperimentDir, id: &str, spec: &UnitSpec, cache: &mut DataCache
                 }
                 None => None,
             }
+        }
+        UnitSpec::RandomStandalone { config, budget } => {
+            let splits = cache.get(&config.data, config.train_subsample)?;
+            random_standalone(config, budget, splits, stop)?.map(|outcome| {
+                UnitResult::RandomStandalone(RandomStandaloneResult {
+                    outcome,
+                    seconds: start.elapsed().as_secs_f64(),
+                    peak_memory_bytes: memory::peak_bytes(),
+                })
+            })
+        }
+        UnitSpec::Proxies { data, train_subsample, shape, dag, seed, device, precision } => {
+            let splits = cache.get(data, *train_subsample)?;
+            let job = ProxiesJob { shape, dag, seed: *seed, device, precision: *precision };
+            let mut r = proxies(splits, &job)?;
+            r.seconds = start.elapsed().as_secs_f64();
+            Some(UnitResult::Proxies(r))
         }
     };
     Ok(result)
@@ -205,7 +225,7 @@ impl<'a> Standalone<'a> {
                     deterministic: *deterministic,
                 })
             }
-            UnitSpec::Search { .. } => Err(Error::Input("a search unit is not a standalone training".into())),
+            _ => Err(Error::Input("only a standalone unit is a standalone training".into())),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! A unit of an experiment (docs/experiments.md): a whole search, or one DAG
-//! trained alone from fresh weights. A unit is defined by everything that changes its
+//! A unit of an experiment (docs/experiments.md): a whole search, a random search
+//! without weight sharing, one DAG trained alone from fresh weights, or one DAG's
+//! training-free proxies. A unit is defined by everything that changes its
 //! result, and its id is the SHA-256 of that definition's canonical JSON (with the
 //! densenas version), so identical units run once and a changed option re-runs only
 //! the units it changes.
@@ -11,7 +12,9 @@ use crate::error::Result;
 use crate::model::dag::{Dag, DagMetrics};
 use crate::model::device::Precision;
 use crate::model::ops::{Op, Stem};
+use crate::model::proxies::ProxyScores;
 use crate::model::space::{default_ops, is_dense_only, Activation, Aggregation, Norm, Space, SpaceConfig};
+use crate::search::random_standalone::{RandomStandaloneBudget, RandomStandaloneOutcome};
 use crate::search::summary::Summary;
 use crate::search::SearchConfig;
 use crate::train::TrainConfig;
@@ -110,6 +113,34 @@ pub enum UnitSpec {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         deterministic: bool,
     },
+    /// Random search without weight sharing: the budget's DAGs trained alone on the
+    /// weight split, the best by validation accuracy retrained and tested.
+    RandomStandalone {
+        /// The data, space, seed, split, batch size, optimiser and retraining (its
+        /// strategy is not used and left at the default).
+        config: Box<SearchConfig>,
+        /// DAGs and epochs of each.
+        budget: RandomStandaloneBudget,
+    },
+    /// The training-free proxies of one DAG at the weights its standalone training
+    /// (the same data, shape, seed, device and precision) starts from, on the first
+    /// samples of that training's data order.
+    Proxies {
+        /// The `--data` spec.
+        data: String,
+        /// The training file's subsample.
+        train_subsample: Option<usize>,
+        /// The network's layers (a ReLU space).
+        shape: NetworkShape,
+        /// The DAG.
+        dag: Dag,
+        /// The seed (the standalone training's).
+        seed: u64,
+        /// `cpu`, `cuda` or `cuda:N`.
+        device: String,
+        /// Tensor precision.
+        precision: Precision,
+    },
 }
 
 impl UnitSpec {
@@ -121,14 +152,14 @@ impl UnitSpec {
     pub fn id(&self) -> Result<String> {
         let mut unit = serde_json::to_value(self)?;
         let data = match self {
-            UnitSpec::Search { config } => &config.data,
-            UnitSpec::Standalone { data, .. } => data,
+            UnitSpec::Search { config } | UnitSpec::RandomStandalone { config, .. } => &config.data,
+            UnitSpec::Standalone { data, .. } | UnitSpec::Proxies { data, .. } => data,
         };
         let identity = serde_json::to_value(crate::data::identity::identity(data)?)?;
         // The object that holds the spec: the search's configuration, or the unit itself.
         let holder = match self {
-            UnitSpec::Search { .. } => unit.get_mut("config"),
-            UnitSpec::Standalone { .. } => Some(&mut unit),
+            UnitSpec::Search { .. } | UnitSpec::RandomStandalone { .. } => unit.get_mut("config"),
+            UnitSpec::Standalone { .. } | UnitSpec::Proxies { .. } => Some(&mut unit),
         };
         if let Some(serde_json::Value::Object(m)) = holder {
             m.insert("data".into(), identity);
@@ -156,6 +187,22 @@ impl UnitSpec {
             ),
             UnitSpec::Standalone { data, shape, dag, seed, .. } => format!(
                 "train {} edges on {} L={} D={} seed {seed}",
+                dag.edges().len(),
+                short_data(data),
+                shape.layers,
+                shape.width
+            ),
+            UnitSpec::RandomStandalone { config, budget } => format!(
+                "random search without weight sharing ({} DAGs x {} epochs) on {} L={} D={} seed {}",
+                budget.dags,
+                budget.epochs,
+                short_data(&config.data),
+                config.space.layers,
+                config.space.width,
+                config.session.seed
+            ),
+            UnitSpec::Proxies { data, shape, dag, seed, .. } => format!(
+                "proxies of {} edges on {} L={} D={} seed {seed}",
                 dag.edges().len(),
                 short_data(data),
                 shape.layers,
@@ -219,6 +266,32 @@ pub struct StandaloneResult {
     pub peak_memory_bytes: Option<u64>,
 }
 
+/// What a random search without weight sharing produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RandomStandaloneResult {
+    /// The candidates, the best, its retrained test accuracy and the timings.
+    pub outcome: RandomStandaloneOutcome,
+    /// Wall-clock seconds of the unit.
+    pub seconds: f64,
+    /// The process's peak resident memory during the unit (bytes), where known.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// What a proxies unit produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProxiesResult {
+    /// The DAG.
+    pub dag: Dag,
+    /// Parameters (a baseline the proxies must beat).
+    pub params: usize,
+    /// Forward FLOPs per sample (the other baseline).
+    pub flops: usize,
+    /// The proxies' scores.
+    pub scores: ProxyScores,
+    /// Wall-clock seconds of the unit.
+    pub seconds: f64,
+}
+
 /// A finished unit's result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -227,4 +300,8 @@ pub enum UnitResult {
     Search(Box<SearchResult>),
     /// A standalone training's.
     Standalone(StandaloneResult),
+    /// A random search without weight sharing's.
+    RandomStandalone(RandomStandaloneResult),
+    /// A DAG's training-free proxies.
+    Proxies(ProxiesResult),
 }

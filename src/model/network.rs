@@ -323,6 +323,18 @@ pub(crate) fn stem_term(space: &Space, xn: &Tensor, u: &Tensor) -> Result<Tensor
 /// `pre_j = agg(stem_j(x) [source], op_ij(h_i) for i in in(j)) + b_j`, `h_j =
 /// act(norm(pre_j))`, `logits = sum over sinks of h_j V_j + c`.
 pub fn forward_dag(space: &Space, dag: &Dag, w: &DagWeights, xn: &Tensor) -> Result<Tensor> {
+    forward_dag_observed(space, dag, w, xn, &mut |_, _| {})
+}
+
+/// [`forward_dag`] that shows `observe(j, pre)` every vertex's input to its activation
+/// (after the norm), in vertex order (the training-free proxies read the ReLU codes).
+pub fn forward_dag_observed(
+    space: &Space,
+    dag: &Dag,
+    w: &DagWeights,
+    xn: &Tensor,
+    observe: &mut dyn FnMut(usize, &Tensor),
+) -> Result<Tensor> {
     let l = dag.layers();
     let d = space.width() as i64;
     let mut h: Vec<Tensor> = Vec::with_capacity(l);
@@ -343,6 +355,7 @@ pub fn forward_dag(space: &Space, dag: &Dag, w: &DagWeights, xn: &Tensor) -> Res
         if let Some(ln) = &w.layer_norm {
             pre = pre.f_layer_norm([d], Some(&ln[j].0), Some(&ln[j].1), LAYER_NORM_EPS, false)?;
         }
+        observe(j, &pre);
         h.push(activate(&pre, space.activation())?);
     }
     let mut logits = w.output_bias.shallow_clone();

@@ -49,6 +49,9 @@ pub struct SpaceLabel {
     pub allowed_edges: usize,
     /// log2 of the number of DAGs.
     pub log2_dags: f64,
+    /// The longest skip `S` (`L - 1` when the space does not restrict it).
+    #[serde(default)]
+    pub max_skip: usize,
     /// A typed space's ops, maps and stem (for example `ops dense,conv3x3 maps
     /// 16x7x7 conv stem`); absent in untyped spaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -457,6 +460,7 @@ fn space_label(g: &Group, gi: usize, s: &SpaceOptions) -> Result<SpaceLabel> {
         blocks: s.blocks,
         allowed_edges: allowed,
         log2_dags: size.log2(),
+        max_skip: s.max_skip.unwrap_or(s.layers.saturating_sub(1)).min(s.layers.saturating_sub(1)),
         typed: typed_label(s),
     })
 }
@@ -562,8 +566,14 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
                 }
             }
         }
+        let lookup = |id: &str| r.map.get(id).cloned();
+        let arm = super::random_search::ArmSource { group: cell.group, data: cell.data, space: cell.space };
+        rq1.extend(super::random_search::rq1_row(&arm, &cell.label, &lookup)?);
+        rq2.extend(super::random_search::comparisons(&arm, &cell.label, &lookup)?);
         if dags.dags.len() >= 3 {
             rq4.extend(metric_rows(cell, &dags, ci as u64));
+            let src = super::proxies::ProxySource { group: cell.group, data: cell.data, space: cell.space };
+            rq4.extend(super::proxies::rq4_rows(&src, &cell.label, &dags, &lookup, ci as u64)?);
         }
         if !dags.dags.is_empty() {
             standalone.push(dags);
@@ -578,7 +588,10 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
         })
         .collect();
     correct_rq4(&mut rq4);
-    rq3.sort_by(|a, b| a.strategy.cmp(&b.strategy).then(a.space.allowed_edges.cmp(&b.space.allowed_edges)));
+    // Per strategy, the spaces of one depth together (a depth's longest skips in order).
+    rq3.sort_by(|a, b| {
+        a.strategy.cmp(&b.strategy).then(a.space.layers.cmp(&b.space.layers)).then(a.space.allowed_edges.cmp(&b.space.allowed_edges))
+    });
     let label = dataset_label(d);
     let rq2_answer = rq2_answer(&label, &rq2, &resolution);
     Ok(DatasetReport {

@@ -9,9 +9,11 @@ use super::setup::Setup;
 use super::stats::{Correlation, Described, BOOTSTRAP_MIN_N};
 
 pub(super) fn space(s: &SpaceLabel) -> String {
+    // The longest skip is named only where it restricts the space.
+    let skip = if s.max_skip + 1 < s.layers { format!(" S={}", s.max_skip) } else { String::new() };
     match &s.typed {
-        None => format!("{}: L={} D={} k={}", s.group, s.layers, s.width, s.blocks),
-        Some(t) => format!("{}: L={} D={} k={} {t}", s.group, s.layers, s.width, s.blocks),
+        None => format!("{}: L={}{skip} D={} k={}", s.group, s.layers, s.width, s.blocks),
+        Some(t) => format!("{}: L={}{skip} D={} k={} {t}", s.group, s.layers, s.width, s.blocks),
     }
 }
 

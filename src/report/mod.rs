@@ -2,13 +2,16 @@
 //! "RQ1" to "RQ5", and "RQ6" when a group searches a typed space) and `plots/*.svg`,
 //! computed from an experiment folder's finished units. Statistics in [`stats`], tables
 //! in [`build`], text in [`markdown`], plots in [`plots`], the typed-space question in
-//! [`rq6`], the resolution of a DAG ranking in [`resolution`], the words of a verdict in
+//! [`rq6`], RQ4's training-free predictors in [`proxies`], the arm of random search without
+//! weight sharing in [`random_search`], the resolution of a DAG ranking in [`resolution`], the words of a verdict in
 //! [`verdict`] and the machine's description in [`setup`].
 
 pub mod build;
 pub mod markdown;
 pub mod plots;
 pub mod resolution;
+pub mod proxies;
+pub mod random_search;
 pub mod rq6;
 pub mod setup;
 pub mod stats;

@@ -29,7 +29,8 @@ pub fn rq3_name(dataset: &str) -> String {
 
 /// The RQ4 plot's file name for a dataset and space.
 pub fn rq4_name(dataset: &str, space: &SpaceLabel) -> String {
-    format!("rq4_{}_{}_l{}_d{}.svg", slug(dataset), slug(&space.group), space.layers, space.width)
+    let skip = if space.max_skip + 1 < space.layers { format!("_s{}", space.max_skip) } else { String::new() };
+    format!("rq4_{}_{}_l{}{skip}_d{}.svg", slug(dataset), slug(&space.group), space.layers, space.width)
 }
 
 /// The RQ5 plot's file name.

@@ -60,6 +60,8 @@ fn unit_seconds_of(r: &UnitResult) -> f64 {
     match r {
         UnitResult::Search(s) => s.seconds,
         UnitResult::Standalone(s) => s.seconds,
+        UnitResult::RandomStandalone(s) => s.seconds,
+        UnitResult::Proxies(s) => s.seconds,
     }
 }
 

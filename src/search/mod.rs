@@ -2,7 +2,8 @@
 //! [`session`] that alternates weight and architecture steps and resamples blocks
 //! between phases, the first phase's given DAGs, and a whole search: its
 //! [`config`]uration, phases, retraining, [`summary`], events and [`checkpoint`]s,
-//! and the architecture Hessian monitor ([`hessian`]).
+//! the architecture Hessian monitor ([`hessian`]) and [`random_standalone`], random
+//! search without weight sharing.
 
 pub mod checkpoint;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod events;
 pub mod first_dags;
 pub mod hessian;
 mod phases;
+pub mod random_standalone;
 mod retrain;
 mod run;
 pub mod session;

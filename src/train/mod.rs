@@ -15,7 +15,7 @@ mod trainer;
 
 pub use evaluate::{evaluate, EVAL_CHUNK};
 pub use loss::cross_entropy;
-pub use population::{train_population, Member, MemberInit, MemberResult, PopulationJob, Seed, DATA_ORDER_STREAM};
+pub use population::{first_epoch_order, train_population, Member, MemberInit, MemberResult, PopulationJob, Seed, DATA_ORDER_STREAM};
 pub use request::{MemberReport, TrainRequest, TrainResponse};
 pub use standalone::{train_standalone, StandaloneJob, StandaloneOutcome, TrainedMember};
 pub use trainer::{evaluate_network, train_dag, train_dag_until, TrainConfig, RETRAIN_BASELINE_STREAM, RETRAIN_BEST_STREAM, RETRAIN_CNN_STREAM};

@@ -179,6 +179,12 @@ fn order_rng(seed: &Seed) -> ChaCha8Rng {
     rng
 }
 
+/// The order of the `n` samples in the first epoch of a member with `seed` (the
+/// training-free proxies read the first samples of it).
+pub fn first_epoch_order(seed: &Seed, n: usize) -> Vec<i64> {
+    epoch_orders(&mut [order_rng(seed)], n).remove(0)
+}
+
 /// Each seed group's order of the `n` samples for one epoch.
 fn epoch_orders(orders: &mut [ChaCha8Rng], n: usize) -> Vec<Vec<i64>> {
     orders

@@ -184,9 +184,10 @@ _ONE_THREAD = {"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
 
 
 def device_of(spec):
-    """The device a unit definition asks for: a standalone training's `device`, a
-    search's `config.session.device` ("cpu" when absent)."""
-    if spec.get("kind") == "search":
+    """The device a unit definition asks for: a standalone training's (or proxies
+    unit's) `device`, a search's (or random search without weight sharing's)
+    `config.session.device` ("cpu" when absent)."""
+    if spec.get("kind") in ("search", "random_standalone"):
         return str(spec.get("config", {}).get("session", {}).get("device") or "cpu")
     return str(spec.get("device") or "cpu")
 

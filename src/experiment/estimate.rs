@@ -1,0 +1,374 @@
+//! Predicting what an experiment still costs before anything runs (`densenas experiment
+//! FILE --estimate`, docs/experiments.md): for every unit without a result, its steps
+//! times the seconds of one step of its kind, timed here on the unit's own data, space,
+//! batch size and precision, one libtorch thread (as a worker runs a unit), so seconds
+//! are core-seconds.
+//!
+//! A step is timed as the difference between a run of [`LONG_STEPS`] and one of
+//! [`SHORT_STEPS`] steps divided by their difference, so that what a run sets up once
+//! cancels out; each run is the fastest of [`REPEATS`]. Trainings are timed for the chain and the full DAG of a shape and
+//! interpolated linearly in FLOPs; searches with one phase of one epoch on slices of the
+//! weight and validation splits; proxies units whole, once per dataset and shape. Not
+//! counted: loading a dataset (once per worker) and evaluation passes. A random search
+//! without weight sharing counts as its DAGs trained one by one, which its population
+//! trainer beats. Stage-2 units of searches not finished yet are predicted as trainings
+//! of a DAG halfway between the chain and the full DAG in FLOPs.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use tch::{Device, Kind};
+
+use super::file::{Baseline, Experiment, Group};
+use super::plan::{shape_of, stage1, stage2};
+use super::run_proxies::{proxies, ProxiesJob};
+use super::run_unit::DataCache;
+use super::unit::{NetworkShape, UnitResult, UnitSpec};
+use crate::data::{DataSplits, Dataset, SplitTensors};
+use crate::error::Result;
+use crate::model::dag::Dag;
+use crate::model::device::{parse_device, Precision};
+use crate::model::network::Normalization;
+use crate::model::space::Space;
+use crate::search::{run_search_on_splits, SearchConfig};
+use crate::train::{train_population, Member, PopulationJob, TrainConfig};
+
+/// Steps of the short timing run.
+pub const SHORT_STEPS: usize = 8;
+/// Steps of the long timing run.
+pub const LONG_STEPS: usize = 40;
+/// Each timing run is repeated this often and the fastest kept (other processes on the
+/// machine only ever slow a run down).
+pub const REPEATS: usize = 3;
+
+/// The predicted cost of one kind of unit in a group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindEstimate {
+    /// `search`, `random_standalone`, `standalone`, `proxies` or `standalone (stage 2)`.
+    pub kind: &'static str,
+    /// Units still to run.
+    pub units: usize,
+    /// Their predicted core-minutes.
+    pub core_minutes: f64,
+}
+
+/// A group's prediction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupEstimate {
+    /// The group's name (or `group N`).
+    pub group: String,
+    /// Per kind of unit, in the order met.
+    pub kinds: Vec<KindEstimate>,
+    /// Units with a result already (not counted).
+    pub finished: usize,
+}
+
+impl GroupEstimate {
+    /// The group's predicted core-minutes.
+    pub fn core_minutes(&self) -> f64 {
+        self.kinds.iter().fold(0.0, |s, k| s + k.core_minutes)
+    }
+}
+
+/// The whole prediction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estimate {
+    /// Per group, in the file's order (a unit shared by groups counts in the first).
+    pub groups: Vec<GroupEstimate>,
+    /// Seconds the timings took.
+    pub timing_seconds: f64,
+}
+
+impl Estimate {
+    /// The predicted core-minutes of everything still to run.
+    pub fn core_minutes(&self) -> f64 {
+        self.groups.iter().fold(0.0, |s, g| s + g.core_minutes())
+    }
+}
+
+/// Predicts the core-minutes of `experiment`'s units that have no result (`result(id)`
+/// gives a finished unit's), by group and kind. Runs no unit and writes nothing.
+pub fn estimate(experiment: &Experiment, result: &dyn Fn(&str) -> Option<UnitResult>) -> Result<Estimate> {
+    let start = Instant::now();
+    tch::set_num_threads(1);
+    let mut timer = Timer::default();
+    let mut seen = HashSet::new();
+    let mut groups = Vec::new();
+    for (gi, g) in experiment.groups.iter().enumerate() {
+        let single = Experiment { name: experiment.name.clone(), groups: vec![g.clone()], report: experiment.report.clone() };
+        let first = stage1(&single)?;
+        let second = stage2(&single, &first, result)?;
+        let mut kinds: Vec<KindEstimate> = Vec::new();
+        let mut finished = 0;
+        for u in first.iter().chain(&second) {
+            if !seen.insert(u.id.clone()) {
+                continue;
+            }
+            if result(&u.id).is_some() {
+                finished += 1;
+                continue;
+            }
+            add(&mut kinds, kind_name(&u.spec), 1, timer.unit_seconds(&u.spec)?);
+            if let UnitSpec::Search { config } = &u.spec {
+                let n = stage2_per_search(g);
+                if n > 0 {
+                    let each = timer.stage2_seconds(config)?;
+                    add(&mut kinds, "standalone (stage 2)", n, n as f64 * each);
+                }
+            }
+        }
+        groups.push(GroupEstimate { group: g.name.clone().unwrap_or_else(|| format!("group {}", gi + 1)), kinds, finished });
+    }
+    Ok(Estimate { groups, timing_seconds: start.elapsed().as_secs_f64() })
+}
+
+fn add(kinds: &mut Vec<KindEstimate>, kind: &'static str, units: usize, seconds: f64) {
+    match kinds.iter_mut().find(|k| k.kind == kind) {
+        Some(k) => {
+            k.units += units;
+            k.core_minutes += seconds / 60.0;
+        }
+        None => kinds.push(KindEstimate { kind, units, core_minutes: seconds / 60.0 }),
+    }
+}
+
+fn kind_name(spec: &UnitSpec) -> &'static str {
+    match spec {
+        UnitSpec::Search { .. } => "search",
+        UnitSpec::RandomStandalone { .. } => "random_standalone",
+        UnitSpec::Standalone { .. } => "standalone",
+        UnitSpec::Proxies { .. } => "proxies",
+    }
+}
+
+/// The stage-2 trainings one search of `g` brings.
+fn stage2_per_search(g: &Group) -> usize {
+    g.standalone.last_blocks + g.baselines.contains(&Baseline::ChainMatched) as usize
+}
+
+/// Seconds per step of the chain and the full DAG of a shape, with their FLOPs.
+#[derive(Clone, Copy)]
+struct StepLine {
+    chain: (f64, f64),
+    full: (f64, f64),
+}
+
+impl StepLine {
+    /// Seconds per step of a DAG of `flops`.
+    fn at(&self, flops: f64) -> f64 {
+        let ((f0, s0), (f1, s1)) = (self.chain, self.full);
+        if f1 <= f0 {
+            return s0;
+        }
+        (s0 + (s1 - s0) * (flops - f0) / (f1 - f0)).max(0.0)
+    }
+
+    /// Halfway between the chain and the full DAG.
+    fn mid(&self) -> f64 {
+        self.at(0.5 * (self.chain.0 + self.full.0))
+    }
+}
+
+/// Timings made so far, by what they depend on.
+#[derive(Default)]
+struct Timer {
+    cache: DataCache,
+    lines: HashMap<String, StepLine>,
+    searches: HashMap<String, f64>,
+    proxies: HashMap<String, f64>,
+}
+
+/// What a training's step time depends on.
+struct TrainKey<'a> {
+    data: &'a str,
+    subsample: Option<usize>,
+    shape: &'a NetworkShape,
+    batch: usize,
+    precision: Precision,
+    device: &'a str,
+}
+
+impl TrainKey<'_> {
+    fn key(&self) -> String {
+        serde_json::json!([self.data, self.subsample, self.shape, self.batch, self.precision, self.device]).to_string()
+    }
+}
+
+impl Timer {
+    fn splits(&mut self, data: &str, subsample: Option<usize>) -> Result<&DataSplits> {
+        self.cache.get(data, subsample)
+    }
+
+    fn unit_seconds(&mut self, spec: &UnitSpec) -> Result<f64> {
+        match spec {
+            UnitSpec::Standalone { data, train_subsample, shape, dag, train, device, precision, .. } => {
+                let key = TrainKey { data, subsample: *train_subsample, shape, batch: train.batch_size, precision: *precision, device };
+                let line = self.line(&key)?;
+                let n = self.splits(data, *train_subsample)?.train.len();
+                let space = self.space(&key)?;
+                Ok(line.at(dag.flops(&space) as f64) * (n.div_ceil(train.batch_size) * train.epochs) as f64)
+            }
+            UnitSpec::Search { config } => {
+                let step = self.search_step(config)?;
+                let steps = config.phases * (config.epochs + config.warmup_epochs) * self.weight_steps(config)?;
+                Ok(step * steps as f64 + self.retrain_seconds(config, 2.0)?)
+            }
+            UnitSpec::RandomStandalone { config, budget } => {
+                let key = self.search_train_key(config);
+                let line = self.line(&key.as_key())?;
+                let steps = budget.dags * budget.epochs * self.weight_steps(config)?;
+                Ok(line.mid() * steps as f64 + self.retrain_seconds(config, 1.0)?)
+            }
+            UnitSpec::Proxies { data, train_subsample, shape, dag: _, seed, device, precision } => {
+                let key = TrainKey { data, subsample: *train_subsample, shape, batch: 0, precision: *precision, device }.key();
+                if let Some(&s) = self.proxies.get(&key) {
+                    return Ok(s);
+                }
+                let full = Dag::full(&self.space(&TrainKey { data, subsample: *train_subsample, shape, batch: 0, precision: *precision, device })?);
+                let job = ProxiesJob { shape, dag: &full, seed: *seed, device, precision: *precision };
+                let t = Instant::now();
+                proxies(self.splits(data, *train_subsample)?, &job)?;
+                let s = t.elapsed().as_secs_f64();
+                self.proxies.insert(key, s);
+                Ok(s)
+            }
+        }
+    }
+
+    /// A stage-2 training of a search's space (halfway between chain and full).
+    fn stage2_seconds(&mut self, config: &SearchConfig) -> Result<f64> {
+        self.retrain_seconds(config, 1.0)
+    }
+
+    /// `members` trainings halfway between chain and full, with the retraining budget.
+    fn retrain_seconds(&mut self, config: &SearchConfig, members: f64) -> Result<f64> {
+        let key = self.search_train_key(config);
+        let line = self.line(&key.as_key())?;
+        let n = self.splits(&config.data, config.train_subsample)?.train.len();
+        Ok(members * line.mid() * (n.div_ceil(config.retrain.batch_size) * config.retrain.epochs) as f64)
+    }
+
+    fn search_train_key(&self, config: &SearchConfig) -> OwnedTrainKey {
+        OwnedTrainKey {
+            data: config.data.clone(),
+            subsample: config.train_subsample,
+            shape: shape_of(&config.space),
+            batch: config.retrain.batch_size,
+            precision: config.session.precision,
+            device: config.session.device.clone(),
+        }
+    }
+
+    fn weight_steps(&mut self, config: &SearchConfig) -> Result<usize> {
+        let n = self.splits(&config.data, config.train_subsample)?.train.len() as f64;
+        Ok(((n * (1.0 - config.val_fraction)).round() as usize).max(1).div_ceil(config.batch_size))
+    }
+
+    fn space(&mut self, key: &TrainKey<'_>) -> Result<Space> {
+        let t = &self.splits(key.data, key.subsample)?.train;
+        key.shape.space(t.features, t.classes, t.shape)
+    }
+
+    /// The chain's and the full DAG's seconds per step for `key`.
+    fn line(&mut self, key: &TrainKey<'_>) -> Result<StepLine> {
+        let k = key.key();
+        if let Some(&l) = self.lines.get(&k) {
+            return Ok(l);
+        }
+        let space = self.space(key)?;
+        let device = parse_device(key.device)?;
+        let kind = key.precision.kind();
+        let train = &self.splits(key.data, key.subsample)?.train;
+        let point = |dag: Dag| -> Result<(f64, f64)> {
+            let step = per_step(|steps| time_training(&space, &dag, train, key.batch, steps, (kind, device)))?;
+            Ok((dag.flops(&space) as f64, step))
+        };
+        let line = StepLine { chain: point(Dag::chain(space.layers()))?, full: point(Dag::full(&space))? };
+        self.lines.insert(k, line);
+        Ok(line)
+    }
+
+    /// Seconds per step (weight and architecture) of `config`'s search.
+    fn search_step(&mut self, config: &SearchConfig) -> Result<f64> {
+        let mut probe = config.clone();
+        probe.session.seed = 0;
+        let k = serde_json::to_string(&probe)?;
+        if let Some(&s) = self.searches.get(&k) {
+            return Ok(s);
+        }
+        let splits = self.splits(&config.data, config.train_subsample)?;
+        let (weight, val) = splits.weight_val(config.val_fraction, config.session.seed)?;
+        let ratio = val.len() as f64 / weight.len() as f64;
+        let s = per_step(|steps| {
+            let mut c = config.clone();
+            c.phases = 1;
+            c.epochs = 1;
+            c.warmup_epochs = 0;
+            c.retrain.epochs = 0;
+            let rows = steps * c.batch_size;
+            let w = cycle(&weight, rows);
+            let v = cycle(&val, ((rows as f64 * ratio).round() as usize).max(1));
+            // The training and test files cut to the slices: what a search does with
+            // them once (the normalisation, the final test) stays out of the timing.
+            let small = DataSplits { train: w.clone(), test: v.clone() };
+            let t = Instant::now();
+            run_search_on_splits(&c, &small, &w, &v, &mut |_| {}, &AtomicBool::new(false))?;
+            Ok(t.elapsed().as_secs_f64())
+        })?;
+        self.searches.insert(k, s);
+        Ok(s)
+    }
+}
+
+/// [`TrainKey`] that owns its parts.
+struct OwnedTrainKey {
+    data: String,
+    subsample: Option<usize>,
+    shape: NetworkShape,
+    batch: usize,
+    precision: Precision,
+    device: String,
+}
+
+impl OwnedTrainKey {
+    fn as_key(&self) -> TrainKey<'_> {
+        TrainKey { data: &self.data, subsample: self.subsample, shape: &self.shape, batch: self.batch, precision: self.precision, device: &self.device }
+    }
+}
+
+/// Seconds per step from runs of [`SHORT_STEPS`] and [`LONG_STEPS`] steps (`run(steps)`
+/// gives a run's seconds; the fastest of [`REPEATS`] each); at least a quarter of the
+/// long run's mean, should timing noise make the difference smaller.
+fn per_step(mut run: impl FnMut(usize) -> Result<f64>) -> Result<f64> {
+    let mut fastest = |steps: usize| -> Result<f64> {
+        let mut best = f64::INFINITY;
+        for _ in 0..REPEATS {
+            best = best.min(run(steps)?);
+        }
+        Ok(best)
+    };
+    let short = fastest(SHORT_STEPS)?;
+    let long = fastest(LONG_STEPS)?;
+    let diff = (long - short) / (LONG_STEPS - SHORT_STEPS) as f64;
+    Ok(diff.max(0.25 * long / LONG_STEPS as f64))
+}
+
+/// The first `rows` samples of `d`, starting over when it has fewer.
+fn cycle(d: &Dataset, rows: usize) -> Dataset {
+    let idx: Vec<usize> = (0..rows).map(|i| i % d.len().max(1)).collect();
+    d.subset(&idx)
+}
+
+/// Seconds of training `dag` for `steps` steps of `batch` samples of `train` (one epoch
+/// over as many rows).
+fn time_training(space: &Space, dag: &Dag, train: &Dataset, batch: usize, steps: usize, (kind, device): (Kind, Device)) -> Result<f64> {
+    let data = SplitTensors::new(&cycle(train, steps * batch), device)?;
+    let normalization = Normalization::identity(train.features);
+    let config = TrainConfig { epochs: 1, batch_size: batch, ..TrainConfig::default() };
+    let job = PopulationJob { space, normalization: &normalization, data: &data, config: &config, kind, device };
+    let member = Member::seeded(dag.clone(), 0, 1);
+    let t = Instant::now();
+    train_population(&job, vec![member], &mut |_, _| {}, &AtomicBool::new(false))?;
+    Ok(t.elapsed().as_secs_f64())
+}
