@@ -250,7 +250,7 @@ fn tost_resolution_bh_kendall_null_and_seeds_match_scipy() {
 }
 
 fn label() -> SpaceLabel {
-    SpaceLabel { group: "g".into(), layers: 4, width: 32, blocks: 4, allowed_edges: 6, log2_dags: 6.0, typed: None }
+    SpaceLabel { group: "g".into(), layers: 4, width: 32, blocks: 4, allowed_edges: 6, log2_dags: 6.0, max_skip: 3, typed: None }
 }
 
 #[test]
