@@ -83,7 +83,8 @@ enum densenas_status
    */
   DENSENAS_STATUS_INVALID_STATE = 5,
   /**
-   * The requested device (CUDA) or ONNX Runtime is unavailable.
+   * The requested device (CUDA) is unavailable. (Before 0.2 also a missing ONNX
+   * Runtime, which is now `DENSENAS_STATUS_RUNTIME_MISSING`.)
    */
   DENSENAS_STATUS_UNAVAILABLE = 6,
   /**
@@ -106,6 +107,26 @@ enum densenas_status
    * A panic was caught at the boundary (a bug: please report it).
    */
   DENSENAS_STATUS_PANIC = 11,
+  /**
+   * ONNX Runtime cannot be loaded (not installed, too old, or a bad ORT_DYLIB_PATH);
+   * the message says which and the remedy.
+   */
+  DENSENAS_STATUS_RUNTIME_MISSING = 12,
+  /**
+   * An exported model failed its ONNX Runtime check (ONNX Runtime could not run it,
+   * or its logits differ from the engine's by more than the stated tolerance). The
+   * run folder is written all the same.
+   */
+  DENSENAS_STATUS_CHECK_FAILED = 13,
+  /**
+   * A stop request cut the call short before it produced a result.
+   */
+  DENSENAS_STATUS_STOPPED = 14,
+  /**
+   * A broken invariant inside the library, or a process resource that failed under
+   * it (a bug: please report it).
+   */
+  DENSENAS_STATUS_INTERNAL = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -384,7 +405,10 @@ densenas_status densenas_report_write(const char *dir, char **report_json_out);
  * call `densenas_search_run_with_options` with the run option `"overwrite": true`.
  * `callback` may be NULL. On success `*summary_json_out` receives `summary.json`'s
  * content, a string the caller owns and must free with `densenas_string_free`. If ONNX
- * Runtime cannot be loaded, the summary's `onnx` entry says the check was skipped.
+ * Runtime cannot be loaded, the summary's `onnx` entry says the check was skipped and
+ * why; if `best.onnx` fails its check (ONNX Runtime cannot run it, or its logits are
+ * out of tolerance) the call fails with `DENSENAS_STATUS_CHECK_FAILED`, the run folder
+ * written all the same (on a fresh search and on a resumed one alike).
  * The search does not change libtorch's process-wide thread count unless
  * `config_json` sets `"threads"`. Blocking; independent searches may run on different
  * threads at once (into different run folders: a run folder is locked while in use).

@@ -10,7 +10,7 @@ use clap::Args;
 use densenas::experiment::executor::{self, Progress, UnitEvent};
 use densenas::experiment::plan::{known_units_of, PlannedUnit};
 use densenas::experiment::{Experiment, ExperimentDir};
-use densenas::util::lock::FolderLock;
+use densenas::internal::util::lock::FolderLock;
 
 use super::args::count_with;
 use densenas::{Error, Result};
@@ -116,7 +116,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     };
     let report = executor::run_local(&experiment, &dir, &pool, &mut on_event, &STOP)?;
     if report.interrupted {
-        return Err(Error::State(format!(
+        return Err(Error::Stopped(format!(
             "interrupted: the running units were abandoned; run the same command again to go on ({} finished here)",
             report.finished
         )));

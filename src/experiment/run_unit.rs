@@ -1,7 +1,9 @@
 //! Running one unit: a search into its run folder (continuing from its checkpoint when
 //! an earlier attempt was interrupted; a run folder that holds the finished run, when
 //! an earlier attempt ended before recording it, is read back rather than searched
-//! again), or a standalone training; the result is written as the unit's last act. Datasets are loaded once per process and kept for
+//! again). A search whose `best.onnx` fails its ONNX Runtime check is a failed unit
+//! that keeps its run folder; the next attempt runs the check again on the kept
+//! network, without searching again. Or a standalone training; the result is written as the unit's last act. Datasets are loaded once per process and kept for
 //! the next units.
 
 use std::collections::HashMap;
@@ -16,7 +18,7 @@ use super::store::ExperimentDir;
 use super::unit::{LastBlock, NetworkShape, SearchResult, StandaloneResult, UnitResult, UnitSpec};
 use crate::data::{self, DataSplits, SplitTensors};
 use crate::error::Result;
-use crate::io::folder_search::{read_finished, run_in_folder};
+use crate::io::folder_search::{read_finished, recheck_finished, run_in_folder};
 use crate::model::dag::Dag;
 use crate::model::device::{configure_numerics, parse_device, Precision};
 use crate::model::network::Normalization;
@@ -96,7 +98,9 @@ fn compute(dir: &ExperimentDir, id: &str, spec: &UnitSpec, cache: &mut DataCache
 /// The search unit's result: its run folder's when that holds the finished run (an
 /// earlier attempt ended before recording it), else the result of searching there.
 fn search(run: &Path, config: &SearchConfig, cache: &mut DataCache, stop: &AtomicBool, start: Instant) -> Result<Option<SearchResult>> {
-    if let Some(done) = read_finished(run, config)? {
+    if let Some(mut done) = read_finished(run, config)? {
+        // A run whose ONNX Runtime check failed is checked again, not searched again.
+        recheck_finished(run, &mut done, &cache.get(&config.data, config.train_subsample)?.test)?;
         // Its own timings; the memory it held is not known any more.
         let seconds = done.summary.timing.search_seconds + done.summary.timing.retrain_seconds;
         return Ok(Some(SearchResult { last_phase: last_phase(&done.history), summary: done.summary, seconds, peak_memory_bytes: None }));

@@ -225,6 +225,10 @@ impl SearchConfig {
         if !(self.val_fraction > 0.0 && self.val_fraction < 1.0) {
             return Err(Error::config("val_fraction", format!("{} is out of range: allowed (0, 1)", self.val_fraction)));
         }
+        self.session.validate_alone().map_err(|e| match e {
+            Error::Config { field, message } => Error::config(format!("session.{field}"), message),
+            other => other,
+        })?;
         self.retrain.validate()
     }
 

@@ -28,6 +28,7 @@ from . import _ffi
 from . import experiment
 from .dataset import Dataset, Split
 from .errors import (
+    CheckFailedError,
     DensenasError,
     DivergedError,
     InvalidConfigError,
@@ -35,10 +36,13 @@ from .errors import (
     InvalidDataError,
     InvalidInputError,
     InvalidStateError,
+    InternalError,
     IoError,
     NullParameterError,
     PanicError,
+    RuntimeMissingError,
     Status,
+    StoppedError,
     TorchError,
     UnavailableError,
 )
@@ -69,6 +73,7 @@ def last_error_message():
 
 
 __all__ = [
+    "CheckFailedError",
     "Dataset",
     "DensenasError",
     "DivergedError",
@@ -78,15 +83,18 @@ __all__ = [
     "InvalidDataError",
     "InvalidInputError",
     "InvalidStateError",
+    "InternalError",
     "IoError",
     "NullParameterError",
     "PanicError",
     "Progress",
     "ProgressKind",
+    "RuntimeMissingError",
     "Session",
     "Space",
     "Split",
     "Status",
+    "StoppedError",
     "experiment",
     "TorchError",
     "UnavailableError",

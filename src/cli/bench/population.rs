@@ -1,6 +1,6 @@
 //! `densenas bench --suite population`: the population trainer's table.
 
-use densenas::bench::{run_population_bench, BenchData, PopulationBenchConfig, PopulationRow};
+use densenas::internal::bench::{run_population_bench, BenchData, PopulationBenchConfig, PopulationRow};
 use densenas::data;
 
 use super::{BenchArgs, Numbers};
