@@ -83,8 +83,8 @@ enum densenas_status
    */
   DENSENAS_STATUS_INVALID_STATE = 5,
   /**
-   * The requested device (CUDA) is unavailable. (Before 0.2 also a missing ONNX
-   * Runtime, which is now `DENSENAS_STATUS_RUNTIME_MISSING`.)
+   * The requested device (CUDA) is unavailable. (Earlier releases also reported a
+   * missing ONNX Runtime so; that is now `DENSENAS_STATUS_RUNTIME_MISSING`.)
    */
   DENSENAS_STATUS_UNAVAILABLE = 6,
   /**
@@ -218,6 +218,12 @@ typedef struct Op Op;
 typedef struct densenas_dataset densenas_dataset;
 
 /**
+ * An experiment folder taken for a whole run (opaque): what `densenas experiment`
+ * holds while it runs, so that one executor works on a folder at a time.
+ */
+typedef struct densenas_experiment_lock densenas_experiment_lock;
+
+/**
  * A search session (opaque): `k` blocks over shared weights, `alpha`, the strategy,
  * the DAG density and the history. Calls on one session are serialised by an internal
  * lock, so a session may be used from several threads, one call at a time; different
@@ -345,6 +351,44 @@ size_t densenas_last_error_message(char *buf, size_t len);
  * Never NULL; the caller must not free it. Thread-safe.
  */
 const char *densenas_status_name(uint32_t status);
+
+/**
+ * Takes the experiment folder `out_dir` (created if needed) for a whole run, as
+ * `densenas experiment` does, and removes what an interrupted
+ * `densenas_experiment_import_unit` left there. A folder another process (or handle)
+ * holds is refused with `DENSENAS_STATUS_INVALID_STATE`. On success `*out` receives a
+ * handle the caller owns; freeing it with `densenas_experiment_lock_free` releases
+ * the folder.
+ */
+densenas_status densenas_experiment_lock_new(const char *out_dir,
+                                             struct densenas_experiment_lock **out);
+
+/**
+ * Releases an experiment folder taken with `densenas_experiment_lock_new` (NULL is
+ * ignored).
+ */
+void densenas_experiment_lock_free(struct densenas_experiment_lock *lock);
+
+/**
+ * Records the unit `unit_id` in the experiment folder `out_dir` from the folder
+ * `files_dir` that a worker ran it into (`unit.json`, `result.json` or `error.txt`, a
+ * search's `run/`): its folder in `out_dir/units/` is replaced by those files as one
+ * whole (copied and synced beside it, then renamed into place), so that `result.json`
+ * arrives with the rest or not at all. `files_dir` is left as it is.
+ */
+densenas_status densenas_experiment_import_unit(const char *out_dir,
+                                                const char *unit_id,
+                                                const char *files_dir);
+
+/**
+ * Records that the unit `unit_id` (defined by `unit_json`, its listing's `spec`)
+ * could not run at all, with `message` as its error: its folder in `out_dir/units/`
+ * becomes a failed unit's (`unit.json`, `error.txt`), which the next run retries.
+ */
+densenas_status densenas_experiment_record_failure(const char *out_dir,
+                                                   const char *unit_id,
+                                                   const char *unit_json,
+                                                   const char *message);
 
 /**
  * Lists the units of the experiment file `file` with the experiment folder `out_dir`

@@ -190,7 +190,7 @@ fn bad_input_gets_a_clear_error_before_any_cluster_is_touched() {
     let cases: [(&Path, &Path, &[&str], &str); 7] = [
         (&dir.join("missing.json"), &dir.join("a"), &[], "missing.json: No such file"),
         (&bad, &dir.join("b"), &[], "colour"),
-        (&good, &busy, &[], "is in use: another densenas process is running an experiment in it"),
+        (&good, &busy, &[], ": in use: another densenas process is running an experiment in it"),
         // Nothing listens on port 1: a clear error at once, not Ray's endless retries.
         (&good, &dir.join("c"), &["--address", "127.0.0.1:1"], "cannot reach the Ray cluster at 127.0.0.1:1"),
         (&good, &dir.join("d"), &["--max-retries", "-1"], "--max-retries must be at least 0"),

@@ -10,7 +10,6 @@ use clap::Args;
 use densenas::experiment::executor::{self, Progress, UnitEvent};
 use densenas::experiment::plan::{known_units_of, PlannedUnit};
 use densenas::experiment::{Experiment, ExperimentDir};
-use densenas::internal::util::lock::FolderLock;
 
 use super::args::count_with;
 use densenas::{Error, Result};
@@ -81,8 +80,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     // second one leaves the folder of the first as it is.
     let whole_run = !args.list_units && args.unit.is_none() && args.stage.is_none();
     let _lock = if whole_run {
-        std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-        Some(FolderLock::acquire(&args.out, "an experiment")?)
+        Some(densenas::experiment::ExperimentLock::acquire(&args.out)?)
     } else {
         None
     };

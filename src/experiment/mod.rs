@@ -6,11 +6,13 @@
 
 pub mod executor;
 pub mod file;
+pub mod import;
 pub mod plan;
 pub mod run_unit;
 pub mod store;
 pub mod unit;
 
+pub use import::{import_unit, record_failure, ExperimentLock};
 pub use file::{Baseline, DatasetEntry, Experiment, Group, RandomDags, Standalone};
 pub use plan::PlannedUnit;
 pub use store::ExperimentDir;
