@@ -20,7 +20,8 @@ use std::process::{Command, Output};
 use std::ptr::null_mut;
 
 use densenas::internal::ffi::error::densenas_last_error_message;
-use densenas::internal::ffi::search::densenas_search_run;
+use densenas::internal::ffi::densenas_progress_kind;
+use densenas::internal::ffi::search::{densenas_progress, densenas_search_run, densenas_search_run_with_options};
 use densenas::internal::ffi::session::*;
 use densenas::internal::ffi::space::*;
 use densenas::internal::ffi::string::densenas_string_free;
@@ -136,17 +137,62 @@ fn child() {
             unsafe { densenas_string_free(summary) };
             Verdict::new(status == DENSENAS_STATUS_OK, name.to_str().unwrap(), &message, &dir)
         }
+        "engine-resume" => {
+            let config = SearchConfig::from_json(TWO_PHASES).unwrap();
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let mut at_phase = |e: densenas::search::Event<'_>| {
+                if matches!(e, densenas::search::Event::Phase(_)) {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            };
+            let mut control = densenas::search::Control { on_event: &mut at_phase, stop: &stop };
+            let first = densenas::search_in_folder(&dir, &config, &mut control, false, false).unwrap();
+            assert!(first.outcome.summary.interrupted && dir.join("checkpoints").is_dir());
+            std::env::set_var("DENSENAS_ONNX_TOLERANCE", "0");
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let mut control = densenas::search::Control { on_event: &mut |_| {}, stop: &stop };
+            match densenas::resume_in_folder(&dir, None, &mut control, false) {
+                Ok(_) => Verdict::new(true, "DENSENAS_STATUS_OK", "", &dir),
+                Err(e) => Verdict::new(false, c_name(e.kind()), &e.to_string(), &dir),
+            }
+        }
+        "c-resume" => {
+            let (config, out_dir) = (CString::new(TWO_PHASES).unwrap(), CString::new(dir.to_str().unwrap()).unwrap());
+            let mut summary = null_mut();
+            let status = unsafe { densenas_search_run(config.as_ptr(), out_dir.as_ptr(), Some(stop_at_phase), null_mut(), &mut summary) };
+            assert_eq!(status, DENSENAS_STATUS_OK, "{}", last_error());
+            unsafe { densenas_string_free(summary) };
+            assert!(dir.join("checkpoints").is_dir());
+            std::env::set_var("DENSENAS_ONNX_TOLERANCE", "0");
+            let resume = CString::new(r#"{"resume": true}"#).unwrap();
+            let mut summary = null_mut();
+            let status = unsafe {
+                densenas_search_run_with_options(std::ptr::null(), out_dir.as_ptr(), resume.as_ptr(), None, null_mut(), &mut summary)
+            };
+            let name = unsafe { CStr::from_ptr(densenas::internal::ffi::error::densenas_status_name(status as u32)) };
+            let message = if status == DENSENAS_STATUS_OK { String::new() } else { last_error() };
+            unsafe { densenas_string_free(summary) };
+            Verdict::new(status == DENSENAS_STATUS_OK, name.to_str().unwrap(), &message, &dir)
+        }
         other => panic!("unknown door {other}"),
     };
     verdict.print();
 }
+
+/// Asks a search to stop at its first phase report.
+unsafe extern "C" fn stop_at_phase(p: *const densenas_progress, _: *mut std::ffi::c_void) -> i32 {
+    i32::from(unsafe { (*p).kind } == densenas_progress_kind::DENSENAS_PROGRESS_PHASE as u32)
+}
+
+/// A search of two phases, for stopping after the first and resuming.
+const TWO_PHASES: &str = r#"{"space": {"layers": 2, "width": 8, "blocks": 2}, "phases": 2, "epochs": 1, "retrain": {"epochs": 1}, "session": {"seed": 4}}"#;
 
 /// The verdict of a search into a fresh folder through `door` with `env` set.
 fn door(door: &str, env: &[(&str, &str)]) -> (Verdict, PathBuf) {
     let dir = common::temp_dir(&format!("doors-{door}-{}", env.iter().map(|e| e.0).collect::<Vec<_>>().join("-")));
     let _ = std::fs::remove_dir_all(&dir);
     let mut cmd = match door {
-        "engine" | "c" => {
+        "engine" | "c" | "engine-resume" | "c-resume" => {
             let mut cmd = Command::new(std::env::current_exe().unwrap());
             cmd.args(["child", "--exact", "--nocapture", "--test-threads", "1"]).env("DENSENAS_DOOR", door);
             cmd
@@ -161,6 +207,11 @@ fn door(door: &str, env: &[(&str, &str)]) -> (Verdict, PathBuf) {
         "python" => {
             let mut cmd = python();
             cmd.arg("-c").arg(PYTHON_SEARCH).arg(CONFIG).arg(&dir);
+            cmd
+        }
+        "python-resume" => {
+            let mut cmd = python();
+            cmd.arg("-c").arg(PYTHON_SEARCH).arg(TWO_PHASES).arg(&dir).arg("resume");
             cmd
         }
         other => panic!("unknown door {other}"),
@@ -183,13 +234,19 @@ fn door(door: &str, env: &[(&str, &str)]) -> (Verdict, PathBuf) {
 }
 
 const PYTHON_SEARCH: &str = r#"
-import json, sys, warnings
+import json, os, sys, warnings
 import densenas
 config, out_dir = sys.argv[1], sys.argv[2]
 try:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        densenas.search(json.loads(config), out_dir)
+        if sys.argv[3:] == ["resume"]:
+            first = densenas.search(json.loads(config), out_dir, progress=lambda p: p.kind == densenas.ProgressKind.PHASE)
+            assert first["interrupted"], first
+            os.environ["DENSENAS_ONNX_TOLERANCE"] = "0"
+            densenas.resume(out_dir)
+        else:
+            densenas.search(json.loads(config), out_dir)
     ok, status, message = True, "DENSENAS_STATUS_OK", ""
 except densenas.DensenasError as e:
     ok, status, message = False, e.status_name, e.message
@@ -225,6 +282,20 @@ fn a_failed_onnx_check_is_the_same_error_behind_every_door_and_the_run_folder_is
     }
     let (cli, _) = door("cli", &env);
     assert_eq!((cli.ok, &cli.message, &cli.onnx), (false, &engine.message, &engine.onnx), "{cli:?}");
+}
+
+/// The resume path (a search stopped after its first phase, then resumed with the
+/// tolerance 0) gives the same failed check through the engine, C and Python.
+#[test]
+fn a_failed_onnx_check_on_resume_is_the_same_error_behind_every_door() {
+    let (engine, dir) = door("engine-resume", &[]);
+    assert!(!engine.ok && engine.status == "DENSENAS_STATUS_CHECK_FAILED", "{engine:?}");
+    assert!(engine.onnx["failed"].as_str().unwrap().contains("0.000e0 allowed"), "{engine:?}");
+    assert!(dir.join("best.network").exists() && !dir.join("checkpoints").exists());
+    for name in ["c-resume", "python-resume"] {
+        let (verdict, _) = door(name, &[]);
+        assert_eq!(verdict, engine, "{name}");
+    }
 }
 
 #[test]
