@@ -6,11 +6,11 @@
 
 pub mod executor;
 pub mod file;
-pub mod import;
+pub(crate) mod import;
 pub mod plan;
-pub mod run_unit;
-pub mod store;
-pub mod unit;
+pub(crate) mod run_unit;
+pub(crate) mod store;
+pub(crate) mod unit;
 
 pub use import::{import_unit, record_failure, ExperimentLock};
 pub use file::{Baseline, DatasetEntry, Experiment, Group, RandomDags, Standalone};

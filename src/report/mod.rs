@@ -4,10 +4,10 @@
 //! in [`build`], text in [`markdown`], plots in [`plots`], the typed-space question in
 //! [`rq6`].
 
-pub mod build;
-pub mod markdown;
-pub mod plots;
-pub mod rq6;
+pub(crate) mod build;
+pub(crate) mod markdown;
+pub(crate) mod plots;
+pub(crate) mod rq6;
 pub mod stats;
 
 use std::path::Path;

@@ -5,13 +5,13 @@
 
 pub mod checkpoint;
 pub mod config;
-pub mod events;
+pub(crate) mod events;
 pub mod first_dags;
 mod phases;
 mod retrain;
 mod run;
 pub mod session;
-pub mod state;
+pub(crate) mod state;
 pub mod stats;
 pub mod strategy;
 pub mod summary;

@@ -18,7 +18,7 @@ use crate::model::ops::{self, Op};
 use crate::model::space::{Norm, Space};
 
 mod grouped;
-pub mod plan;
+pub(crate) mod plan;
 mod reference;
 
 pub use plan::BlockPlan;
