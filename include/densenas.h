@@ -83,7 +83,8 @@ enum densenas_status
    */
   DENSENAS_STATUS_INVALID_STATE = 5,
   /**
-   * The requested device (CUDA) or ONNX Runtime is unavailable.
+   * The requested device (CUDA) is unavailable. (Earlier releases also reported a
+   * missing ONNX Runtime so; that is now `DENSENAS_STATUS_RUNTIME_MISSING`.)
    */
   DENSENAS_STATUS_UNAVAILABLE = 6,
   /**
@@ -106,6 +107,26 @@ enum densenas_status
    * A panic was caught at the boundary (a bug: please report it).
    */
   DENSENAS_STATUS_PANIC = 11,
+  /**
+   * ONNX Runtime cannot be loaded (not installed, too old, or a bad ORT_DYLIB_PATH);
+   * the message says which and the remedy.
+   */
+  DENSENAS_STATUS_RUNTIME_MISSING = 12,
+  /**
+   * An exported model failed its ONNX Runtime check (ONNX Runtime could not run it,
+   * or its logits differ from the engine's by more than the stated tolerance). The
+   * run folder is written all the same.
+   */
+  DENSENAS_STATUS_CHECK_FAILED = 13,
+  /**
+   * A stop request cut the call short before it produced a result.
+   */
+  DENSENAS_STATUS_STOPPED = 14,
+  /**
+   * A broken invariant inside the library, or a process resource that failed under
+   * it (a bug: please report it).
+   */
+  DENSENAS_STATUS_INTERNAL = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -200,6 +221,12 @@ typedef struct Op Op;
  * several threads at once.
  */
 typedef struct densenas_dataset densenas_dataset;
+
+/**
+ * An experiment folder taken for a whole run (opaque): what `densenas experiment`
+ * holds while it runs, so that one executor works on a folder at a time.
+ */
+typedef struct densenas_experiment_lock densenas_experiment_lock;
 
 /**
  * A search session (opaque): `k` blocks over shared weights, `alpha`, the strategy,
@@ -331,6 +358,44 @@ size_t densenas_last_error_message(char *buf, size_t len);
 const char *densenas_status_name(uint32_t status);
 
 /**
+ * Takes the experiment folder `out_dir` (created if needed) for a whole run, as
+ * `densenas experiment` does, and removes what an interrupted
+ * `densenas_experiment_import_unit` left there. A folder another process (or handle)
+ * holds is refused with `DENSENAS_STATUS_INVALID_STATE`. On success `*out` receives a
+ * handle the caller owns; freeing it with `densenas_experiment_lock_free` releases
+ * the folder.
+ */
+densenas_status densenas_experiment_lock_new(const char *out_dir,
+                                             struct densenas_experiment_lock **out);
+
+/**
+ * Releases an experiment folder taken with `densenas_experiment_lock_new` (NULL is
+ * ignored).
+ */
+void densenas_experiment_lock_free(struct densenas_experiment_lock *lock);
+
+/**
+ * Records the unit `unit_id` in the experiment folder `out_dir` from the folder
+ * `files_dir` that a worker ran it into (`unit.json`, `result.json` or `error.txt`, a
+ * search's `run/`): its folder in `out_dir/units/` is replaced by those files as one
+ * whole (copied and synced beside it, then renamed into place), so that `result.json`
+ * arrives with the rest or not at all. `files_dir` is left as it is.
+ */
+densenas_status densenas_experiment_import_unit(const char *out_dir,
+                                                const char *unit_id,
+                                                const char *files_dir);
+
+/**
+ * Records that the unit `unit_id` (defined by `unit_json`, its listing's `spec`)
+ * could not run at all, with `message` as its error: its folder in `out_dir/units/`
+ * becomes a failed unit's (`unit.json`, `error.txt`), which the next run retries.
+ */
+densenas_status densenas_experiment_record_failure(const char *out_dir,
+                                                   const char *unit_id,
+                                                   const char *unit_json,
+                                                   const char *message);
+
+/**
  * Lists the units of the experiment file `file` with the experiment folder `out_dir`
  * (created if needed; the experiment is recorded there): the units known now (stage 1,
  * and stage 2 of the searches finished in the folder) as a JSON array of `{"id",
@@ -389,7 +454,10 @@ densenas_status densenas_report_write(const char *dir, char **report_json_out);
  * call `densenas_search_run_with_options` with the run option `"overwrite": true`.
  * `callback` may be NULL. On success `*summary_json_out` receives `summary.json`'s
  * content, a string the caller owns and must free with `densenas_string_free`. If ONNX
- * Runtime cannot be loaded, the summary's `onnx` entry says the check was skipped.
+ * Runtime cannot be loaded, the summary's `onnx` entry says the check was skipped and
+ * why; if `best.onnx` fails its check (ONNX Runtime cannot run it, or its logits are
+ * out of tolerance) the call fails with `DENSENAS_STATUS_CHECK_FAILED`, the run folder
+ * written all the same (on a fresh search and on a resumed one alike).
  * The search does not change libtorch's process-wide thread count unless
  * `config_json` sets `"threads"`. Blocking; independent searches may run on different
  * threads at once (into different run folders: a run folder is locked while in use).

@@ -38,15 +38,47 @@ pub enum Error {
     /// A DAG does not belong to the space.
     #[error("invalid DAG: {0}")]
     Dag(String),
-    /// A call that is not valid in the session's current state.
+    /// A call that is not valid in the current state of an object (an architecture
+    /// step of second-order DARTS before any weight step, a failed unit of an
+    /// experiment). Kept for such order-of-calls errors only.
     #[error("invalid state: {0}")]
     State(String),
-    /// The requested device is not available.
+    /// A run or experiment folder is in a state that refuses the call: it is in use by
+    /// another process, holds a finished run, holds an unfinished search, has no
+    /// checkpoint, or holds another configuration.
+    #[error("{path}: {message}")]
+    Folder {
+        /// The folder (or the file in it) concerned.
+        path: PathBuf,
+        /// What is wrong and how to go on.
+        message: String,
+    },
+    /// The requested device is not available (CUDA).
     #[error("device unavailable: {0}")]
     Device(String),
+    /// ONNX Runtime cannot be loaded (not installed, too old, or a bad
+    /// `ORT_DYLIB_PATH`): the sentence says what failed and the remedy.
+    #[error("{0}")]
+    RuntimeMissing(String),
+    /// An exported model failed its check in ONNX Runtime: ONNX Runtime could not run
+    /// it, or its logits differ from the engine's by more than the tolerance.
+    #[error("the ONNX Runtime check of {path} failed: {message}")]
+    Check {
+        /// The model file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// The training diverged (a loss became NaN or infinite).
     #[error("training diverged: {0}")]
     Diverged(String),
+    /// A stop request cut the job short before it produced a result.
+    #[error("stopped: {0}")]
+    Stopped(String),
+    /// A broken invariant inside densenas (a bug: please report it), or a resource of
+    /// the process (a worker's pipe, a poisoned lock) that failed under it.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -87,10 +119,70 @@ impl Error {
         }
     }
 
+    /// A folder-state error on `path` (see [`Error::Folder`]).
+    pub fn folder(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Folder { path: path.into(), message: message.into() }
+    }
+
+    /// What kind of failure this is: the one classification from which the C status
+    /// codes, the Python exceptions and the CLI's wording follow.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NullPointer(_) => ErrorKind::NullPointer,
+            Error::Config { .. } | Error::ConfigParse(_) | Error::Json(_) => ErrorKind::Config,
+            Error::Input(_) => ErrorKind::Input,
+            Error::Data { .. } => ErrorKind::Data,
+            Error::Density(_) | Error::Dag(_) => ErrorKind::Dag,
+            Error::State(_) | Error::Folder { .. } => ErrorKind::State,
+            Error::Device(_) => ErrorKind::Device,
+            Error::RuntimeMissing(_) => ErrorKind::RuntimeMissing,
+            Error::Check { .. } => ErrorKind::Check,
+            Error::Diverged(_) => ErrorKind::Numerics,
+            Error::Stopped(_) => ErrorKind::Stopped,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Torch(_) => ErrorKind::Torch,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     /// A data-file error on `path`.
     pub fn data(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Data { path: path.into(), message: message.into() }
     }
+}
+
+/// The kinds of [`Error`], one per C status code (`densenas_status`, whose numbers are
+/// these discriminants plus the codes for success and a caught panic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A required pointer was NULL.
+    NullPointer,
+    /// Bad configuration: a key with a value out of range, unknown or malformed.
+    Config,
+    /// Unusable input data or arguments.
+    Input,
+    /// A malformed data file.
+    Data,
+    /// DAGs that do not belong to the space or cannot be drawn.
+    Dag,
+    /// A call that the state of an object or folder refuses.
+    State,
+    /// The device (CUDA) is unavailable.
+    Device,
+    /// ONNX Runtime cannot be loaded.
+    RuntimeMissing,
+    /// An exported model failed its ONNX Runtime check.
+    Check,
+    /// A loss or value became NaN or infinite.
+    Numerics,
+    /// Stopped by a stop request before a result.
+    Stopped,
+    /// A file could not be read or written.
+    Io,
+    /// libtorch reported an error.
+    Torch,
+    /// A bug or a failed process resource.
+    Internal,
 }
 
 /// The crate's result type.

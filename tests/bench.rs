@@ -1,7 +1,7 @@
 //! The benchmarks run and report coherent figures (their timings are for people to
 //! read, not for tests to judge).
 
-use densenas::bench::{matmul_gflops, run_supernet_bench, SupernetBenchConfig};
+use densenas::internal::bench::{matmul_gflops, run_supernet_bench, SupernetBenchConfig};
 use densenas::data;
 
 #[test]
@@ -26,7 +26,7 @@ fn supernet_bench_counts_the_flops_of_the_batched_path() {
 
 #[test]
 fn useful_flops_count_only_the_edges_and_sinks_each_block_has() {
-    use densenas::bench::useful_flops;
+    use densenas::internal::bench::useful_flops;
     use densenas::{Dag, Space, SpaceConfig};
     let space = Space::new(SpaceConfig::new(64, 10, 4, 32)).unwrap();
     let d = |e: &[(usize, usize)]| Dag::new(4, e.to_vec()).unwrap();
@@ -40,8 +40,8 @@ fn useful_flops_count_only_the_edges_and_sinks_each_block_has() {
     // The supernet bench reports it beside the batched count, and the grouped path's
     // share of the batched path's products.
     let data = densenas::data::load("digits").unwrap();
-    let config = densenas::bench::SupernetBenchConfig { blocks: vec![4], widths: vec![16], layers: 4, batch_size: 8, steps: 1, threads: 1, seed: 0, ..Default::default() };
-    let rows = densenas::bench::run_supernet_bench(&config, &data, &mut |_| {}).unwrap();
+    let config = densenas::internal::bench::SupernetBenchConfig { blocks: vec![4], widths: vec![16], layers: 4, batch_size: 8, steps: 1, threads: 1, seed: 0, ..Default::default() };
+    let rows = densenas::internal::bench::run_supernet_bench(&config, &data, &mut |_| {}).unwrap();
     let r = &rows[0];
     assert!(r.useful_gflops > 0.0 && r.useful_gflops < r.gflops, "{r:?}");
     assert!(r.work_fraction > 0.0 && r.work_fraction < 1.0, "{r:?}");

@@ -283,6 +283,52 @@ fn groups_search_with_darts_plus_beta_regularisation_and_the_hessian_monitor() {
 }
 
 #[test]
+fn a_unit_whose_onnx_check_fails_keeps_its_run_folder_and_a_rerun_checks_it_again_without_searching() {
+    let root = common::temp_dir("experiment-onnx-check");
+    let file = write(
+        &root,
+        "one.json",
+        r#"{"datasets": ["digits"], "spaces": [{"layers": 2, "width": 8, "blocks": 2}], "strategies": ["darts"],
+            "seeds": [0], "search": {"phases": 1, "epochs": 1}, "retrain_epochs": 1}"#,
+    );
+    let out = root.join("out");
+    // A tolerance of 0 asks for the engine's logits to the bit: ONNX Runtime's float32
+    // sums, taken in another order, fail that check.
+    let o = densenas()
+        .env("DENSENAS_ONNX_TOLERANCE", "0")
+        .arg("experiment")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--stage", "1", "--unit-index", "0"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && stderr(&o).contains("the ONNX Runtime check of"), "{}", stderr(&o));
+    let unit = std::fs::read_dir(out.join("units")).unwrap().map(|e| e.unwrap().path()).find(|p| p.join("run").is_dir()).unwrap();
+    let error = std::fs::read_to_string(unit.join("error.txt")).unwrap();
+    assert!(error.contains("best.onnx failed: its logits differ"), "{error}");
+    assert!(!unit.join("result.json").exists());
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(unit.join("run/summary.json")).unwrap()).unwrap();
+    assert!(summary["onnx"]["failed"].as_str().unwrap().contains("more than the 0.000e0 allowed"), "{summary}");
+    assert!(unit.join("run/best.network").exists() && unit.join("run/best.onnx").exists());
+    let searched = std::fs::metadata(unit.join("run/history.jsonl")).unwrap().modified().unwrap();
+
+    // The rerun (the default tolerance) checks the kept network again, not the search.
+    let o = experiment(&file, &out, &["--stage", "1", "--unit-index", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(unit.join("result.json").exists() && !unit.join("error.txt").exists());
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(unit.join("run/summary.json")).unwrap()).unwrap();
+    let onnx = &summary["onnx"];
+    assert!(onnx["max_abs_diff"].as_f64().unwrap() <= onnx["max_abs_diff_allowed"].as_f64().unwrap(), "{onnx}");
+    assert!(onnx["max_abs_diff_allowed"].as_f64().unwrap() >= 1e-3, "{onnx}");
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(unit.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["summary"]["onnx"], *onnx, "the recorded result carries the new verdict");
+    assert!(!unit.join("run/best.network").exists());
+    assert_eq!(std::fs::metadata(unit.join("run/history.jsonl")).unwrap().modified().unwrap(), searched, "searched again");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
 fn bad_experiment_files_get_clear_errors() {
     let root = common::temp_dir("experiment-bad");
     let cases = [

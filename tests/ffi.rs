@@ -6,13 +6,13 @@
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr::{null, null_mut};
 
-use densenas::ffi::dataset::*;
-use densenas::ffi::error::*;
-use densenas::ffi::search::*;
-use densenas::ffi::session::*;
-use densenas::ffi::space::*;
-use densenas::ffi::string::*;
-use densenas::ffi::{densenas_status, densenas_status::*, densenas_version};
+use densenas::internal::ffi::dataset::*;
+use densenas::internal::ffi::error::*;
+use densenas::internal::ffi::search::*;
+use densenas::internal::ffi::session::*;
+use densenas::internal::ffi::space::*;
+use densenas::internal::ffi::string::*;
+use densenas::internal::ffi::{densenas_status, densenas_status::*, densenas_version};
 
 const SPACE: &str = r#"{"features": 64, "classes": 10, "layers": 3, "width": 16, "blocks": 3}"#;
 

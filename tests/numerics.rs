@@ -51,8 +51,12 @@ fn deterministic_and_tf32_are_session_options_with_process_wide_effect() {
     // Defaults are not written (unit ids of older definitions stay the same).
     let json = serde_json::to_string(&SearchConfig::default()).unwrap();
     assert!(!json.contains("deterministic"), "{json}");
-    let o = SessionOptions::from_json(r#"{"deterministic": true, "precision": "tf32"}"#).unwrap();
-    assert!(o.deterministic && o.precision == Precision::Tf32);
+    let o = SessionOptions::from_json(r#"{"deterministic": true, "precision": "float64"}"#).unwrap();
+    assert!(o.deterministic && o.precision == Precision::Float64);
+    // TF32 is for CUDA: refused on the CPU by the options themselves, as a session
+    // (and the C ABI) refuses it.
+    let e = SessionOptions::from_json(r#"{"precision": "tf32"}"#).unwrap_err().to_string();
+    assert!(e.contains("precision") && e.contains("tf32 is a CUDA"), "{e}");
     assert!(serde_json::to_string(&o).unwrap().contains(r#""deterministic":true"#));
     let e = SessionOptions::from_json(r#"{"precision": "bf17"}"#).unwrap_err().to_string();
     assert!(e.contains("bf17") && e.contains("tf32"), "{e}");

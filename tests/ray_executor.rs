@@ -185,12 +185,12 @@ fn bad_input_gets_a_clear_error_before_any_cluster_is_touched() {
     let bad = write(&dir, "bad.json", r#"{"datasets": ["digits"], "spaces": [{"layers": 2}], "seeds": [0], "colour": 1}"#);
     let busy = dir.join("busy");
     std::fs::create_dir_all(&busy).unwrap();
-    let lock = densenas::util::lock::FolderLock::acquire(&busy, "an experiment").unwrap();
+    let lock = densenas::internal::util::lock::FolderLock::acquire(&busy, "an experiment").unwrap();
     let a_file = write(&dir, "a-file", "");
     let cases: [(&Path, &Path, &[&str], &str); 7] = [
         (&dir.join("missing.json"), &dir.join("a"), &[], "missing.json: No such file"),
         (&bad, &dir.join("b"), &[], "colour"),
-        (&good, &busy, &[], "is in use: another densenas process is running an experiment in it"),
+        (&good, &busy, &[], ": in use: another densenas process is running an experiment in it"),
         // Nothing listens on port 1: a clear error at once, not Ray's endless retries.
         (&good, &dir.join("c"), &["--address", "127.0.0.1:1"], "cannot reach the Ray cluster at 127.0.0.1:1"),
         (&good, &dir.join("d"), &["--max-retries", "-1"], "--max-retries must be at least 0"),

@@ -15,7 +15,7 @@ use tch::{Kind, Tensor};
 use densenas::data::{self, SplitTensors};
 use densenas::io::export::onnx::{self, ExportMetadata};
 use densenas::search::{run_search_until, Event, SearchConfig};
-use densenas::util::lock::{FolderLock, LOCK_FILE};
+use densenas::internal::util::lock::{FolderLock, LOCK_FILE};
 use densenas::{Error, Normalization, Session, SessionOptions, Space, SpaceConfig, StrategyKind};
 
 fn digits() -> (Space, SplitTensors, SplitTensors, Normalization) {
@@ -56,7 +56,7 @@ fn a_failed_step_changes_nothing_not_even_the_random_numbers() {
         let mut lb = steps(&mut b, &w, &v, 0, 3);
         // `a` tries steps that diverge (a learning rate of 1e300) and bad batches; each
         // must fail and leave it as it was (1e300 makes every update non-finite).
-        a.set_weight_lr(1e300);
+        a.set_weight_lr(1e300).unwrap();
         let mut diverged = 0;
         for i in 3..6 {
             let (x, y) = batch(&w, i);
@@ -71,7 +71,7 @@ fn a_failed_step_changes_nothing_not_even_the_random_numbers() {
         assert_eq!(diverged, 3);
         let (x, _) = batch(&w, 0);
         assert!(a.step_weights(&x, &Tensor::from_slice(&[99i64; 32])).is_err(), "labels out of range accepted");
-        a.set_weight_lr(0.05);
+        a.set_weight_lr(0.05).unwrap();
         la.extend(steps(&mut a, &w, &v, 3, 4));
         lb.extend(steps(&mut b, &w, &v, 3, 4));
         assert_eq!(Trace::of(&a, la), Trace::of(&b, lb), "{strategy:?}: a failed step left a trace");
@@ -121,7 +121,7 @@ fn a_folder_is_locked_while_in_use() {
     let dir = common::temp_dir("lock");
     let first = FolderLock::acquire(&dir, "a search").unwrap();
     match FolderLock::acquire(&dir, "a search") {
-        Err(Error::State(m)) => assert!(m.contains("in use") && m.contains("a search"), "{m}"),
+        Err(Error::Folder { message: m, .. }) => assert!(m.contains("in use") && m.contains("a search"), "{m}"),
         other => panic!("a second lock was granted: {other:?}"),
     }
     drop(first);
@@ -136,10 +136,10 @@ fn a_folder_is_locked_while_in_use() {
     // next acquirer locks the new file, and the old holder's drop leaves that alone.
     std::fs::remove_file(dir.join(LOCK_FILE)).unwrap();
     let second = FolderLock::acquire(&dir, "a search").expect("the path's file is free");
-    assert!(matches!(FolderLock::acquire(&dir, "a search"), Err(Error::State(_))), "two holders of the path's file");
+    assert!(matches!(FolderLock::acquire(&dir, "a search"), Err(Error::Folder { .. })), "two holders of the path's file");
     drop(taken);
     assert!(dir.join(LOCK_FILE).exists(), "the old holder removed the new holder's file");
-    assert!(matches!(FolderLock::acquire(&dir, "a search"), Err(Error::State(_))), "the new holder lost its lock");
+    assert!(matches!(FolderLock::acquire(&dir, "a search"), Err(Error::Folder { .. })), "the new holder lost its lock");
     drop(second);
     assert!(!dir.join(LOCK_FILE).exists());
 }
@@ -194,7 +194,7 @@ fn a_failed_export_leaves_neither_a_file_nor_a_temporary() {
     assert!(dest.join("keep").exists());
     // Two writers of the same path do not share a temporary name.
     let path = dir.join("twice.onnx");
-    let (a, b) = (densenas::util::atomic::temporary_beside(&path), densenas::util::atomic::temporary_beside(&path));
+    let (a, b) = (densenas::internal::util::atomic::temporary_beside(&path), densenas::internal::util::atomic::temporary_beside(&path));
     assert_ne!(a, b);
     onnx::write(&net, &path, &ExportMetadata::default()).unwrap();
     onnx::read_model(&path).unwrap();

@@ -43,7 +43,7 @@ fn options(strategy: StrategyKind, seed: u64) -> SessionOptions {
 fn steps(s: &mut Session, w: &SplitTensors, v: &SplitTensors, steps: usize) -> Vec<f64> {
     let mut losses = Vec::new();
     for i in 0..steps {
-        s.set_progress(i as f64 / steps as f64);
+        s.set_progress(i as f64 / steps as f64).unwrap();
         let order = s.shuffled(w.len() as usize);
         let (x, y) = w.rows(&Tensor::from_slice(&order[..32]).to_device(w.x.device())).unwrap();
         losses.push(s.step_weights(&x, &y).unwrap());
@@ -112,6 +112,7 @@ fn every_strategy_is_selectable_with_validated_hyper_parameters() {
     assert_eq!(d.proxyless.paths, 2);
     let e = SessionOptions::from_json(r#"{"strategy_options": {"gdas": {"tau": 1}}}"#).unwrap_err().to_string();
     assert!(e.contains("tau"), "{e}");
+    // Refused by the options themselves, with the same error a session gives.
     let (space, _, _, norm) = digits(3, 8, 3);
     for (json, field) in [
         (r#"{"strategy_options": {"proxyless": {"paths": 3}}}"#, "proxyless.paths"),
@@ -125,9 +126,10 @@ fn every_strategy_is_selectable_with_validated_hyper_parameters() {
         (r#"{"strategy": "proxyless", "beta_reg": 1}"#, "beta_reg"),
         (r#"{"strategy": "darts", "beta_reg": 0}"#, "beta_reg"),
     ] {
-        let o = SessionOptions::from_json(json).unwrap();
-        let e = Session::new(&space, o, norm.clone()).err().expect(json).to_string();
+        let e = SessionOptions::from_json(json).err().expect(json).to_string();
         assert!(e.contains(field), "{json}: {e}");
+        let o: SessionOptions = serde_json::from_str(json).unwrap();
+        assert_eq!(Session::new(&space, o, norm.clone()).err().expect(json).to_string(), e);
     }
 
     // The command line.
@@ -229,14 +231,19 @@ fn temperature_follows_the_phase_progress_and_darts2_needs_a_weight_step() {
     let (space, w, v, norm) = digits(3, 8, 3);
     let mut g = Session::new(&space, options(StrategyKind::Gdas, 0), norm.clone()).unwrap();
     assert_eq!(g.temperature(), Some(10.0));
-    g.set_progress(0.5);
+    g.set_progress(0.5).unwrap();
     assert!((g.temperature().unwrap() - 5.05).abs() < 1e-12);
-    g.set_progress(7.0);
+    for bad in [7.0, -0.1, f64::NAN] {
+        let e = g.set_progress(bad).unwrap_err();
+        assert!(matches!(e, densenas::Error::Input(_)) && e.to_string().contains("outside [0, 1]"), "{e}");
+        assert_eq!(g.progress(), 0.5, "a refused fraction leaves the progress as it was");
+    }
+    g.set_progress(1.0).unwrap();
     assert_eq!((g.progress(), g.temperature()), (1.0, Some(0.1)));
     g.end_phase(&v.x, &v.y).unwrap();
     assert_eq!((g.progress(), g.temperature()), (0.0, Some(10.0)));
     let mut sn = Session::new(&space, options(StrategyKind::Snas, 0), norm.clone()).unwrap();
-    sn.set_progress(0.5);
+    sn.set_progress(0.5).unwrap();
     assert!((sn.temperature().unwrap() - 0.1f64.sqrt()).abs() < 1e-12);
     assert_eq!(Session::new(&space, options(StrategyKind::Darts, 0), norm.clone()).unwrap().temperature(), None);
 

@@ -83,7 +83,7 @@ pub(super) fn reference_python(python: Option<&Path>) -> Result<PathBuf> {
     let script = checkout().join("scripts/setup-reference.sh");
     let status = Command::new("bash").arg(&script).status().map_err(|e| Error::io(&script, e))?;
     if !status.success() || !python.exists() {
-        return Err(Error::State(format!("{} failed: the PyTorch reference needs the full torch wheel in .venv-ref", script.display())));
+        return Err(Error::data(&script, format!("{} failed: the PyTorch reference needs the full torch wheel in .venv-ref", script.display())));
     }
     Ok(python)
 }
@@ -116,11 +116,11 @@ fn run_reference(python: &Path, dir: &Path, config: &SupernetBenchConfig, sessio
     let script = checkout().join("scripts/supernet_reference.py");
     let out = Command::new(python).arg(&script).arg(&cp).env("OMP_NUM_THREADS", config.threads.to_string()).output().map_err(|e| Error::io(python, e))?;
     if !out.status.success() {
-        return Err(Error::State(format!("the PyTorch reference failed: {}", String::from_utf8_lossy(&out.stderr))));
+        return Err(Error::data(&script, format!("the PyTorch reference failed: {}", String::from_utf8_lossy(&out.stderr))));
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| Error::State(format!("the PyTorch reference printed no result ({e}): {}", String::from_utf8_lossy(&out.stdout))))?;
-    let sps = v["samples_per_second"].as_f64().ok_or_else(|| Error::State("the reference's result has no samples_per_second".into()))?;
+        .map_err(|e| Error::data(&script, format!("the PyTorch reference printed no result ({e}): {}", String::from_utf8_lossy(&out.stdout))))?;
+    let sps = v["samples_per_second"].as_f64().ok_or_else(|| Error::data(&script, "the reference's result has no samples_per_second"))?;
     Ok((sps, v["torch"].as_str().unwrap_or("?").to_string()))
 }
 

@@ -200,7 +200,7 @@ impl Bench<'_> {
         train_population(&job, members, &mut |_, _| ends.push(Instant::now()), &never)?;
         match ends.as_slice() {
             [warm, timed] => Ok(timed.duration_since(*warm).as_secs_f64() / self.steps as f64),
-            _ => Err(Error::State("population bench: a member failed".into())),
+            _ => Err(Error::Diverged("population bench: a member failed".into())),
         }
     }
 }

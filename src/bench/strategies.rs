@@ -152,7 +152,7 @@ pub fn run_bench(config: &BenchConfig, data: &DataSplits, on_row: &mut dyn FnMut
                 let idx: Vec<i64> = session.shuffled(n).into_iter().cycle().take(bs).collect();
                 split.rows(&Tensor::f_from_slice(&idx)?.f_to_device(device)?)
             };
-            session.set_progress(0.5);
+            session.set_progress(0.5)?;
             // Warm-up pair (first-call allocations), then the timed pairs.
             let (x, y) = draw(&mut session, &w)?;
             session.step_weights(&x, &y)?;

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use densenas::bench::{
+use densenas::internal::bench::{
     run_bench, run_compare, run_supernet_bench, BenchConfig, BenchRow, CompareConfig, CompareRow, SupernetBenchConfig, SupernetRow,
 };
 use densenas::model::device::Precision;

@@ -11,7 +11,6 @@ use densenas::experiment::estimate::estimate;
 use densenas::experiment::executor::{self, Progress, UnitEvent};
 use densenas::experiment::plan::{known_units_of, PlannedUnit};
 use densenas::experiment::{Experiment, ExperimentDir};
-use densenas::util::lock::FolderLock;
 
 use super::args::count_with;
 use densenas::{Error, Result};
@@ -93,8 +92,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     // second one leaves the folder of the first as it is.
     let whole_run = !args.list_units && args.unit.is_none() && args.stage.is_none();
     let _lock = if whole_run {
-        std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-        Some(FolderLock::acquire(&args.out, "an experiment")?)
+        Some(densenas::experiment::ExperimentLock::acquire(&args.out)?)
     } else {
         None
     };
@@ -129,7 +127,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
     };
     let report = executor::run_local(&experiment, &dir, &pool, &mut on_event, &STOP)?;
     if report.interrupted {
-        return Err(Error::State(format!(
+        return Err(Error::Stopped(format!(
             "interrupted: the running units were abandoned; run the same command again to go on ({} finished here)",
             report.finished
         )));

@@ -331,13 +331,8 @@ pub fn run(args: SearchArgs) -> densenas::Result<()> {
     progress.finish();
     let done = result?;
     print_table(&done.outcome.summary, &dir);
-    if let Some(e) = done.written.onnx_error {
-        return Err(densenas::Error::State(format!(
-            "the run folder is written, but the ONNX Runtime check of best.onnx failed: {e}"
-        )));
-    }
     if done.outcome.summary.interrupted {
-        return Err(densenas::Error::State(format!(
+        return Err(densenas::Error::Stopped(format!(
             "interrupted: {} holds what was done so far (summary marked interrupted, the inherited best in \
              best.onnx); continue with `densenas search --resume {}`",
             dir.display(),
@@ -381,7 +376,7 @@ fn print_table(s: &Summary, dir: &Path) {
             o.max_abs_diff,
             o.prediction_mismatches
         ),
-        Some(OnnxCheck::Skipped { .. }) | None => {}
+        Some(OnnxCheck::Skipped { .. } | OnnxCheck::Failed { .. }) | None => {}
     }
     // A warning, not progress: on stderr, also with --quiet.
     if let Some(notice) = s.onnx.as_ref().and_then(OnnxCheck::skip_notice) {

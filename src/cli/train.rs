@@ -482,7 +482,7 @@ fn report_written(folder: &TrainedFolder, written: TrainedWritten, json: bool) -
         eprintln!("densenas: warning: {notice}");
     }
     match written.onnx_error {
-        Some(e) => Err(Error::State(format!("{} is written, but the ONNX Runtime check of best.onnx failed: {e}", folder.dir().display()))),
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

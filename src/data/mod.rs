@@ -17,7 +17,7 @@ pub mod export;
 pub mod fetch;
 mod file;
 pub mod folder;
-pub mod identity;
+pub(crate) mod identity;
 pub mod idx;
 pub mod images;
 pub mod registry;

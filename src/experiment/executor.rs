@@ -94,7 +94,7 @@ pub fn run_unit(dir: &ExperimentDir, unit: &super::plan::PlannedUnit) -> Result<
     match execute(dir, &unit.id, &mut DataCache::default(), &AtomicBool::new(false)) {
         UnitOutcome::Finished => Ok(()),
         UnitOutcome::Failed(e) => Err(Error::State(format!("unit {} failed: {e}", unit.id))),
-        UnitOutcome::Abandoned => Err(Error::State(format!("unit {} was stopped", unit.id))),
+        UnitOutcome::Abandoned => Err(Error::Stopped(format!("unit {} was stopped", unit.id))),
     }
 }
 
@@ -348,7 +348,7 @@ fn dispatch(
         let w = &mut workers[idle];
         writeln!(w.stdin, "{}", ids.join(" "))
             .and_then(|()| w.stdin.flush())
-            .map_err(|e| Error::State(format!("a worker died: {e}")))?;
+            .map_err(|e| Error::Internal(format!("a worker died: {e}")))?;
         w.busy = Some((ids.clone(), Instant::now()));
         for id in ids {
             let what = dir.read_spec(&id).map(|s| s.describe()).unwrap_or_default();
@@ -399,7 +399,7 @@ pub fn worker_main(root: &Path) -> Result<()> {
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
     for line in stdin.lock().lines() {
-        let line = line.map_err(|e| Error::State(format!("reading the unit to run: {e}")))?;
+        let line = line.map_err(|e| Error::Internal(format!("reading the unit to run: {e}")))?;
         let ids: Vec<String> = line.split_whitespace().map(str::to_string).collect();
         if ids.is_empty() {
             continue;
@@ -410,7 +410,7 @@ pub fn worker_main(root: &Path) -> Result<()> {
                 UnitOutcome::Failed(_) => "failed",
                 UnitOutcome::Abandoned => "abandoned",
             };
-            writeln!(out, "{status} {id}").and_then(|()| out.flush()).map_err(|e| Error::State(e.to_string()))?;
+            writeln!(out, "{status} {id}").and_then(|()| out.flush()).map_err(|e| Error::Internal(e.to_string()))?;
         }
     }
     Ok(())
@@ -434,5 +434,5 @@ fn die_with_parent() {
 
 /// The program to start workers with: this executable.
 pub fn current_exe() -> Result<PathBuf> {
-    std::env::current_exe().map_err(|e| Error::State(format!("cannot find the densenas program to start workers: {e}")))
+    std::env::current_exe().map_err(|e| Error::Internal(format!("cannot find the densenas program to start workers: {e}")))
 }

@@ -7,13 +7,15 @@
 pub mod estimate;
 pub mod executor;
 pub mod file;
-pub mod packing;
+pub(crate) mod import;
+pub(crate) mod packing;
 pub mod plan;
-pub mod run_proxies;
-pub mod run_unit;
-pub mod store;
-pub mod unit;
+pub(crate) mod run_proxies;
+pub(crate) mod run_unit;
+pub(crate) mod store;
+pub(crate) mod unit;
 
+pub use import::{import_unit, record_failure, ExperimentLock};
 pub use file::{Baseline, DatasetEntry, Experiment, Group, RandomDags, Standalone};
 pub use plan::PlannedUnit;
 pub use store::ExperimentDir;

@@ -1,11 +1,14 @@
 //! Running one unit: a search into its run folder (continuing from its checkpoint when
 //! an earlier attempt was interrupted; a run folder that holds the finished run, when
 //! an earlier attempt ended before recording it, is read back rather than searched
-//! again), a random search without weight sharing, a standalone training, or a DAG's
-//! training-free proxies; the result is written as the unit's last act. Standalone
-//! units that share everything but their DAG and seed may run as one population
-//! ([`execute_population`]; each member is recorded as its own unit when the
-//! population ends). Datasets are loaded once per process and kept for the next units.
+//! again; a search whose `best.onnx` fails its ONNX Runtime check is a failed unit
+//! that keeps its run folder, and the next attempt runs the check again on the kept
+//! network, without searching again), a random search without weight sharing, a
+//! standalone training, or a DAG's training-free proxies; the result is written as the
+//! unit's last act. Standalone units that share everything but their DAG and seed may
+//! run as one population ([`execute_population`]; each member is recorded as its own
+//! unit when the population ends). Datasets are loaded once per process and kept for
+//! the next units.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,7 +22,7 @@ use super::unit::{LastBlock, NetworkShape, RandomStandaloneResult, SearchResult,
 use crate::search::random_standalone::random_standalone;
 use crate::data::{self, DataSplits, SplitTensors};
 use crate::error::{Error, Result};
-use crate::io::folder_search::{read_finished, run_in_folder};
+use crate::io::folder_search::{read_finished, recheck_finished, run_in_folder};
 use crate::model::dag::Dag;
 use crate::model::device::{parse_device, Precision};
 use crate::model::network::Normalization;
@@ -166,7 +169,9 @@ fn record(dir: &ExperimentDir, id: &str, result: std::result::Result<StandaloneR
 /// The search unit's result: its run folder's when that holds the finished run (an
 /// earlier attempt ended before recording it), else the result of searching there.
 fn search(run: &Path, config: &SearchConfig, cache: &mut DataCache, stop: &AtomicBool, start: Instant) -> Result<Option<SearchResult>> {
-    if let Some(done) = read_finished(run, config)? {
+    if let Some(mut done) = read_finished(run, config)? {
+        // A run whose ONNX Runtime check failed is checked again, not searched again.
+        recheck_finished(run, &mut done, &cache.get(&config.data, config.train_subsample)?.test)?;
         // Its own timings; the memory it held is not known any more.
         let seconds = done.summary.timing.search_seconds + done.summary.timing.retrain_seconds;
         return Ok(Some(SearchResult { last_phase: last_phase(&done.history), summary: done.summary, seconds, peak_memory_bytes: None }));

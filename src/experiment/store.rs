@@ -34,7 +34,7 @@ impl ExperimentDir {
     /// An existing folder.
     pub fn open(root: &Path) -> Result<ExperimentDir> {
         if !root.join("experiment.json").is_file() {
-            return Err(Error::State(format!("{} is not an experiment folder (no experiment.json)", root.display())));
+            return Err(Error::folder(root, "not an experiment folder (no experiment.json)"));
         }
         Ok(ExperimentDir { root: root.to_path_buf() })
     }

@@ -37,12 +37,16 @@ impl densenas_dataset {
     }
 
     fn split(&self, which: u32) -> Result<&Dataset> {
-        Ok(match which {
-            0 => &self.train,
-            1 => &self.weight,
-            2 => &self.validation,
-            3 => &self.test,
-            other => return Err(Error::Input(format!("unknown split {other}: use DENSENAS_SPLIT_TRAIN..DENSENAS_SPLIT_TEST"))),
+        use densenas_split::*;
+        let split = [DENSENAS_SPLIT_TRAIN, DENSENAS_SPLIT_WEIGHT, DENSENAS_SPLIT_VALIDATION, DENSENAS_SPLIT_TEST]
+            .into_iter()
+            .find(|s| *s as u32 == which)
+            .ok_or_else(|| Error::Input(format!("unknown split {which}: use DENSENAS_SPLIT_TRAIN..DENSENAS_SPLIT_TEST")))?;
+        Ok(match split {
+            DENSENAS_SPLIT_TRAIN => &self.train,
+            DENSENAS_SPLIT_WEIGHT => &self.weight,
+            DENSENAS_SPLIT_VALIDATION => &self.validation,
+            DENSENAS_SPLIT_TEST => &self.test,
         })
     }
 }

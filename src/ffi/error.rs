@@ -4,7 +4,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::ffi::c_char;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The result of every fallible function. Codes are append-only and never reused.
 #[repr(u32)]
@@ -22,7 +22,8 @@ pub enum densenas_status {
     DENSENAS_STATUS_INVALID_DATA = 4,
     /// The call is not valid in the object's current state.
     DENSENAS_STATUS_INVALID_STATE = 5,
-    /// The requested device (CUDA) or ONNX Runtime is unavailable.
+    /// The requested device (CUDA) is unavailable. (Earlier releases also reported a
+    /// missing ONNX Runtime so; that is now `DENSENAS_STATUS_RUNTIME_MISSING`.)
     DENSENAS_STATUS_UNAVAILABLE = 6,
     /// Training diverged (a loss became NaN or infinite).
     DENSENAS_STATUS_DIVERGED = 7,
@@ -34,25 +35,66 @@ pub enum densenas_status {
     DENSENAS_STATUS_TORCH = 10,
     /// A panic was caught at the boundary (a bug: please report it).
     DENSENAS_STATUS_PANIC = 11,
+    /// ONNX Runtime cannot be loaded (not installed, too old, or a bad ORT_DYLIB_PATH);
+    /// the message says which and the remedy.
+    DENSENAS_STATUS_RUNTIME_MISSING = 12,
+    /// An exported model failed its ONNX Runtime check (ONNX Runtime could not run it,
+    /// or its logits differ from the engine's by more than the stated tolerance). The
+    /// run folder is written all the same.
+    DENSENAS_STATUS_CHECK_FAILED = 13,
+    /// A stop request cut the call short before it produced a result.
+    DENSENAS_STATUS_STOPPED = 14,
+    /// A broken invariant inside the library, or a process resource that failed under
+    /// it (a bug: please report it).
+    DENSENAS_STATUS_INTERNAL = 15,
 }
+
+/// Every status with its name: the one table from which `densenas_status_name` and
+/// the mapping of errors to codes follow.
+const STATUSES: [(densenas_status, &str); 16] = {
+    use densenas_status::*;
+    [
+        (DENSENAS_STATUS_OK, "DENSENAS_STATUS_OK\0"),
+        (DENSENAS_STATUS_NULL_PARAMETER, "DENSENAS_STATUS_NULL_PARAMETER\0"),
+        (DENSENAS_STATUS_INVALID_CONFIG, "DENSENAS_STATUS_INVALID_CONFIG\0"),
+        (DENSENAS_STATUS_INVALID_INPUT, "DENSENAS_STATUS_INVALID_INPUT\0"),
+        (DENSENAS_STATUS_INVALID_DATA, "DENSENAS_STATUS_INVALID_DATA\0"),
+        (DENSENAS_STATUS_INVALID_STATE, "DENSENAS_STATUS_INVALID_STATE\0"),
+        (DENSENAS_STATUS_UNAVAILABLE, "DENSENAS_STATUS_UNAVAILABLE\0"),
+        (DENSENAS_STATUS_DIVERGED, "DENSENAS_STATUS_DIVERGED\0"),
+        (DENSENAS_STATUS_IO, "DENSENAS_STATUS_IO\0"),
+        (DENSENAS_STATUS_INVALID_DAG, "DENSENAS_STATUS_INVALID_DAG\0"),
+        (DENSENAS_STATUS_TORCH, "DENSENAS_STATUS_TORCH\0"),
+        (DENSENAS_STATUS_PANIC, "DENSENAS_STATUS_PANIC\0"),
+        (DENSENAS_STATUS_RUNTIME_MISSING, "DENSENAS_STATUS_RUNTIME_MISSING\0"),
+        (DENSENAS_STATUS_CHECK_FAILED, "DENSENAS_STATUS_CHECK_FAILED\0"),
+        (DENSENAS_STATUS_STOPPED, "DENSENAS_STATUS_STOPPED\0"),
+        (DENSENAS_STATUS_INTERNAL, "DENSENAS_STATUS_INTERNAL\0"),
+    ]
+};
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-fn status_of(e: &Error) -> densenas_status {
+/// The status code of an error: its [`ErrorKind`], one code per kind.
+pub(crate) fn status_of(e: &Error) -> densenas_status {
     use densenas_status::*;
-    match e {
-        Error::NullPointer(_) => DENSENAS_STATUS_NULL_PARAMETER,
-        Error::Config { .. } | Error::ConfigParse(_) | Error::Json(_) => DENSENAS_STATUS_INVALID_CONFIG,
-        Error::Input(_) => DENSENAS_STATUS_INVALID_INPUT,
-        Error::Data { .. } => DENSENAS_STATUS_INVALID_DATA,
-        Error::Density(_) | Error::Dag(_) => DENSENAS_STATUS_INVALID_DAG,
-        Error::State(_) => DENSENAS_STATUS_INVALID_STATE,
-        Error::Device(_) => DENSENAS_STATUS_UNAVAILABLE,
-        Error::Diverged(_) => DENSENAS_STATUS_DIVERGED,
-        Error::Io { .. } => DENSENAS_STATUS_IO,
-        Error::Torch(_) => DENSENAS_STATUS_TORCH,
+    match e.kind() {
+        ErrorKind::NullPointer => DENSENAS_STATUS_NULL_PARAMETER,
+        ErrorKind::Config => DENSENAS_STATUS_INVALID_CONFIG,
+        ErrorKind::Input => DENSENAS_STATUS_INVALID_INPUT,
+        ErrorKind::Data => DENSENAS_STATUS_INVALID_DATA,
+        ErrorKind::Dag => DENSENAS_STATUS_INVALID_DAG,
+        ErrorKind::State => DENSENAS_STATUS_INVALID_STATE,
+        ErrorKind::Device => DENSENAS_STATUS_UNAVAILABLE,
+        ErrorKind::RuntimeMissing => DENSENAS_STATUS_RUNTIME_MISSING,
+        ErrorKind::Check => DENSENAS_STATUS_CHECK_FAILED,
+        ErrorKind::Numerics => DENSENAS_STATUS_DIVERGED,
+        ErrorKind::Stopped => DENSENAS_STATUS_STOPPED,
+        ErrorKind::Io => DENSENAS_STATUS_IO,
+        ErrorKind::Torch => DENSENAS_STATUS_TORCH,
+        ErrorKind::Internal => DENSENAS_STATUS_INTERNAL,
     }
 }
 
@@ -148,20 +190,42 @@ pub unsafe extern "C" fn densenas_last_error_message(buf: *mut c_char, len: usiz
 /// Never NULL; the caller must not free it. Thread-safe.
 #[no_mangle]
 pub extern "C" fn densenas_status_name(status: u32) -> *const c_char {
-    let name: &'static str = match status {
-        0 => "DENSENAS_STATUS_OK\0",
-        1 => "DENSENAS_STATUS_NULL_PARAMETER\0",
-        2 => "DENSENAS_STATUS_INVALID_CONFIG\0",
-        3 => "DENSENAS_STATUS_INVALID_INPUT\0",
-        4 => "DENSENAS_STATUS_INVALID_DATA\0",
-        5 => "DENSENAS_STATUS_INVALID_STATE\0",
-        6 => "DENSENAS_STATUS_UNAVAILABLE\0",
-        7 => "DENSENAS_STATUS_DIVERGED\0",
-        8 => "DENSENAS_STATUS_IO\0",
-        9 => "DENSENAS_STATUS_INVALID_DAG\0",
-        10 => "DENSENAS_STATUS_TORCH\0",
-        11 => "DENSENAS_STATUS_PANIC\0",
-        _ => "DENSENAS_STATUS_UNKNOWN\0",
-    };
+    let name = STATUSES.iter().find(|(code, _)| *code as u32 == status).map_or("DENSENAS_STATUS_UNKNOWN\0", |(_, name)| name);
     name.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_every_status_once_in_order_with_its_own_name() {
+        for (i, (code, name)) in STATUSES.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{name}");
+            assert_eq!(name.trim_end_matches('\0'), format!("{code:?}"));
+        }
+    }
+
+    #[test]
+    fn each_kind_has_its_own_code() {
+        let errors = [
+            Error::NullPointer("p".into()),
+            Error::config("width", "bad"),
+            Error::Input("x".into()),
+            Error::data("f", "bad"),
+            Error::Dag("d".into()),
+            Error::State("s".into()),
+            Error::Device("cuda".into()),
+            Error::RuntimeMissing("ort".into()),
+            Error::Check { path: "best.onnx".into(), message: "m".into() },
+            Error::Diverged("nan".into()),
+            Error::Stopped("stop".into()),
+            Error::io("f", std::io::Error::other("x")),
+            Error::Internal("bug".into()),
+        ];
+        let codes: std::collections::HashSet<u32> = errors.iter().map(|e| status_of(e) as u32).collect();
+        assert_eq!(codes.len(), errors.len());
+        assert!(!codes.contains(&0) && !codes.contains(&(densenas_status::DENSENAS_STATUS_PANIC as u32)));
+        assert_eq!(status_of(&Error::folder("d", "in use")), densenas_status::DENSENAS_STATUS_INVALID_STATE);
+    }
 }

@@ -8,7 +8,85 @@ use super::boundary::{not_null, str_arg, write_out};
 use super::densenas_status;
 use super::string::to_c_string;
 use crate::experiment::executor::{find_unit, list_units, prepare, run_unit, run_unit_spec};
-use crate::experiment::{ExperimentDir, UnitSpec};
+use crate::experiment::{import_unit, record_failure, ExperimentDir, ExperimentLock, UnitSpec};
+
+/// An experiment folder taken for a whole run (opaque): what `densenas experiment`
+/// holds while it runs, so that one executor works on a folder at a time.
+pub struct densenas_experiment_lock {
+    _lock: ExperimentLock,
+}
+
+/// Takes the experiment folder `out_dir` (created if needed) for a whole run, as
+/// `densenas experiment` does, and removes what an interrupted
+/// `densenas_experiment_import_unit` left there. A folder another process (or handle)
+/// holds is refused with `DENSENAS_STATUS_INVALID_STATE`. On success `*out` receives a
+/// handle the caller owns; freeing it with `densenas_experiment_lock_free` releases
+/// the folder.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_experiment_lock_new(out_dir: *const c_char, out: *mut *mut densenas_experiment_lock) -> densenas_status {
+    ffi_boundary!({
+        not_null(out, "out")?;
+        // SAFETY: per the contract.
+        let dir = unsafe { str_arg(out_dir, "out_dir") }?;
+        let handle = Box::new(densenas_experiment_lock { _lock: ExperimentLock::acquire(Path::new(dir))? });
+        unsafe { write_out(out, Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// Releases an experiment folder taken with `densenas_experiment_lock_new` (NULL is
+/// ignored).
+#[no_mangle]
+pub unsafe extern "C" fn densenas_experiment_lock_free(lock: *mut densenas_experiment_lock) {
+    if !lock.is_null() {
+        // SAFETY: a handle from densenas_experiment_lock_new, freed once.
+        let _ = std::panic::catch_unwind(|| drop(unsafe { Box::from_raw(lock) }));
+    }
+}
+
+/// Records the unit `unit_id` in the experiment folder `out_dir` from the folder
+/// `files_dir` that a worker ran it into (`unit.json`, `result.json` or `error.txt`, a
+/// search's `run/`): its folder in `out_dir/units/` is replaced by those files as one
+/// whole (copied and synced beside it, then renamed into place), so that `result.json`
+/// arrives with the rest or not at all. `files_dir` is left as it is.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_experiment_import_unit(
+    out_dir: *const c_char,
+    unit_id: *const c_char,
+    files_dir: *const c_char,
+) -> densenas_status {
+    ffi_boundary!({
+        // SAFETY: per the contract.
+        let (out_dir, id, files) =
+            unsafe { (str_arg(out_dir, "out_dir")?, str_arg(unit_id, "unit_id")?, str_arg(files_dir, "files_dir")?) };
+        import_unit(&ExperimentDir::create(Path::new(out_dir))?, id, Path::new(files))
+    })
+}
+
+/// Records that the unit `unit_id` (defined by `unit_json`, its listing's `spec`)
+/// could not run at all, with `message` as its error: its folder in `out_dir/units/`
+/// becomes a failed unit's (`unit.json`, `error.txt`), which the next run retries.
+#[no_mangle]
+pub unsafe extern "C" fn densenas_experiment_record_failure(
+    out_dir: *const c_char,
+    unit_id: *const c_char,
+    unit_json: *const c_char,
+    message: *const c_char,
+) -> densenas_status {
+    ffi_boundary!({
+        // SAFETY: per the contract.
+        let (out_dir, id, json, message) = unsafe {
+            (str_arg(out_dir, "out_dir")?, str_arg(unit_id, "unit_id")?, str_arg(unit_json, "unit_json")?, str_arg(message, "message")?)
+        };
+        let spec = unit_spec(json)?;
+        record_failure(&ExperimentDir::create(Path::new(out_dir))?, id, &spec, message)
+    })
+}
+
+/// A unit definition from its JSON.
+fn unit_spec(json: &str) -> crate::Result<UnitSpec> {
+    serde_json::from_str(json).map_err(|e| crate::error::Error::ConfigParse(format!("unit_json is not a unit definition: {e}")))
+}
 
 /// Lists the units of the experiment file `file` with the experiment folder `out_dir`
 /// (created if needed; the experiment is recorded there): the units known now (stage 1,
@@ -74,8 +152,7 @@ pub unsafe extern "C" fn densenas_experiment_run_unit_spec(
         // SAFETY: per the contract.
         let (out_dir, id, json) =
             unsafe { (str_arg(out_dir, "out_dir")?, str_arg(unit_id, "unit_id")?, str_arg(unit_json, "unit_json")?) };
-        let spec: UnitSpec = serde_json::from_str(json)
-            .map_err(|e| crate::error::Error::ConfigParse(format!("unit_json is not a unit definition: {e}")))?;
+        let spec = unit_spec(json)?;
         run_unit_spec(&ExperimentDir::create(Path::new(out_dir))?, id, spec)
     })
 }

@@ -142,11 +142,7 @@ fn run(config: Option<SearchConfig>, out_dir: Option<&str>, options: &RunOptions
         let splits = data::load_subsampled(&config.data, config.train_subsample)?;
         return Ok(run_search_with(&config, &splits, control, Persistence::default())?.summary);
     };
-    let done = search_in_folder(Path::new(dir), &config, control, options.keep_checkpoints, options.overwrite)?;
-    match done.written.onnx_error {
-        Some(e) => Err(e),
-        None => Ok(done.outcome.summary),
-    }
+    Ok(search_in_folder(Path::new(dir), &config, control, options.keep_checkpoints, options.overwrite)?.outcome.summary)
 }
 
 /// Runs a whole search: `config_json` has the keys of a run folder's `config.json`
@@ -159,7 +155,10 @@ fn run(config: Option<SearchConfig>, out_dir: Option<&str>, options: &RunOptions
 /// call `densenas_search_run_with_options` with the run option `"overwrite": true`.
 /// `callback` may be NULL. On success `*summary_json_out` receives `summary.json`'s
 /// content, a string the caller owns and must free with `densenas_string_free`. If ONNX
-/// Runtime cannot be loaded, the summary's `onnx` entry says the check was skipped.
+/// Runtime cannot be loaded, the summary's `onnx` entry says the check was skipped and
+/// why; if `best.onnx` fails its check (ONNX Runtime cannot run it, or its logits are
+/// out of tolerance) the call fails with `DENSENAS_STATUS_CHECK_FAILED`, the run folder
+/// written all the same (on a fresh search and on a resumed one alike).
 /// The search does not change libtorch's process-wide thread count unless
 /// `config_json` sets `"threads"`. Blocking; independent searches may run on different
 /// threads at once (into different run folders: a run folder is locked while in use).

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::path::Path;
 use std::sync::Mutex;
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use super::boundary::{copy_out, not_null, slice_arg, str_arg, write_out};
 use super::dataset::densenas_dataset;
@@ -13,9 +13,8 @@ use super::space::densenas_space;
 use super::string::to_c_string;
 use crate::error::{Error, Result};
 use crate::io::export::onnx::{self, ExportMetadata};
-use crate::model::network::{Network, Normalization};
-use crate::search::session::{raw_batch, raw_features, Session, SessionOptions};
-use crate::train::evaluate;
+use crate::model::network::Normalization;
+use crate::search::session::{raw_batch, Session, SessionOptions};
 
 /// A search session (opaque): `k` blocks over shared weights, `alpha`, the strategy,
 /// the DAG density and the history. Calls on one session are serialised by an internal
@@ -27,7 +26,7 @@ pub struct densenas_session {
 
 impl densenas_session {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Session>> {
-        self.inner.lock().map_err(|_| Error::State("the session was poisoned by an earlier panic".into()))
+        self.inner.lock().map_err(|_| Error::Internal("the session was poisoned by an earlier panic".into()))
     }
 }
 
@@ -74,15 +73,6 @@ unsafe fn step(
     Ok(())
 }
 
-/// The network a session stands for now: the best architecture's inherited snapshot,
-/// or the block with the largest weight before any phase has ended.
-fn current_network(session: &Session) -> Result<Network> {
-    match session.best() {
-        Some(best) => best.network.detached_copy(),
-        None => session.supernet().snapshot(&session.dags()[session.leading_block()?]),
-    }
-}
-
 /// Makes a session and hands it to `out`.
 ///
 /// # Safety
@@ -97,7 +87,7 @@ unsafe fn new_session(
     not_null(out, "out")?;
     // SAFETY: per the contract.
     let json = unsafe { str_arg(options_json, "options_json") }?;
-    let options: SessionOptions = crate::util::json::from_json_object(json, "session options")?;
+    let options = SessionOptions::from_json(json)?;
     let space = unsafe { &(*space).inner };
     let session = Session::new(space, options, normalization(space)?)?;
     let handle = Box::new(densenas_session { inner: Mutex::new(session) });
@@ -235,9 +225,7 @@ pub unsafe extern "C" fn densenas_session_evaluate(
         not_null(loss_out, "loss_out")?;
         let session = handle.lock()?;
         let (xt, yt) = unsafe { batch(&session, x, x_len, y, batch_size) }?;
-        let net = current_network(&session)?;
-        let kind = session.kind();
-        let (acc, loss) = evaluate(|x| net.forward(&x.f_to_kind(kind)?), &xt, &yt)?;
+        let (acc, loss) = session.evaluate_current(&xt, &yt)?;
         unsafe {
             write_out(accuracy_out, acc);
             write_out(loss_out, loss);
@@ -262,7 +250,7 @@ pub unsafe extern "C" fn densenas_session_predict(
         let handle = unsafe { session(s) }?;
         not_null(logits_out, "logits_out")?;
         let session = handle.lock()?;
-        // Every length is checked before anything is allocated.
+        // Every length is checked before anything is read or allocated.
         let (classes, features) = (session.space().classes(), session.space().features());
         if batch_size == 0 {
             return Err(Error::Input("batch of 0 samples".into()));
@@ -276,10 +264,7 @@ pub unsafe extern "C" fn densenas_session_predict(
             return Err(Error::Input(format!("x_len is {x_len} but batch * features = {batch_size} * {features}")));
         }
         let xs = unsafe { slice_arg(x, x_len, "x") }?;
-        let xt = raw_features(session.space(), xs, batch_size)?;
-        let net = current_network(&session)?;
-        let logits = tch::no_grad(|| net.forward(&xt.f_to_kind(session.kind())?))?;
-        let values = Vec::<f32>::try_from(&logits.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?)?;
+        let values = session.predict(xs, batch_size)?;
         // SAFETY: `logits_out` has room for `logits_len` floats per the contract.
         unsafe { copy_out(&values, logits_out, logits_len, "logits_out") }
     })
@@ -338,7 +323,7 @@ pub unsafe extern "C" fn densenas_session_export_onnx(s: *const densenas_session
     ffi_boundary!({
         let handle = unsafe { session(s) }?;
         let path = unsafe { str_arg(path, "path") }?;
-        let net = current_network(&*handle.lock()?)?;
+        let net = handle.lock()?.current_network()?;
         onnx::write(&net, Path::new(path), &ExportMetadata::default())
     })
 }
@@ -351,11 +336,7 @@ pub unsafe extern "C" fn densenas_session_export_onnx(s: *const densenas_session
 pub unsafe extern "C" fn densenas_session_set_progress(s: *mut densenas_session, fraction: f64) -> densenas_status {
     ffi_boundary!({
         let handle = unsafe { session(s) }?;
-        if !(0.0..=1.0).contains(&fraction) {
-            return Err(Error::Input(format!("fraction is {fraction}, outside [0, 1]")));
-        }
-        handle.lock()?.set_progress(fraction);
-        Ok(())
+        handle.lock()?.set_progress(fraction)
     })
 }
 
@@ -366,11 +347,7 @@ pub unsafe extern "C" fn densenas_session_set_progress(s: *mut densenas_session,
 pub unsafe extern "C" fn densenas_session_set_learning_rate(s: *mut densenas_session, lr: f64) -> densenas_status {
     ffi_boundary!({
         let handle = unsafe { session(s) }?;
-        if !(lr.is_finite() && lr >= 0.0) {
-            return Err(Error::Input(format!("learning rate is {lr}: it must be finite and non-negative")));
-        }
-        handle.lock()?.set_weight_lr(lr);
-        Ok(())
+        handle.lock()?.set_weight_lr(lr)
     })
 }
 

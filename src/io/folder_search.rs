@@ -16,19 +16,24 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::{self, DataSplits};
+use crate::data::{self, DataSplits, Dataset};
 use crate::error::{Error, Result};
-use crate::io::run_folder::{write_config, write_run_folder, Written};
+use crate::io::export::verify;
+use crate::io::network_file::{self, NETWORK_FILE};
+use crate::io::run_folder::{recorded, write_config, write_run_folder, Written};
 use crate::search::checkpoint::{self, LATEST};
 use crate::search::session::HistoryRecord;
-use crate::search::summary::Summary;
+use crate::search::summary::{OnnxCheck, Summary};
 use crate::search::{run_search_with, Control, Persistence, SearchConfig, SearchOutcome};
+use crate::util::atomic::write_atomic;
 use crate::util::lock::FolderLock;
 
 /// The checkpoints' folder inside a run folder.
 pub const CHECKPOINTS: &str = "checkpoints";
 
-/// What a search in a run folder produced.
+/// What a search in a run folder produced. A search whose `best.onnx` failed its ONNX
+/// Runtime check ends in [`Error::Check`] instead; a skipped check (ONNX Runtime
+/// missing) is in `outcome.summary.onnx` with its reason.
 pub struct FolderSearch {
     /// The configuration it ran with.
     pub config: SearchConfig,
@@ -68,10 +73,9 @@ pub fn search_in_folder(
 fn make_room(dir: &Path, overwrite: bool) -> Result<()> {
     if let Some(summary) = finished_summary(dir) {
         if !overwrite {
-            return Err(Error::State(format!(
-                "{} holds a finished run ({} is not marked interrupted): pass --overwrite (the run option \
+            return Err(Error::folder(dir, format!(
+                "holds a finished run ({} is not marked interrupted): pass --overwrite (the run option \
                  \"overwrite\": true; overwrite=True in Python) to replace it, or choose another run folder",
-                dir.display(),
                 summary.display()
             )));
         }
@@ -79,10 +83,9 @@ fn make_room(dir: &Path, overwrite: bool) -> Result<()> {
     }
     let checkpoints = dir.join(CHECKPOINTS);
     if checkpoints.join(LATEST).exists() {
-        return Err(Error::State(format!(
-            "{} holds an unfinished search (checkpoints in {}): continue it with `densenas search --resume {}`, or \
+        return Err(Error::folder(dir, format!(
+            "holds an unfinished search (checkpoints in {}): continue it with `densenas search --resume {}`, or \
              remove that folder (or choose another run folder) to start afresh",
-            dir.display(),
             checkpoints.display(),
             dir.display()
         )));
@@ -92,8 +95,18 @@ fn make_room(dir: &Path, overwrite: bool) -> Result<()> {
 
 /// The files and folders a run writes into its run folder, `summary.json` first: an
 /// overwritten run stops counting as finished before anything else of it goes.
-const RUN_FILES: [&str; 9] =
-    ["summary.json", "config.json", "best.json", "best.onnx", "history.jsonl", "density.json", "alpha.json", "plots", CHECKPOINTS];
+const RUN_FILES: [&str; 10] = [
+    "summary.json",
+    "config.json",
+    "best.json",
+    "best.onnx",
+    NETWORK_FILE,
+    "history.jsonl",
+    "density.json",
+    "alpha.json",
+    "plots",
+    CHECKPOINTS,
+];
 
 /// Removes a finished run's files from `dir` (anything else there stays).
 fn remove_run(dir: &Path) -> Result<()> {
@@ -122,7 +135,7 @@ pub fn finished_summary(dir: &Path) -> Option<PathBuf> {
 /// the checkpoint's is used.
 pub fn resume_in_folder(dir: &Path, config: Option<&SearchConfig>, control: &mut Control<'_>, keep_checkpoints: bool) -> Result<FolderSearch> {
     if !dir.is_dir() {
-        return Err(Error::State(format!("cannot resume: {} is not a run folder", dir.display())));
+        return Err(Error::folder(dir, "cannot resume: not a run folder"));
     }
     let _lock = FolderLock::acquire(dir, "a search")?;
     refuse_finished(dir)?;
@@ -134,7 +147,7 @@ pub fn resume_in_folder(dir: &Path, config: Option<&SearchConfig>, control: &mut
         let folder_config = SearchConfig::from_json(&text).map_err(|e| Error::data(&config_path, e.to_string()))?;
         let differences = checkpoint.config.differences(&folder_config);
         if !differences.is_empty() {
-            return Err(Error::State(format!(
+            return Err(Error::folder(&checkpoint.path, format!(
                 "the checkpoint {} belongs to another configuration than {} ({}: the checkpoint's value first)",
                 checkpoint.path.display(),
                 config_path.display(),
@@ -159,11 +172,7 @@ pub fn run_in_folder(dir: &Path, config: &SearchConfig, data: &DataSplits, contr
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let _lock = FolderLock::acquire(dir, "a search")?;
     if let Some(summary) = finished_summary(dir) {
-        return Err(Error::State(format!(
-            "{} holds a finished run ({} is not marked interrupted): it is not searched again",
-            dir.display(),
-            summary.display()
-        )));
+        return Err(Error::folder(dir, format!("holds a finished run ({} is not marked interrupted): it is not searched again", summary.display())));
     }
     let checkpoints = dir.join(CHECKPOINTS);
     let resume = if checkpoints.join(LATEST).exists() { Some(checkpoint::read_latest(&checkpoints)?) } else { None };
@@ -195,11 +204,7 @@ pub fn read_finished(dir: &Path, config: &SearchConfig) -> Result<Option<Finishe
     let folder_config = SearchConfig::from_json(&text).map_err(|e| Error::data(&config_path, e.to_string()))?;
     let differences = config.differences(&folder_config);
     if !differences.is_empty() {
-        return Err(Error::State(format!(
-            "{} holds a finished run of another configuration ({}: this one's value first)",
-            dir.display(),
-            differences.join("; ")
-        )));
+        return Err(Error::folder(dir, format!("holds a finished run of another configuration ({}: this one's value first)", differences.join("; "))));
     }
     let text = std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
     let summary = serde_json::from_str(&text).map_err(|e| Error::data(&summary_path, format!("not a run's summary ({e})")))?;
@@ -215,24 +220,63 @@ pub fn read_finished(dir: &Path, config: &SearchConfig) -> Result<Option<Finishe
     Ok(Some(FinishedRun { summary, history }))
 }
 
+/// Runs the ONNX Runtime check of a finished run again, when its summary says the
+/// check failed (its `best.network` holds the network): the run's summary is updated
+/// in memory and in `dir/summary.json`, and `best.network` removed once the check
+/// passes or is skipped. A run whose check did not fail is left alone. A check that
+/// fails again is [`Error::Check`] (the summary then holds the new reason).
+pub fn recheck_finished(dir: &Path, run: &mut FinishedRun, test: &Dataset) -> Result<()> {
+    if !matches!(run.summary.onnx, Some(OnnxCheck::Failed { .. })) {
+        return Ok(());
+    }
+    let _lock = FolderLock::acquire(dir, "a search")?;
+    let network_path = dir.join(NETWORK_FILE);
+    let network = network_file::read(&network_path)?;
+    let check = verify::check(&network, &dir.join("best.onnx"), "best.onnx", test);
+    let check = match check {
+        Err(e) if !matches!(e, Error::Check { .. }) => return Err(e),
+        verdict => verdict,
+    };
+    let (onnx, error) = recorded(check);
+    run.summary.onnx = Some(onnx);
+    let summary_path = dir.join("summary.json");
+    write_atomic(&summary_path, (serde_json::to_string_pretty(&run.summary)? + "\n").as_bytes())?;
+    match error {
+        Some(e) => Err(written_anyway(e, dir)),
+        None => std::fs::remove_file(&network_path).map_err(|e| Error::io(&network_path, e)),
+    }
+}
+
 /// A run folder whose summary says the search finished has nothing to resume.
 fn refuse_finished(dir: &Path) -> Result<()> {
     match finished_summary(dir) {
-        Some(path) => Err(Error::State(format!(
-            "the search in {} has finished ({} is not marked interrupted): nothing to resume",
-            dir.display(),
-            path.display()
-        ))),
+        Some(path) => Err(Error::folder(dir, format!("the search here has finished ({} is not marked interrupted): nothing to resume", path.display()))),
         None => Ok(()),
     }
 }
 
+/// Writes the run folder and ends the search: a failed ONNX Runtime check of
+/// `best.onnx` is the search's error (the folder is written all the same, its summary
+/// saying `"failed"`), so that every caller gives the same verdict.
 fn finish(dir: &Path, config: SearchConfig, data: &DataSplits, mut outcome: SearchOutcome, keep_checkpoints: bool) -> Result<FolderSearch> {
-    let written = write_run_folder(dir, &config, &mut outcome, &data.test)?;
+    let mut written = write_run_folder(dir, &config, &mut outcome, &data.test)?;
     if !outcome.summary.interrupted && !keep_checkpoints {
         checkpoint::remove_all(&dir.join(CHECKPOINTS))?;
     }
+    if let Some(e) = written.onnx_error.take() {
+        return Err(written_anyway(e, dir));
+    }
     Ok(FolderSearch { config, outcome, written })
+}
+
+/// A failed check's error saying that the run folder `dir` is written all the same.
+fn written_anyway(e: Error, dir: &Path) -> Error {
+    match e {
+        Error::Check { path, message } => {
+            Error::Check { path, message: format!("{message} (the rest of the run folder {} is written)", dir.display()) }
+        }
+        other => other,
+    }
 }
 
 /// The checkpoints' folder of the run folder `dir`.

@@ -6,7 +6,8 @@
 pub mod classification;
 pub mod export;
 pub mod folder_search;
+pub(crate) mod network_file;
 pub mod ort_runtime;
-pub mod plot;
+pub(crate) mod plot;
 pub mod run_folder;
 pub mod trained_folder;

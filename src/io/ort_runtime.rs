@@ -147,7 +147,7 @@ fn load() -> std::result::Result<ort::environment::Environment, String> {
 
 fn environment() -> Result<&'static ort::environment::Environment> {
     static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
-    ENV.get_or_init(load).as_ref().map_err(|e| Error::Device(e.clone()))
+    ENV.get_or_init(load).as_ref().map_err(|e| Error::RuntimeMissing(e.clone()))
 }
 
 /// The path of the ONNX Runtime library in use, loading it if needed.
@@ -213,7 +213,7 @@ impl OnnxModel {
         }
         let input = OrtTensor::from_array(([batch, self.features], x.to_vec()))
             .map_err(|e| Error::Input(format!("ONNX Runtime input: {e}")))?;
-        let mut session = self.session.lock().map_err(|_| Error::State("ONNX Runtime session poisoned".into()))?;
+        let mut session = self.session.lock().map_err(|_| Error::Internal("ONNX Runtime session poisoned".into()))?;
         let outputs = session
             .run(ort::inputs!["input" => input])
             .map_err(|e| Error::Input(format!("ONNX Runtime run: {e}")))?;

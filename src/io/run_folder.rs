@@ -1,7 +1,8 @@
 //! Writing a search's run folder: `summary.json`, `config.json`, `best.json`,
 //! `history.jsonl` (one record per evaluated block), `density.json`, `alpha.json`
 //! (alpha per step), the charts in `plots/`, and `best.onnx` checked in ONNX Runtime on
-//! the test split.
+//! the test split (when that check fails, `best.network` too: the network itself, so
+//! that the check can run again without searching again).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,8 @@ use serde::Serialize;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::io::export::onnx::{self, ExportMetadata};
-use crate::io::export::verify::verify;
+use crate::io::export::verify::check;
+use crate::io::network_file;
 use crate::model::network::Network;
 use crate::search::summary::OnnxCheck;
 use crate::search::{SearchConfig, SearchOutcome};
@@ -61,9 +63,9 @@ pub struct Written {
     /// The files written.
     pub paths: Vec<PathBuf>,
     /// Why the ONNX Runtime check of `best.onnx` failed, if it did (everything else is
-    /// written all the same, and `summary.json`'s `onnx` entry is then `null`). When
-    /// ONNX Runtime cannot be loaded at all, the check is not a failure: the entry says
-    /// it was skipped and why.
+    /// written all the same, and `summary.json`'s `onnx` entry says `"failed"` and why).
+    /// When ONNX Runtime cannot be loaded at all, the check is not a failure: the entry
+    /// says it was skipped and why.
     pub onnx_error: Option<Error>,
 }
 
@@ -113,8 +115,14 @@ pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchO
 
     let (onnx_path, check) = export_best(&outcome.best_network, dir, test)?;
     written.push(onnx_path);
-    outcome.summary.onnx = check.as_ref().ok().cloned();
-    let onnx_error = check.err();
+    let (onnx, onnx_error) = recorded(check);
+    outcome.summary.onnx = Some(onnx);
+    if onnx_error.is_some() {
+        // Kept so that the check can run again without searching again.
+        let path = dir.join(network_file::NETWORK_FILE);
+        network_file::write(&path, &outcome.best_network)?;
+        written.push(path);
+    }
 
     let summary_path = dir.join("summary.json");
     write_json(&summary_path, &outcome.summary)?;
@@ -124,14 +132,28 @@ pub fn write_run_folder(dir: &Path, config: &SearchConfig, outcome: &mut SearchO
 
 /// Writes `network` to `dir/best.onnx` and checks it in ONNX Runtime on `test`: the
 /// check's figures, or why it was skipped (ONNX Runtime cannot be loaded: not a
-/// failure), or the error of a check that failed. Only a failed export is an `Err`.
+/// failure), or the [`Error::Check`] of a check that failed. Only a failed export (or a
+/// failure of the engine's own computation) is an `Err`.
 pub fn export_best(network: &Network, dir: &Path, test: &Dataset) -> Result<(PathBuf, Result<OnnxCheck>)> {
     let onnx_path = dir.join("best.onnx");
     onnx::write(network, &onnx_path, &ExportMetadata::default())?;
-    let check = match verify(network, &onnx_path, "best.onnx", test) {
-        Ok(summary) => Ok(OnnxCheck::Checked(summary)),
-        Err(Error::Device(reason)) => Ok(OnnxCheck::Skipped { path: "best.onnx".into(), skipped: reason }),
-        Err(e) => Err(e),
+    let check = match check(network, &onnx_path, "best.onnx", test) {
+        Err(e) if !matches!(e, Error::Check { .. }) => return Err(e),
+        verdict => verdict,
     };
     Ok((onnx_path, check))
+}
+
+/// The `onnx` entry a summary records for a verdict, and the error of a failed check.
+pub fn recorded(check: Result<OnnxCheck>) -> (OnnxCheck, Option<Error>) {
+    match check {
+        Ok(onnx) => (onnx, None),
+        Err(e) => {
+            let failed = match &e {
+                Error::Check { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            (OnnxCheck::Failed { path: "best.onnx".into(), failed }, Some(e))
+        }
+    }
 }

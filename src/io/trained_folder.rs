@@ -172,7 +172,8 @@ pub struct TrainedWritten {
     pub summary: TrainedSummary,
     /// The files written (`best.onnx`, `summary.json`).
     pub paths: Vec<PathBuf>,
-    /// Why the ONNX Runtime check of `best.onnx` failed, if it did (both files are
+    /// Why the ONNX Runtime check of `best.onnx` failed, if it did (the summary's `onnx`
+    /// entry then says `"failed"`; both files are
     /// written all the same; a check skipped for want of ONNX Runtime is no failure).
     pub onnx_error: Option<Error>,
 }
@@ -194,11 +195,7 @@ impl TrainedFolder {
         let held = [dir.join(SUMMARY), checkpoints].into_iter().find(|p| p.exists());
         if let (Some(held), false) = (held, overwrite) {
             let what = if held.ends_with(SUMMARY) { "a finished run" } else { "the checkpoints of a search" };
-            return Err(Error::State(format!(
-                "{} holds {what} ({}): give another folder, or --overwrite to replace it",
-                dir.display(),
-                held.display()
-            )));
+            return Err(Error::folder(dir, format!("holds {what} ({}): give another folder, or --overwrite to replace it", held.display())));
         }
         Ok(TrainedFolder { dir: dir.to_path_buf(), _lock: lock })
     }
@@ -219,13 +216,8 @@ impl TrainedFolder {
         }
         let mut summary = run.summary();
         let (onnx_path, check) = crate::io::run_folder::export_best(run.network, &self.dir, run.test)?;
-        let onnx_error = match check {
-            Ok(c) => {
-                summary.onnx = Some(c);
-                None
-            }
-            Err(e) => Some(e),
-        };
+        let (onnx, onnx_error) = crate::io::run_folder::recorded(check);
+        summary.onnx = Some(onnx);
         let text = serde_json::to_string_pretty(&summary)? + "\n";
         write_atomic(&summary_path, text.as_bytes())?;
         Ok(TrainedWritten { summary, paths: vec![onnx_path, summary_path], onnx_error })

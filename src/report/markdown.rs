@@ -59,11 +59,6 @@ fn p_value(p: Option<f64>) -> String {
     p.map_or("-".into(), |p| if p < 0.001 { "<0.001".into() } else { format!("{p:.3}") })
 }
 
-/// The report as Markdown (without the setup section).
-pub fn render(r: &Report) -> String {
-    render_with_setup(r, None)
-}
-
 /// The report as Markdown, with a "Setup" section when `setup` is given.
 pub fn render_with_setup(r: &Report, setup: Option<&Setup>) -> String {
     let mut s = String::new();

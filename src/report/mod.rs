@@ -6,14 +6,14 @@
 //! weight sharing in [`random_search`], the resolution of a DAG ranking in [`resolution`], the words of a verdict in
 //! [`verdict`] and the machine's description in [`setup`].
 
-pub mod build;
-pub mod markdown;
-pub mod plots;
-pub mod resolution;
-pub mod proxies;
-pub mod random_search;
-pub mod rq6;
-pub mod setup;
+pub(crate) mod build;
+pub(crate) mod markdown;
+pub(crate) mod plots;
+pub(crate) mod proxies;
+pub(crate) mod random_search;
+pub(crate) mod resolution;
+pub(crate) mod rq6;
+pub(crate) mod setup;
 pub mod stats;
 pub mod verdict;
 

@@ -144,7 +144,7 @@ pub fn read_latest(dir: &Path) -> Result<Checkpoint> {
     let name = match fs::read_to_string(&latest) {
         Ok(text) => text.trim().to_string(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::State(format!(
+            return Err(Error::folder(&latest, format!(
                 "no checkpoint to resume from: {} is missing (a search writes its first checkpoint when its first \
                  phase is complete, and removes them when it finishes, unless --keep-checkpoints)",
                 latest.display()
@@ -220,7 +220,7 @@ impl Checkpoint {
     pub fn check_matches(&self, config: &SearchConfig, data_fingerprint: &str) -> Result<()> {
         let differences = self.config.differences(config);
         if !differences.is_empty() {
-            return Err(Error::State(format!(
+            return Err(Error::folder(&self.path, format!(
                 "the checkpoint {} was written by a search with another configuration ({}: the checkpoint's value \
                  first)",
                 self.path.display(),
@@ -228,7 +228,7 @@ impl Checkpoint {
             )));
         }
         if self.data_fingerprint != data_fingerprint {
-            return Err(Error::State(format!(
+            return Err(Error::folder(&self.path, format!(
                 "the data set {:?} differs from the one the checkpoint {} was trained on (its files changed)",
                 config.data,
                 self.path.display()

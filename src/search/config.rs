@@ -232,7 +232,10 @@ impl SearchConfig {
             return Err(Error::config("val_fraction", format!("{} is out of range: allowed (0, 1)", self.val_fraction)));
         }
         self.validate_monitor()?;
-        self.session.validate_beta_reg()?;
+        self.session.validate_alone().map_err(|e| match e {
+            Error::Config { field, message } => Error::config(format!("session.{field}"), message),
+            other => other,
+        })?;
         self.retrain.validate()
     }
 

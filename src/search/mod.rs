@@ -7,7 +7,7 @@
 
 pub mod checkpoint;
 pub mod config;
-pub mod events;
+pub(crate) mod events;
 pub mod first_dags;
 pub mod hessian;
 mod phases;
@@ -15,7 +15,7 @@ pub mod random_standalone;
 mod retrain;
 mod run;
 pub mod session;
-pub mod state;
+pub(crate) mod state;
 pub mod stats;
 pub mod strategy;
 pub mod summary;

@@ -132,9 +132,9 @@ fn step(
     let phase_steps = steps_per_epoch * (config.warmup_epochs + config.epochs);
     let total_steps = phase_steps * config.phases;
     let base_lr = config.session.weight_optimizer.lr;
-    session.set_weight_lr(config.schedule.lr(base_lr, state.step, total_steps));
+    session.set_weight_lr(config.schedule.lr(base_lr, state.step, total_steps))?;
     // The fraction of this phase done: the strategies' temperature schedules.
-    session.set_progress((state.step % phase_steps) as f64 / phase_steps as f64);
+    session.set_progress((state.step % phase_steps) as f64 / phase_steps as f64)?;
     let (x, y) = data.weight.rows(&Tensor::f_from_slice(rows)?.f_to_device(device)?)?;
     let weight_loss = session.step_weights(&x, &y)?;
     sums.weight += weight_loss * rows.len() as f64;

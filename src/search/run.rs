@@ -159,7 +159,7 @@ fn search(
         }
     }
     let search_seconds = state.search_seconds + start.elapsed().as_secs_f64();
-    let best = session.best().ok_or_else(|| Error::State("no phase ended".into()))?;
+    let best = session.best().ok_or_else(|| Error::Internal("no phase ended".into()))?;
     let kind = session.kind();
     let test_t = SplitTensors::new(&data.test, device)?;
     let (inherited_test, _) = evaluate_network(&best.network, &test_t, kind)?;

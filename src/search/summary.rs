@@ -201,6 +201,11 @@ pub struct OnnxSummary {
     pub test_accuracy: f64,
     /// Largest absolute difference between ONNX Runtime's and the engine's logits.
     pub max_abs_diff: f64,
+    /// The largest `max_abs_diff` the check accepts (the stated tolerance, see
+    /// `io::export::verify`); a larger one fails the check. `null` in summaries written
+    /// before the limit was enforced.
+    #[serde(default)]
+    pub max_abs_diff_allowed: Option<f64>,
     /// Test samples on which the two predict different classes.
     pub prediction_mismatches: usize,
 }
@@ -212,12 +217,21 @@ pub struct OnnxSummary {
 pub enum OnnxCheck {
     /// The check ran.
     Checked(OnnxSummary),
-    /// The check could not run.
+    /// The check could not run: ONNX Runtime cannot be loaded.
     Skipped {
         /// The model file, relative to the run folder.
         path: String,
-        /// Why.
+        /// Why, with the remedy.
         skipped: String,
+    },
+    /// The check failed: ONNX Runtime could not run the model, or its logits differ
+    /// from the engine's by more than the tolerance. A folder holding such a summary is
+    /// written in full, but the job that wrote it ended in an error.
+    Failed {
+        /// The model file, relative to the run folder.
+        path: String,
+        /// What went wrong.
+        failed: String,
     },
 }
 
@@ -226,7 +240,7 @@ impl OnnxCheck {
     /// exported but not checked, why, and the remedy.
     pub fn skip_notice(&self) -> Option<String> {
         match self {
-            OnnxCheck::Checked(_) => None,
+            OnnxCheck::Checked(_) | OnnxCheck::Failed { .. } => None,
             OnnxCheck::Skipped { path, skipped } => {
                 Some(format!("{path} is exported but was not checked in ONNX Runtime: {skipped}"))
             }

@@ -193,7 +193,7 @@ impl Optimizer {
     /// a scaled copy of them.
     pub fn prepare_scaled(&self, params: &[Tensor], grads: &[Tensor], grad_scale: Option<f64>, lr: f64) -> Result<PendingUpdate> {
         if params.len() != grads.len() {
-            return Err(Error::State("optimizer: parameter and gradient counts differ".into()));
+            return Err(Error::Internal("optimizer: parameter and gradient counts differ".into()));
         }
         let _guard = tch::no_grad_guard();
         let fresh = self.first.is_empty();

@@ -119,7 +119,7 @@ impl StackedNet {
     /// 0), with zero weights ([`StackedNet::set_member`] fills them).
     pub(super) fn new(space: &Space, dags: &[&Dag], groups: &[usize], kind: Kind, device: Device) -> Result<StackedNet> {
         if !StackedNet::covers(space) {
-            return Err(Error::State("stacked population: typed spaces and unaligned widths train member by member".into()));
+            return Err(Error::Internal("stacked population: typed spaces and unaligned widths train member by member".into()));
         }
         let (p, l) = (dags.len(), space.layers());
         let (f, d, c) = (space.features() as i64, space.width() as i64, space.classes() as i64);

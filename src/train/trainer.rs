@@ -93,7 +93,7 @@ pub fn train_dag(
 ) -> Result<Network> {
     let never = AtomicBool::new(false);
     let net = train_dag_until(space, dag, normalization, data, config, (kind, device), rng, on_epoch, &never)?;
-    net.ok_or_else(|| Error::State("training stopped without a stop request".into()))
+    net.ok_or_else(|| Error::Internal("training stopped without a stop request".into()))
 }
 
 /// [`train_dag`] that checks `stop` before every step: when it is set, training ends

@@ -46,10 +46,7 @@ impl FolderLock {
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => {
-                    return Err(Error::State(format!(
-                        "{} is in use: another densenas process is running {what} in it",
-                        dir.display()
-                    )))
+                    return Err(Error::folder(dir, format!("in use: another densenas process is running {what} in it")))
                 }
                 Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
             }
@@ -59,10 +56,7 @@ impl FolderLock {
             // The previous holder removed the file after we opened it: the lock we got
             // is on a file no one else will open. Start again with the path's file.
         }
-        Err(Error::State(format!(
-            "{}: the lock file was removed or replaced {ATTEMPTS} times while taking it",
-            path.display()
-        )))
+        Err(Error::folder(&path, format!("the lock file was removed or replaced {ATTEMPTS} times while taking it")))
     }
 
     /// The lock file.

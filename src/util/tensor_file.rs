@@ -35,7 +35,7 @@ fn dtype_of(kind: Kind) -> Result<Dtype> {
         Kind::Float => Dtype::F32,
         Kind::Double => Dtype::F64,
         Kind::Int64 => Dtype::I64,
-        other => return Err(Error::State(format!("tensor kind {other:?} cannot be stored"))),
+        other => return Err(Error::Internal(format!("tensor kind {other:?} cannot be stored"))),
     })
 }
 
@@ -64,9 +64,9 @@ pub fn encode(tensors: &[(String, Tensor)], document: &serde_json::Value) -> Res
         .iter()
         .map(|(name, dtype, shape, bytes)| Ok((name.as_str(), TensorView::new(*dtype, shape.clone(), bytes)?)))
         .collect::<std::result::Result<Vec<_>, safetensors::SafeTensorError>>()
-        .map_err(|e| Error::State(format!("tensor file: {e}")))?;
+        .map_err(|e| Error::Internal(format!("tensor file: {e}")))?;
     let metadata = HashMap::from([(DOCUMENT_KEY.to_string(), serde_json::to_string(document)?)]);
-    safetensors::serialize(views, Some(metadata)).map_err(|e| Error::State(format!("tensor file: {e}")))
+    safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Internal(format!("tensor file: {e}")))
 }
 
 /// Writes `tensors` and `document` to `path` atomically.

@@ -29,6 +29,7 @@ from . import _ffi
 from . import experiment
 from .dataset import Dataset, Split
 from .errors import (
+    CheckFailedError,
     DensenasError,
     DivergedError,
     InvalidConfigError,
@@ -36,10 +37,13 @@ from .errors import (
     InvalidDataError,
     InvalidInputError,
     InvalidStateError,
+    InternalError,
     IoError,
     NullParameterError,
     PanicError,
+    RuntimeMissingError,
     Status,
+    StoppedError,
     TorchError,
     UnavailableError,
 )
@@ -71,6 +75,7 @@ def last_error_message():
 
 
 __all__ = [
+    "CheckFailedError",
     "Dataset",
     "DensenasError",
     "DivergedError",
@@ -80,15 +85,18 @@ __all__ = [
     "InvalidDataError",
     "InvalidInputError",
     "InvalidStateError",
+    "InternalError",
     "IoError",
     "NullParameterError",
     "PanicError",
     "Progress",
     "ProgressKind",
+    "RuntimeMissingError",
     "Session",
     "Space",
     "Split",
     "Status",
+    "StoppedError",
     "experiment",
     "TorchError",
     "UnavailableError",

@@ -119,6 +119,10 @@ class DatasetHandle(ctypes.Structure):
     """`densenas_dataset` (opaque)."""
 
 
+class ExperimentLockHandle(ctypes.Structure):
+    """`densenas_experiment_lock` (opaque)."""
+
+
 class SessionHandle(ctypes.Structure):
     """`densenas_session` (opaque)."""
 
@@ -159,7 +163,11 @@ SIGNATURES = {
     "densenas_dataset_free": (None, [P(DatasetHandle)]),
     "densenas_dataset_shape": (STATUS, [P(DatasetHandle), P(c_size_t), P(c_size_t)]),
     "densenas_dataset_split": (STATUS, [P(DatasetHandle), c_uint32, P(P(c_float)), P(P(c_int64)), P(c_size_t)]),
+    "densenas_experiment_import_unit": (STATUS, [c_char_p, c_char_p, c_char_p]),
     "densenas_experiment_list_units": (STATUS, [c_char_p, c_char_p, P(c_void_p)]),
+    "densenas_experiment_lock_free": (None, [P(ExperimentLockHandle)]),
+    "densenas_experiment_lock_new": (STATUS, [c_char_p, P(P(ExperimentLockHandle))]),
+    "densenas_experiment_record_failure": (STATUS, [c_char_p, c_char_p, c_char_p, c_char_p]),
     "densenas_experiment_run_unit": (STATUS, [c_char_p, c_char_p, c_char_p]),
     "densenas_experiment_run_unit_spec": (STATUS, [c_char_p, c_char_p, c_char_p]),
     "densenas_last_error_message": (c_size_t, [P(ctypes.c_char), c_size_t]),

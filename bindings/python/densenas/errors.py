@@ -17,6 +17,10 @@ class Status(NamedIntEnum):
     INVALID_DAG = 9
     TORCH = 10
     PANIC = 11
+    RUNTIME_MISSING = 12
+    CHECK_FAILED = 13
+    STOPPED = 14
+    INTERNAL = 15
 
 
 class DensenasError(Exception):
@@ -63,7 +67,25 @@ class InvalidStateError(DensenasError):
 
 
 class UnavailableError(DensenasError):
-    """DENSENAS_STATUS_UNAVAILABLE: the device (CUDA) or ONNX Runtime is missing."""
+    """DENSENAS_STATUS_UNAVAILABLE: the device (CUDA) is unavailable."""
+
+
+class RuntimeMissingError(DensenasError):
+    """DENSENAS_STATUS_RUNTIME_MISSING: ONNX Runtime cannot be loaded (the message says
+    why and the remedy)."""
+
+
+class CheckFailedError(DensenasError):
+    """DENSENAS_STATUS_CHECK_FAILED: an exported model failed its ONNX Runtime check
+    (the run folder is written all the same)."""
+
+
+class StoppedError(DensenasError):
+    """DENSENAS_STATUS_STOPPED: a stop request cut the call short before a result."""
+
+
+class InternalError(DensenasError):
+    """DENSENAS_STATUS_INTERNAL: a broken invariant in the library (please report it)."""
 
 
 class DivergedError(DensenasError):
@@ -98,6 +120,10 @@ _BY_STATUS = {
     Status.INVALID_DAG: InvalidDagError,
     Status.TORCH: TorchError,
     Status.PANIC: PanicError,
+    Status.RUNTIME_MISSING: RuntimeMissingError,
+    Status.CHECK_FAILED: CheckFailedError,
+    Status.STOPPED: StoppedError,
+    Status.INTERNAL: InternalError,
 }
 
 

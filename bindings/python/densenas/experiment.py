@@ -34,6 +34,44 @@ def run_unit_spec(out_dir, unit_id, spec):
     _ffi.lib.densenas_experiment_run_unit_spec(path_arg(out_dir), unit_id.encode(), json.dumps(spec).encode())
 
 
+class lock:
+    """The experiment folder `out_dir` (created if needed) taken for a whole run, as
+    `densenas experiment` takes it (`with experiment.lock(out): ...`): one executor works
+    on a folder at a time, and what an interrupted `import_unit` left there is removed.
+    A folder another process holds raises `InvalidStateError`."""
+
+    def __init__(self, out_dir):
+        self._out_dir = out_dir
+        self._ptr = None
+
+    def __enter__(self):
+        ptr = ctypes.POINTER(_ffi.ExperimentLockHandle)()
+        _ffi.lib.densenas_experiment_lock_new(path_arg(self._out_dir), ctypes.byref(ptr))
+        self._ptr = ptr
+        return self
+
+    def __exit__(self, *exc):
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            _ffi.lib.densenas_experiment_lock_free(ptr)
+
+
+def import_unit(out_dir, unit_id, files_dir):
+    """Records the unit `unit_id` in `out_dir` from the folder `files_dir` a worker ran it
+    into: its folder in `out_dir/units/` is replaced by those files as one whole, so that
+    `result.json` arrives with the rest or not at all."""
+    _ffi.lib.densenas_experiment_import_unit(path_arg(out_dir), unit_id.encode(), path_arg(files_dir))
+
+
+def record_failure(out_dir, unit_id, spec, message):
+    """Records that the unit `unit_id` (defined by `spec`, a dict) could not run at all,
+    with `message` as its error: its folder becomes a failed unit's, which the next run
+    retries."""
+    _ffi.lib.densenas_experiment_record_failure(
+        path_arg(out_dir), unit_id.encode(), json.dumps(spec).encode(), message.encode()
+    )
+
+
 def report(out_dir):
     """Writes `report.md`, `report.json` and `plots/` of the experiment folder from its
     finished units and returns the report as a dict."""

@@ -22,17 +22,15 @@ that `--address` or `RAY_ADDRESS` names, else starts a local Ray instance of its
 (it never attaches to another cluster on the machine unasked) and stops it at the end.
 """
 import argparse
-import fcntl
-import json
 import os
-import shutil
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from . import experiment
-from ._ray_worker import LOCK_FILE, densenas_unit
+from ._ray_worker import densenas_unit
 from .errors import DensenasError
 
 #: How often Ray runs a unit again whose worker died, by default.
@@ -55,9 +53,7 @@ def run(file, out, address=None, num_cpus=None, max_retries=DEFAULT_MAX_RETRIES,
     if address and num_cpus is not None:
         raise RayExperimentError("num_cpus sizes a local Ray instance, but a cluster address is given")
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    with _FolderLock(out):
-        _remove_strays(out)
+    with experiment.lock(out):
         listing = experiment.list_units(file, out)  # checks the file, records it in `out`
         state = _Driver(file, out, listing, max_retries, _Printer(progress))
         if state.pending():
@@ -167,8 +163,7 @@ class _Driver:
     def _record_failure(self, unit, message):
         """Records a failure the unit's worker could not record: its folder as the local
         executor leaves a failed unit (`unit.json`, `error.txt`)."""
-        spec = json.dumps(unit["spec"], indent=2).encode()
-        _write_unit(self.out, unit["id"], {"unit.json": spec, "error.txt": (message + "\n").encode()})
+        experiment.record_failure(self.out, unit["id"], unit["spec"], message)
         self.failed[unit["id"]] = message
         self.say(f"FAILED {unit['id'][:12]} {unit['what']}: {message}", self._head())
 
@@ -213,97 +208,21 @@ def _first_line(error):
     return lines[0] if lines else type(error).__name__
 
 
-#: Name parts of the sibling folders `_write_unit` stages a unit's files in.
-_INCOMING, _OUTGOING = ".incoming-", ".outgoing-"
-
-
 def _write_unit(out, uid, files):
-    """Replaces `out/units/ID/` by the unit's files as one whole, as the local
-    executor leaves a unit: they are written and synced into a sibling folder, which
-    then takes the unit folder's place by rename (`result.json`, which marks a unit
-    finished, arrives with the rest or not at all). An interrupted write leaves only a
-    sibling folder, which the next run removes."""
-    units = out / "units"
+    """Replaces `out/units/ID/` by the unit's files as one whole, as the local executor
+    leaves a unit: they are written into a scratch folder, which the library then
+    records in `out` (copied and synced beside the unit's folder, renamed into place:
+    `result.json`, which marks a unit finished, arrives with the rest or not at all)."""
     for rel in files:
         parts = Path(rel).parts
         if Path(rel).is_absolute() or ".." in parts or not parts:
             raise RayExperimentError(f"unit {uid}: a worker sent back the file {rel!r}, outside the unit's folder")
-    incoming, outgoing = units / f".{uid}{_INCOMING}{os.getpid()}", units / f".{uid}{_OUTGOING}{os.getpid()}"
-    for stale in (incoming, outgoing):
-        shutil.rmtree(stale, ignore_errors=True)
-    for rel, data in files.items():
-        path = incoming / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    incoming.mkdir(parents=True, exist_ok=True)
-    unit_dir = units / uid
-    if unit_dir.exists():
-        os.rename(unit_dir, outgoing)
-    os.rename(incoming, unit_dir)
-    _fsync_dir(units)
-    shutil.rmtree(outgoing, ignore_errors=True)
-
-
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_strays(out):
-    """What an interrupted `_write_unit` left (the folder is locked: no writer is
-    running)."""
-    units = out / "units"
-    if units.is_dir():
-        for path in units.iterdir():
-            if path.name.startswith(".") and (_INCOMING in path.name or _OUTGOING in path.name):
-                shutil.rmtree(path, ignore_errors=True)
-
-
-class _FolderLock:
-    """The experiment folder's lock, the one `densenas experiment` takes (an advisory
-    `flock` on `DIR/.densenas.lock`): one executor works on a folder at a time. As in
-    the library, the file exists only while the lock is held (removed, still locked, on
-    leaving), and a lock taken on a file that its holder removed meanwhile is taken
-    again on the path's file."""
-
-    def __init__(self, folder):
-        self.folder = folder
-        self.file = None
-
-    def __enter__(self):
-        path = self.folder / LOCK_FILE
-        for _ in range(100):
-            file = open(path, "a")
-            try:
-                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                file.close()
-                raise RayExperimentError(
-                    f"{self.folder} is in use: another densenas process is running an experiment in it"
-                ) from None
-            try:
-                there = os.stat(path)
-            except FileNotFoundError:
-                there = None
-            held = os.fstat(file.fileno())
-            if there is not None and (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
-                self.file = file
-                return self
-            file.close()
-        raise RayExperimentError(f"{path}: the lock file was removed or replaced 100 times while taking it")
-
-    def __exit__(self, *exc):
-        try:
-            os.remove(self.folder / LOCK_FILE)  # still locked: see the class's doc
-        except OSError:
-            pass
-        self.file.close()  # releases the lock
+    with tempfile.TemporaryDirectory(prefix="densenas-unit-") as scratch:
+        for rel, data in files.items():
+            path = Path(scratch, rel)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        experiment.import_unit(out, uid, scratch)
 
 
 class _cluster:

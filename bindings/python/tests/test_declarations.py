@@ -36,7 +36,12 @@ C_TYPES = {
     "size_t *": [P(ctypes.c_size_t)],
     "densenas_progress_callback": [_ffi.ProgressCallback],
 }
-HANDLES = {"densenas_space": _ffi.SpaceHandle, "densenas_session": _ffi.SessionHandle, "densenas_dataset": _ffi.DatasetHandle}
+HANDLES = {
+    "densenas_space": _ffi.SpaceHandle,
+    "densenas_session": _ffi.SessionHandle,
+    "densenas_dataset": _ffi.DatasetHandle,
+    "densenas_experiment_lock": _ffi.ExperimentLockHandle,
+}
 
 
 def expected(c_type):

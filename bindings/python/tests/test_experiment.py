@@ -135,10 +135,16 @@ def test_the_ray_driver_replaces_a_unit_folder_as_one_whole(tmp_path):
     assert [p.name for p in (tmp_path / "units").iterdir()] == ["abc"]
     with pytest.raises(rx.RayExperimentError, match="outside the unit's folder"):
         rx._write_unit(tmp_path, "abc", {"../escape": b""})
+    # The library's folder lock (the one `densenas experiment` takes) removes strays.
     stray = tmp_path / "units" / ".abc.incoming-123"
     stray.mkdir()
-    rx._remove_strays(tmp_path)
+    with densenas.experiment.lock(tmp_path):
+        with pytest.raises(densenas.InvalidStateError, match="in use"):
+            densenas.experiment.lock(tmp_path).__enter__()
     assert not stray.exists() and (unit / "result.json").exists()
+    assert not (tmp_path / ".densenas.lock").exists()
+    densenas.experiment.record_failure(tmp_path, "abc", {"kind": "search", "config": {}}, "no GPU here")
+    assert (unit / "error.txt").read_text() == "no GPU here\n" and not (unit / "result.json").exists()
 
     assert rx._refuse_device("cpu", 0) is None and rx._refuse_device("cuda", 1) is None
     assert "no GPU" in rx._refuse_device("cuda", 0)

@@ -1,6 +1,6 @@
 //! `densenas bench --suite population`: the population trainer's table.
 
-use densenas::bench::{
+use densenas::internal::bench::{
     run_compare_population, run_population_bench, BenchData, ComparePopulationConfig, ComparePopulationRow, PopulationBenchConfig,
     PopulationRow,
 };

@@ -1,5 +1,5 @@
 //! Exporting found networks so that they run anywhere (the README's ONNX export).
 
 pub mod onnx;
-pub mod proto;
+pub(crate) mod proto;
 pub mod verify;

@@ -15,7 +15,7 @@ use crate::model::dag::Dag;
 use crate::model::density::{DagDensity, DensityConfig, Feedback};
 use crate::model::device::{check_precision, configure_numerics, parse_device, Precision};
 use crate::error::{Error, Result};
-use crate::model::network::Normalization;
+use crate::model::network::{Network, Normalization};
 use crate::train::optim::{clipping_scale, Optimizer, OptimizerConfig, OptimizerKind};
 use crate::train::evaluate;
 use crate::model::space::Space;
@@ -100,13 +100,27 @@ impl Default for SessionOptions {
 }
 
 impl SessionOptions {
-    /// Parses options from JSON (unknown keys refused; missing keys take defaults).
+    /// Parses options from JSON (unknown keys refused; missing keys take defaults) and
+    /// checks every value that does not depend on a space ([`SessionOptions::validate`]
+    /// checks the rest when a session is made): what the C ABI and Python refuse, this
+    /// refuses with the same error.
     pub fn from_json(json: &str) -> Result<SessionOptions> {
-        crate::util::json::from_json_object(json, "session options")
+        let options: SessionOptions = crate::util::json::from_json_object(json, "session options")?;
+        options.validate_alone()?;
+        Ok(options)
     }
 
     /// Checks every value against `space`.
     pub fn validate(&self, space: &Space) -> Result<()> {
+        self.validate_alone()?;
+        parse_device(&self.device)?;
+        self.density.validate(space.blocks())
+    }
+
+    /// Checks every value that does not depend on the space or the machine: the
+    /// optimisers, the strategy's options, the gradient clip, the device's name and the
+    /// precision for it.
+    pub(crate) fn validate_alone(&self) -> Result<()> {
         self.weight_optimizer.validate("weight_optimizer")?;
         self.arch_optimizer.validate("arch_optimizer")?;
         self.strategy_options.validate()?;
@@ -115,9 +129,14 @@ impl SessionOptions {
                 return Err(Error::config("grad_clip", format!("{c} is out of range: allowed > 0")));
             }
         }
-        self.density.validate(space.blocks())?;
         self.validate_beta_reg()?;
-        check_precision(parse_device(&self.device)?, self.precision)
+        match parse_device(&self.device) {
+            Ok(device) => check_precision(device, self.precision),
+            // A device this machine lacks is refused when a session is made on it, not
+            // here: an experiment's driver may list units for other machines.
+            Err(Error::Device(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -344,16 +363,27 @@ impl Session {
     pub fn rng_mut(&mut self) -> &mut ChaCha8Rng {
         &mut self.rng
     }
-    /// Sets the shared weights' learning rate for the next steps (schedules).
-    pub fn set_weight_lr(&mut self, lr: f64) {
+    /// Sets the shared weights' learning rate for the next steps (schedules). `lr` must
+    /// be finite and non-negative; anything else is refused ([`Error::Input`]) and the
+    /// session keeps its learning rate.
+    pub fn set_weight_lr(&mut self, lr: f64) -> Result<()> {
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(Error::Input(format!("learning rate is {lr}: it must be finite and non-negative")));
+        }
         self.weight_lr = lr;
+        Ok(())
     }
-    /// Tells the session how far the current phase is, as a fraction in `[0, 1]`
-    /// (clamped; NaN counts as 0): the strategies' temperature schedules (`gdas`,
-    /// `snas`) follow it. A session that is never told stays at 0, the schedules'
-    /// start. [`crate::search::run_search`] sets it before every step.
-    pub fn set_progress(&mut self, fraction: f64) {
-        self.progress = if fraction.is_nan() { 0.0 } else { fraction.clamp(0.0, 1.0) };
+    /// Tells the session how far the current phase is, as a fraction in `[0, 1]`: the
+    /// strategies' temperature schedules (`gdas`, `snas`) follow it. A fraction outside
+    /// `[0, 1]` (or NaN) is refused ([`Error::Input`]) and the session keeps its
+    /// progress. A session that is never told stays at 0, the schedules' start.
+    /// [`crate::search::run_search`] sets it before every step.
+    pub fn set_progress(&mut self, fraction: f64) -> Result<()> {
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(Error::Input(format!("fraction is {fraction}, outside [0, 1]")));
+        }
+        self.progress = fraction;
+        Ok(())
     }
     /// The fraction of the current phase done, as last set.
     pub fn progress(&self) -> f64 {
@@ -617,6 +647,33 @@ impl Session {
     pub fn leading_block(&self) -> Result<usize> {
         let w = self.block_weights()?;
         Ok((0..w.len()).max_by(|&a, &b| w[a].total_cmp(&w[b]).then(b.cmp(&a))).unwrap_or(0))
+    }
+
+    /// The network the session stands for now: the best architecture's inherited
+    /// snapshot, or the block with the largest weight before any phase has ended (a
+    /// gradient-free copy).
+    pub fn current_network(&self) -> Result<Network> {
+        match self.best() {
+            Some(best) => best.network.detached_copy(),
+            None => self.supernet().snapshot(&self.dags()[self.leading_block()?]),
+        }
+    }
+
+    /// Accuracy and mean cross-entropy of the current network
+    /// ([`Session::current_network`]) on the labelled batch `x`, `y`.
+    pub fn evaluate_current(&self, x: &Tensor, y: &Tensor) -> Result<(f64, f64)> {
+        let net = self.current_network()?;
+        evaluate(|x| net.forward(&x.f_to_kind(self.kind)?), x, y)
+    }
+
+    /// Logits `[batch, C]` (row-major, float32) of the current network
+    /// ([`Session::current_network`]) for `batch` samples of raw features `x`
+    /// (`x.len() == batch * F`, finite).
+    pub fn predict(&self, x: &[f32], batch: usize) -> Result<Vec<f32>> {
+        let xt = raw_features(self.space(), x, batch)?;
+        let net = self.current_network()?;
+        let logits = tch::no_grad(|| net.forward(&xt.f_to_kind(self.kind)?.f_to_device(self.device)?))?;
+        Ok(Vec::<f32>::try_from(&logits.f_to_kind(Kind::Float)?.f_contiguous()?.f_view([-1])?)?)
     }
 
     /// A shuffled permutation of `0..n` from the session's RNG.

@@ -62,7 +62,7 @@ pub fn concentration(alpha: &Tensor) -> Result<Tensor> {
 pub fn gamma_noise<R: Rng>(beta: &[f64], n: usize, rng: &mut R) -> Result<Vec<f64>> {
     let dists = beta
         .iter()
-        .map(|&b| Gamma::new(b, 1.0).map_err(|e| Error::State(format!("Gamma({b}, 1): {e}"))))
+        .map(|&b| Gamma::new(b, 1.0).map_err(|e| Error::Internal(format!("Gamma({b}, 1): {e}"))))
         .collect::<Result<Vec<_>>>()?;
     let mut out = Vec::with_capacity(n * beta.len());
     for _ in 0..n {
