@@ -50,11 +50,16 @@ pub const GIT_COMMIT: &str = env!("DENSENAS_GIT_COMMIT");
 pub mod internal {
     /// The C ABI's exports, for tests that call them from Rust.
     pub mod ffi {
-        pub use crate::ffi::{dataset, densenas_progress_kind, densenas_split, densenas_status, densenas_version, error, experiment, search, session, space, string};
+        pub use crate::ffi::{dataset, densenas_progress_kind, densenas_split, densenas_status, densenas_version, error, experiment, search, session, space, string, train};
     }
     /// The benchmarks behind `densenas bench`.
     pub mod bench {
         pub use crate::bench::*;
+    }
+    /// An experiment's proxies unit, for tests that compare it with its parts.
+    pub mod experiment {
+        pub use crate::experiment::run_proxies::{proxies, ProxiesJob};
+        pub use crate::experiment::unit::NetworkShape;
     }
     /// Folder locks and atomic writes.
     pub mod util {

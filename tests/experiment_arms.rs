@@ -17,7 +17,7 @@ use tch::{Device, Kind, Tensor};
 use densenas::data::{load, SplitTensors};
 use densenas::experiment::file::Experiment;
 use densenas::experiment::plan::shape_of;
-use densenas::experiment::run_proxies::{proxies, ProxiesJob};
+use densenas::internal::experiment::{proxies, ProxiesJob};
 use densenas::model::dag::Dag;
 use densenas::model::device::Precision;
 use densenas::model::network::Normalization;
@@ -54,7 +54,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn shape_16() -> densenas::experiment::unit::NetworkShape {
+fn shape_16() -> densenas::internal::experiment::NetworkShape {
     let space: densenas::search::SpaceOptions = serde_json::from_str(r#"{"layers": 3, "width": 16}"#).unwrap();
     shape_of(&space)
 }

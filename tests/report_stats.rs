@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use densenas::experiment::file::ReportOptions;
-use densenas::report::build::{judge, Comparison, SpaceLabel};
+use densenas::report::{judge, Comparison, SpaceLabel};
 use densenas::report::resolution::{disattenuated, resolution};
 use densenas::report::stats::{
     benjamini_hochberg, bootstrap, bootstrap_indices, describe, holm, kendall, kendall_null_sd, paired_t, permutation_p,

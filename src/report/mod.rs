@@ -11,7 +11,7 @@ pub(crate) mod markdown;
 pub(crate) mod plots;
 pub(crate) mod proxies;
 pub(crate) mod random_search;
-pub(crate) mod resolution;
+pub mod resolution;
 pub(crate) mod rq6;
 pub(crate) mod setup;
 pub mod stats;
@@ -19,7 +19,7 @@ pub mod verdict;
 
 use std::path::Path;
 
-pub use build::Report;
+pub use build::{judge, Comparison, Report, SpaceLabel};
 
 use crate::error::{Error, Result};
 use crate::experiment::{Experiment, ExperimentDir};
