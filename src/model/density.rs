@@ -83,12 +83,50 @@ impl DensityConfig {
 /// constraints `[min_edges, max_edges]` applied to draws. Edge `e` is present with
 /// probability `p[e]` and then carries op `o` with probability `op_p[e][o]` (so the
 /// categorical entry of `o` is `p[e] op_p[e][o]`); in an untyped space `op_p[e] = [1]`.
+///
+/// Candidates may be *pruned* ([`DagDensity::prune`], P-DARTS): a pruned edge is fixed
+/// absent, a pruned op fixed at probability 0; both stay outside the clamp, the update
+/// and the draws, and the edge-count bounds apply to the unpruned edges.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DagDensity {
     space: Space,
     p: Vec<f64>,
     op_p: Vec<Vec<f64>>,
     p_min: f64,
+    pruned: Pruned,
+}
+
+/// The pruned candidates of a density: per edge, whether the edge is fixed absent, and
+/// per edge and op, whether the op is fixed at 0.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pruned {
+    /// Per edge (the space's edge order): fixed absent.
+    pub edges: Vec<bool>,
+    /// Per edge, per op of the space: fixed at probability 0.
+    pub ops: Vec<Vec<bool>>,
+}
+
+impl Pruned {
+    /// Nothing pruned, for `edges` edges of `ops` ops each.
+    pub fn none(edges: usize, ops: usize) -> Pruned {
+        Pruned { edges: vec![false; edges], ops: vec![vec![false; ops]; edges] }
+    }
+
+    /// Whether anything is pruned.
+    pub fn any(&self) -> bool {
+        self.edges.iter().any(|&b| b) || self.ops.iter().flatten().any(|&b| b)
+    }
+
+    /// The edges that can still be drawn.
+    pub fn live_edges(&self) -> Vec<usize> {
+        (0..self.edges.len()).filter(|&e| !self.edges[e]).collect()
+    }
+
+    /// The ops of edge `e` that can still be drawn.
+    pub fn live_ops(&self, e: usize) -> Vec<usize> {
+        (0..self.ops[e].len()).filter(|&o| !self.ops[e][o]).collect()
+    }
 }
 
 /// Raises the entries of a categorical below `p_min` to `p_min` and scales the others
@@ -160,7 +198,8 @@ impl DagDensity {
         }
         let ops = space.ops().len();
         let op_p = vec![vec![1.0 / ops as f64; ops]; space.num_edges()];
-        Ok(DagDensity { space: space.clone(), p: vec![p0; space.num_edges()], op_p, p_min })
+        let pruned = Pruned::none(space.num_edges(), ops);
+        Ok(DagDensity { space: space.clone(), p: vec![p0; space.num_edges()], op_p, p_min, pruned })
     }
 
     /// A density with the given presence probabilities (in the space's edge order,
@@ -219,6 +258,9 @@ impl DagDensity {
     /// Number of DAGs that satisfy the edge-count constraints (as a float: it can be
     /// `(1 + |ops|)^|A|`).
     pub fn constrained_size(&self) -> f64 {
+        if self.pruned.any() {
+            return self.pruned_size();
+        }
         let n = self.p.len();
         let ln_ops = (self.space.ops().len() as f64).ln();
         (self.space.min_edges()..=self.space.max_edges()).map(|m| (ln_binomial(n, m) + m as f64 * ln_ops).exp()).sum()
@@ -245,6 +287,9 @@ impl DagDensity {
         let codes = dags.iter().map(|d| d.codes(&self.space)).collect::<Result<Vec<_>>>()?;
         if self.space.ops().len() == 1 {
             for (e, p) in self.p.iter_mut().enumerate() {
+                if self.pruned.edges[e] {
+                    continue;
+                }
                 let target: f64 = codes.iter().zip(r).filter(|(c, _)| c[e] > 0).map(|(_, &w)| w).sum();
                 *p = ((1.0 - eta) * *p + eta * target).clamp(self.p_min, 1.0 - self.p_min);
             }
@@ -256,7 +301,10 @@ impl DagDensity {
                 let target: f64 = codes.iter().zip(r).filter(|(b, _)| b[e] as usize == c).map(|(_, &w)| w).sum();
                 *v = (1.0 - eta) * *v + eta * target;
             }
-            clamp_categorical(q, self.p_min);
+            if self.pruned.edges[e] {
+                continue;
+            }
+            self.clamp_live(e, q);
             let present: f64 = q[1..].iter().sum();
             self.p[e] = present;
             self.op_p[e] = q[1..].iter().map(|&v| v / present).collect();
@@ -268,7 +316,7 @@ impl DagDensity {
     /// every DAG in `exclude`. Each is a draw from the density conditioned on the
     /// constraints; the `k` are a sample without replacement.
     pub fn draw<R: Rng>(&self, k: usize, exclude: &[Dag], rng: &mut R) -> Result<Vec<Dag>> {
-        let (lo, hi) = (self.space.min_edges(), self.space.max_edges());
+        let (lo, hi) = self.edge_bounds()?;
         let excluded: HashSet<Vec<u8>> = exclude
             .iter()
             .map(|d| d.codes(&self.space))
@@ -290,7 +338,7 @@ impl DagDensity {
             return Ok(Vec::new());
         }
         let masks = if size <= ENUMERATE_LIMIT {
-            self.draw_enumerated(k, &excluded, rng)?
+            self.draw_enumerated(k, (lo, hi), &excluded, rng)?
         } else {
             self.draw_rejecting_duplicates(k, &excluded, rng)?
         };
@@ -299,22 +347,33 @@ impl DagDensity {
 
     /// Exact sampling without replacement over an enumerated constrained space
     /// (Gumbel top-k on the log-probabilities).
-    fn draw_enumerated<R: Rng>(&self, k: usize, excluded: &HashSet<Vec<u8>>, rng: &mut R) -> Result<Vec<Vec<u8>>> {
-        let n = self.p.len();
+    fn draw_enumerated<R: Rng>(
+        &self,
+        k: usize,
+        (lo, hi): (usize, usize),
+        excluded: &HashSet<Vec<u8>>,
+        rng: &mut R,
+    ) -> Result<Vec<Vec<u8>>> {
+        let n_all = self.p.len();
         let ops = self.space.ops().len();
+        // Only unpruned edges and ops are enumerated (all of them when nothing is pruned).
+        let live = self.pruned.live_edges();
+        let n = live.len();
         let mut scored: Vec<(f64, Vec<u8>)> = Vec::new();
-        for m in self.space.min_edges()..=self.space.max_edges() {
+        for m in lo..=hi {
             let mut combo: Vec<usize> = (0..m).collect();
             loop {
                 let presence: f64 = (0..n)
-                    .map(|e| if combo.contains(&e) { self.p[e].ln() } else { (1.0 - self.p[e]).ln() })
+                    .map(|c| if combo.contains(&c) { self.p[live[c]].ln() } else { (1.0 - self.p[live[c]]).ln() })
                     .sum();
                 // Every assignment of ops to the present edges (one when the space has one op).
+                let live_ops: Vec<Vec<usize>> = combo.iter().map(|&c| self.pruned.live_ops(live[c])).collect();
                 let mut choice = vec![0usize; m];
                 loop {
-                    let mut codes = vec![0u8; n];
+                    let mut codes = vec![0u8; n_all];
                     let mut logp = presence;
-                    for (&e, &o) in combo.iter().zip(&choice) {
+                    for ((&c, &o), opts) in combo.iter().zip(&choice).zip(&live_ops) {
+                        let (e, o) = (live[c], opts[o]);
                         codes[e] = o as u8 + 1;
                         if ops > 1 {
                             logp += self.op_p[e][o].ln();
@@ -324,7 +383,7 @@ impl DagDensity {
                         let u: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
                         scored.push((logp - (-u.ln()).ln(), codes));
                     }
-                    if !next_choice(&mut choice, ops) {
+                    if !next_choice(&mut choice, &live_ops) {
                         break;
                     }
                 }
@@ -358,8 +417,8 @@ impl DagDensity {
     /// given the count, and retry duplicates (rare at this size), with a bounded number
     /// of attempts.
     fn draw_rejecting_duplicates<R: Rng>(&self, k: usize, excluded: &HashSet<Vec<u8>>, rng: &mut R) -> Result<Vec<Vec<u8>>> {
-        let table = CountTable::new(&self.p, self.space.max_edges());
-        let (lo, hi) = (self.space.min_edges(), self.space.max_edges());
+        let (lo, hi) = self.edge_bounds()?;
+        let table = CountTable::new(&self.p, hi);
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(k);
         let max_attempts = 1000 + 100 * k;
@@ -400,17 +459,113 @@ impl DagDensity {
                         return o as u8 + 1;
                     }
                 }
-                ops as u8
+                // Rounding left u at or above 0: the last op that can be drawn.
+                let last = (0..ops).rev().find(|&o| self.op_p[e][o] > 0.0).unwrap_or(ops - 1);
+                last as u8 + 1
             })
             .collect()
     }
+
+    /// The pruned candidates.
+    pub fn pruned(&self) -> &Pruned {
+        &self.pruned
+    }
+
+    /// Prunes the candidates marked in `pruned` (in addition to those pruned already):
+    /// a pruned edge is fixed absent, a pruned op at probability 0 with the edge's other
+    /// ops scaled up to sum to 1. An edge whose ops are all pruned is pruned. The shapes
+    /// must match the space (edges, ops per edge).
+    pub fn prune(&mut self, pruned: &Pruned) -> Result<()> {
+        let ops = self.space.ops().len();
+        if pruned.edges.len() != self.p.len() || pruned.ops.len() != self.p.len() || pruned.ops.iter().any(|r| r.len() != ops) {
+            return Err(Error::Input(format!(
+                "a pruning mask of this space needs {} edges of {ops} ops each; got {} edges",
+                self.p.len(),
+                pruned.edges.len()
+            )));
+        }
+        for e in 0..self.p.len() {
+            for o in 0..ops {
+                self.pruned.ops[e][o] |= pruned.ops[e][o];
+            }
+            let live_mass: f64 = (0..ops).filter(|&o| !self.pruned.ops[e][o]).map(|o| self.op_p[e][o]).sum();
+            self.pruned.edges[e] |= pruned.edges[e] || live_mass <= 0.0;
+            if self.pruned.edges[e] {
+                self.p[e] = 0.0;
+                continue;
+            }
+            for o in 0..ops {
+                self.op_p[e][o] = if self.pruned.ops[e][o] { 0.0 } else { self.op_p[e][o] / live_mass };
+            }
+        }
+        Ok(())
+    }
+
+    /// Restores a pruning mask as a checkpoint recorded it, with the probabilities
+    /// unchanged: every pruned candidate must already be at probability 0.
+    pub fn restore_pruned(&mut self, pruned: Pruned) -> Result<()> {
+        let ops = self.space.ops().len();
+        let shape_ok = pruned.edges.len() == self.p.len() && pruned.ops.len() == self.p.len() && pruned.ops.iter().all(|r| r.len() == ops);
+        let zero_ok = shape_ok
+            && (0..self.p.len()).all(|e| (!pruned.edges[e] || self.p[e] == 0.0) && (0..ops).all(|o| !pruned.ops[e][o] || self.op_p[e][o] == 0.0));
+        if !zero_ok {
+            return Err(Error::Input(format!(
+                "a pruning mask over {} edges of {ops} ops whose pruned candidates are at probability 0 was expected",
+                self.p.len()
+            )));
+        }
+        self.pruned = pruned;
+        Ok(())
+    }
+
+    /// The edge-count bounds of a draw: the space's, with the maximum capped at the
+    /// number of unpruned edges; an error when the minimum exceeds that number.
+    pub fn edge_bounds(&self) -> Result<(usize, usize)> {
+        let live = self.pruned.live_edges().len();
+        let (lo, hi) = (self.space.min_edges(), self.space.max_edges().min(live));
+        if lo > hi {
+            return Err(Error::Density(format!(
+                "space.min_edges = {lo} but only {live} edges are left unpruned: no DAG can be drawn"
+            )));
+        }
+        Ok((lo, hi))
+    }
+
+    /// Clamps edge `e`'s categorical `q` over `{absent} + ops` on its unpruned entries
+    /// only (pruned ops stay at 0).
+    fn clamp_live(&self, e: usize, q: &mut [f64]) {
+        let live: Vec<usize> = std::iter::once(0).chain(self.pruned.live_ops(e).into_iter().map(|o| o + 1)).collect();
+        // The pruned entries are 0 (their targets are too), so the live ones sum to 1.
+        let mut sub: Vec<f64> = live.iter().map(|&c| q[c]).collect();
+        clamp_categorical(&mut sub, self.p_min);
+        q.iter_mut().for_each(|v| *v = 0.0);
+        for (&c, v) in live.iter().zip(sub) {
+            q[c] = v;
+        }
+    }
+
+    /// [`DagDensity::constrained_size`] with pruned candidates: the number of DAGs over
+    /// the unpruned edges and ops within the edge-count bounds (an elementary symmetric
+    /// sum of the edges' live op counts).
+    fn pruned_size(&self) -> f64 {
+        let Ok((lo, hi)) = self.edge_bounds() else { return 0.0 };
+        let mut ways = vec![0.0f64; hi + 1];
+        ways[0] = 1.0;
+        for e in self.pruned.live_edges() {
+            let c = self.pruned.live_ops(e).len() as f64;
+            for m in (1..=hi).rev() {
+                ways[m] += c * ways[m - 1];
+            }
+        }
+        ways[lo..=hi].iter().sum()
+    }
 }
 
-/// Advances `choice` (one op index per present edge) to the next assignment in
-/// lexicographic order; false after the last.
-fn next_choice(choice: &mut [usize], ops: usize) -> bool {
-    for c in choice.iter_mut().rev() {
-        if *c + 1 < ops {
+/// Advances `choice` (per present edge, an index into its live ops) to the next
+/// assignment in lexicographic order; false after the last.
+fn next_choice(choice: &mut [usize], live_ops: &[Vec<usize>]) -> bool {
+    for (c, opts) in choice.iter_mut().zip(live_ops).rev() {
+        if *c + 1 < opts.len() {
             *c += 1;
             return true;
         }

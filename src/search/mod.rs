@@ -15,6 +15,7 @@ pub mod random_standalone;
 mod retrain;
 mod run;
 pub mod session;
+pub mod stages;
 pub(crate) mod state;
 pub mod stats;
 pub mod strategy;

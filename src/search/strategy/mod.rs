@@ -19,6 +19,7 @@
 mod darts;
 mod darts2;
 mod darts_plus;
+mod pdarts;
 mod drnas;
 mod gdas;
 mod proxyless;
@@ -27,6 +28,7 @@ mod snas;
 
 pub use darts::Darts;
 pub use darts2::{Darts2, Darts2Config};
+pub use pdarts::PdartsConfig;
 pub use darts_plus::{alpha_order, identity_edges, strict_leader, DartsPlus, DartsPlusConfig, EarlyStop, StopMonitor, StopRule};
 pub use drnas::{concentration, dirichlet_sample, gamma_noise, kl_dirichlet, Drnas, DrnasConfig};
 pub use gdas::{Gdas, GdasConfig};
@@ -161,6 +163,9 @@ pub struct StrategyOptions {
     /// configurations and unit ids of earlier versions stay as they were).
     #[serde(skip_serializing_if = "is_default")]
     pub darts_plus: DartsPlusConfig,
+    /// P-DARTS (left out of serialisations while at its defaults).
+    #[serde(skip_serializing_if = "is_default")]
+    pub pdarts: PdartsConfig,
     /// SNAS.
     pub snas: SnasConfig,
     /// GDAS.
@@ -176,6 +181,7 @@ impl StrategyOptions {
     pub fn validate(&self) -> Result<()> {
         self.darts2.validate()?;
         self.darts_plus.validate()?;
+        self.pdarts.validate()?;
         self.snas.validate()?;
         self.gdas.validate()?;
         self.proxyless.validate()?;

@@ -1,0 +1,162 @@
+//! P-DARTS' stages (docs/architecture.md, "P-DARTS"): the depths `L_1 < ... < L_S = L`,
+//! the split of the phases over the stages, the density carried from one stage's space
+//! to the next by vertex, the pruning rule at a stage's end, the identity dropout's
+//! decay and the final pick. Pure functions; the search loop applies them.
+
+use crate::error::{Error, Result};
+use crate::model::density::{DagDensity, Pruned};
+use crate::model::space::Space;
+use crate::search::session::HistoryRecord;
+use crate::search::strategy::{identity_edges, PdartsConfig};
+
+/// The space of `depth` layers that stage searches use: `space` with `layers = depth`,
+/// the longest skip clipped to `depth - 1` and the most edges to the allowed edges.
+pub fn stage_space(space: &Space, depth: usize) -> Result<Space> {
+    let mut c = space.config();
+    c.layers = depth;
+    c.max_skip = Some(space.max_skip().min(depth.saturating_sub(1)).max(usize::from(depth > 1)));
+    let mut probe = c.clone();
+    (probe.min_edges, probe.max_edges) = (None, None);
+    let allowed = Space::new(probe)?.num_edges();
+    c.max_edges = Some(space.max_edges().min(allowed));
+    c.min_edges = Some(space.min_edges().min(allowed));
+    Space::new(c)
+}
+
+/// The smallest depth whose stage space holds at least `space.blocks()` distinct DAGs
+/// (within the edge-count bounds).
+pub fn min_depth(space: &Space, p_min: f64) -> Result<usize> {
+    for depth in 1..=space.layers() {
+        let s = stage_space(space, depth)?;
+        // The size is a sum of exponentials of logarithms: an integer up to rounding.
+        let size = DagDensity::new(&s, 0.5, p_min)?.constrained_size().round();
+        if s.min_edges() == space.min_edges() && size >= space.blocks() as f64 {
+            return Ok(depth);
+        }
+    }
+    Err(Error::config(
+        "blocks",
+        format!("{} blocks: the space of {} layers holds fewer distinct DAGs", space.blocks(), space.layers()),
+    ))
+}
+
+/// The stages' depths: `config.depths` when given (strictly increasing, the last `L`,
+/// the first at least [`min_depth`]), else `L_1 = max(L_min, ceil(L / S))` and evenly
+/// spaced up to `L`. Too many stages for the depths available is an error naming
+/// `strategy_options.pdarts.stages`.
+pub fn stage_depths(config: &PdartsConfig, space: &Space, p_min: f64) -> Result<Vec<usize>> {
+    let (l, s) = (space.layers(), config.stages);
+    let l_min = min_depth(space, p_min)?;
+    if let Some(d) = &config.depths {
+        let field = "strategy_options.pdarts.depths";
+        if d.len() != s {
+            return Err(Error::config(field, format!("{} depths given for {s} stages: one per stage is needed", d.len())));
+        }
+        if d.windows(2).any(|w| w[0] >= w[1]) || d.last() != Some(&l) {
+            return Err(Error::config(field, format!("{d:?}: the depths must increase strictly and end at layers = {l}")));
+        }
+        if d[0] < l_min {
+            return Err(Error::config(
+                field,
+                format!("the first depth {} is below {l_min}, the smallest depth holding {} distinct DAGs", d[0], space.blocks()),
+            ));
+        }
+        return Ok(d.clone());
+    }
+    if s == 1 {
+        return Ok(vec![l]);
+    }
+    let first = l_min.max(l.div_ceil(s));
+    let depths: Vec<usize> =
+        (0..s).map(|i| first + ((l - first) as f64 * i as f64 / (s - 1) as f64).round() as usize).collect();
+    if depths.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::config(
+            "strategy_options.pdarts.stages",
+            format!("{s} stages need {s} distinct depths from {first} (the smallest holding {} distinct DAGs) to layers = {l}", space.blocks()),
+        ));
+    }
+    Ok(depths)
+}
+
+/// The phases of each stage: `phases` split over `stages`, the first `phases mod
+/// stages` stages one more. Fewer phases than stages is an error naming `phases`.
+pub fn stage_phases(phases: usize, stages: usize) -> Result<Vec<usize>> {
+    if phases < stages {
+        return Err(Error::config(
+            "phases",
+            format!("{phases} phases for {stages} P-DARTS stages: at least one phase per stage is needed"),
+        ));
+    }
+    Ok((0..stages).map(|s| phases / stages + usize::from(s < phases % stages)).collect())
+}
+
+/// The stage (from 0) of phase `phase` (from 0), and whether the phase is its stage's
+/// first.
+pub fn stage_of(phase: usize, per_stage: &[usize]) -> (usize, bool) {
+    let mut start = 0;
+    for (s, &n) in per_stage.iter().enumerate() {
+        if phase < start + n {
+            return (s, phase == start);
+        }
+        start += n;
+    }
+    (per_stage.len() - 1, false)
+}
+
+/// The density of the next stage's `space`: edge `(i, j)` keeps its presence and op
+/// probabilities and its pruning from `old` when `(i, j)` is an edge of `old`'s space
+/// (vertex `i` of a shallower stage is vertex `i` of the next); a new edge starts from
+/// the prior (`p0`, its ops uniform).
+pub fn carry_over(old: &DagDensity, old_space: &Space, space: &Space, p0: f64, p_min: f64) -> Result<DagDensity> {
+    let prior = DagDensity::new(space, p0, p_min)?;
+    let mut p = prior.probabilities().to_vec();
+    let mut op_p = prior.op_probabilities().to_vec();
+    let mut pruned = Pruned::none(space.num_edges(), space.ops().len());
+    for (e, &(i, j)) in space.edges().iter().enumerate() {
+        if let Some(o) = old_space.edge_index(i, j) {
+            p[e] = old.probabilities()[o];
+            op_p[e] = old.op_probabilities()[o].clone();
+            pruned.edges[e] = old.pruned().edges[o];
+            pruned.ops[e] = old.pruned().ops[o].clone();
+        }
+    }
+    let mut density = DagDensity::from_probabilities(space, p, Some(op_p), p_min)?;
+    density.restore_pruned(pruned)?;
+    Ok(density)
+}
+
+/// P-DARTS' pruning rule on `density`: an edge whose presence probability is below
+/// `prune_below` is pruned; in a typed space, the ops of an edge outside its `top_ops`
+/// most probable (ties: the op listed first in the space wins) are pruned.
+pub fn prune_mask(density: &DagDensity, prune_below: f64, top_ops: Option<usize>) -> Pruned {
+    let p = density.probabilities();
+    let ops = density.op_probabilities();
+    let mut pruned = Pruned::none(p.len(), ops.first().map_or(1, Vec::len));
+    for e in 0..p.len() {
+        pruned.edges[e] = p[e] < prune_below;
+        if let Some(n) = top_ops.filter(|&n| n < ops[e].len()) {
+            let mut order: Vec<usize> = (0..ops[e].len()).collect();
+            order.sort_by(|&a, &b| ops[e][b].total_cmp(&ops[e][a]).then(a.cmp(&b)));
+            for &o in &order[n..] {
+                pruned.ops[e][o] = true;
+            }
+        }
+    }
+    pruned
+}
+
+/// The identity op's dropout rate after `fraction` of a stage: `rate0 (1 - fraction)`.
+pub fn identity_dropout_rate(rate0: f64, fraction: f64) -> f64 {
+    rate0 * (1.0 - fraction.clamp(0.0, 1.0))
+}
+
+/// The final pick: among `records` of phases `from_phase..`, the best by validation
+/// accuracy (ties: lower loss, then earlier) with at most `max_identity` identity edges;
+/// `None` when none qualifies.
+pub fn final_pick(records: &[HistoryRecord], from_phase: usize, max_identity: usize) -> Option<&HistoryRecord> {
+    let ok = |r: &&HistoryRecord| r.phase >= from_phase && identity_edges(&r.dag) <= max_identity;
+    records.iter().filter(ok).fold(None, |best: Option<&HistoryRecord>, r| match best {
+        Some(b) if (b.val_accuracy, -b.val_loss) >= (r.val_accuracy, -r.val_loss) => Some(b),
+        _ => Some(r),
+    })
+}
