@@ -1,16 +1,21 @@
 //! P-DARTS (`pdarts`): the stage depths and the split of the phases over the stages,
 //! the density carried by vertex from one stage's space to the next, the pruning rule,
 //! pruned candidates held at 0 by the density's update and never drawn, and options
-//! refused with errors naming the key.
+//! refused with errors naming the key; through the command line on the digits, a dense
+//! and a typed search that deepen in stages and prune, and a search killed in stage 2
+//! that resumes bit for bit.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use densenas::model::density::Pruned;
 use densenas::model::ops::Op;
-use densenas::search::stages::{carry_over, identity_dropout_rate, min_depth, prune_mask, stage_depths, stage_of, stage_phases, stage_space};
+use densenas::search::stages::{carry_over, min_depth, prune_mask, stage_depths, stage_of, stage_phases, stage_space};
 use densenas::search::strategy::PdartsConfig;
 use densenas::{Dag, DagDensity, Space, SpaceConfig};
 
@@ -97,8 +102,6 @@ fn options_out_of_range_are_refused_naming_the_key() {
         (PdartsConfig { prune_below: 0.6, ..d() }, "prune_below"),
         (PdartsConfig { prune_below: f64::NAN, ..d() }, "prune_below"),
         (PdartsConfig { top_ops: Some(0), ..d() }, "top_ops"),
-        (PdartsConfig { identity_dropout: 1.0, ..d() }, "identity_dropout"),
-        (PdartsConfig { identity_dropout: -0.1, ..d() }, "identity_dropout"),
     ];
     for (config, key) in cases {
         let text = err_text(config.validate());
@@ -233,9 +236,194 @@ fn large_spaces_never_draw_pruned_edges_and_the_bounds_follow_the_live_edges() {
     assert!(text.contains("min_edges") && text.contains("unpruned"), "{text}");
 }
 
+// ---- Whole searches through the command line.
+
+mod common;
+
+fn densenas() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_densenas"));
+    c.env("OMP_NUM_THREADS", "1");
+    c
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn history(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("history.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Writes `config` beside `dir` and returns the arguments of a search into `dir`.
+fn search_args(dir: &Path, args: &str, config: &serde_json::Value) -> Vec<String> {
+    let path = dir.with_extension("json");
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    std::fs::write(&path, config.to_string()).unwrap();
+    let mut out: Vec<String> = format!("search {args} --strategy pdarts --threads 1 --overwrite").split_whitespace().map(String::from).collect();
+    out.extend(["--config".into(), path.display().to_string(), "--out".into(), dir.display().to_string()]);
+    out
+}
+
+fn run_ok(args: &[String]) -> serde_json::Value {
+    let out = densenas().args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    read_json(&Path::new(args.iter().skip_while(|a| *a != "--out").nth(1).unwrap()).join("summary.json"))
+}
+
+fn pdarts(options: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"session": {"strategy_options": {"pdarts": options}}})
+}
+
+/// The edges `(i, j)` with their op names of a history record.
+fn edges_of(record: &serde_json::Value) -> Vec<((u64, u64), String)> {
+    let dag = &record["dag"];
+    let edges = dag["edges"].as_array().unwrap().iter().map(|e| (e[0].as_u64().unwrap(), e[1].as_u64().unwrap()));
+    let ops: Vec<String> = match dag["ops"].as_array() {
+        Some(ops) => ops.iter().map(|o| o.as_str().unwrap().to_string()).collect(),
+        None => vec!["dense".to_string(); dag["edges"].as_array().unwrap().len()],
+    };
+    edges.zip(ops).collect()
+}
+
+/// Checks the stages of a finished search with `per_stage` phases at `depths`: every
+/// record's vertices lie within its stage's depth, the best is the last stage's, and
+/// the edges pruned at a stage's end (presence below `prune_below`) are drawn by no
+/// later block and reported at 0 afterwards. Returns the number of pruned edges.
+fn check_stages(dir: &Path, s: &serde_json::Value, per_stage: &[usize], depths: &[u64], prune_below: f64) -> usize {
+    assert_eq!(s["strategy"], "pdarts");
+    let hist = history(dir);
+    let stage_of = |phase: u64| stage_of(phase as usize, per_stage).0;
+    for r in &hist {
+        let depth = depths[stage_of(r["phase"].as_u64().unwrap())];
+        assert!(edges_of(r).iter().all(|((_, j), _)| *j < depth), "{r}");
+    }
+    let last_first = per_stage[..per_stage.len() - 1].iter().sum::<usize>() as u64;
+    assert!(s["best"]["phase"].as_u64().unwrap() >= last_first, "{}", s["best"]);
+    let density: Vec<Vec<f64>> = serde_json::from_value(read_json(&dir.join("density.json"))).unwrap();
+    let space = dense(depths[depths.len() - 1] as usize, 4);
+    let mut pruned = HashSet::new();
+    let mut end = 0;
+    for &n in &per_stage[..per_stage.len() - 1] {
+        end += n;
+        for (e, &(i, j)) in space.edges().iter().enumerate() {
+            if (j as u64) < depths[stage_of(end as u64 - 1)] && density[end][e] < prune_below {
+                pruned.insert((i as u64, j as u64));
+            }
+        }
+        for r in hist.iter().filter(|r| r["phase"].as_u64().unwrap() >= end as u64) {
+            assert!(edges_of(r).iter().all(|(e, _)| !pruned.contains(e)), "pruned {pruned:?} drawn in {r}");
+        }
+        for row in &density[end + 1..] {
+            for (e, &(i, j)) in space.edges().iter().enumerate() {
+                if pruned.contains(&(i as u64, j as u64)) {
+                    assert_eq!(row[e], 0.0, "pruned edge ({i}, {j}) in {row:?}");
+                }
+            }
+        }
+    }
+    pruned.len()
+}
+
 #[test]
-fn identity_dropout_decays_linearly_over_a_stage() {
-    assert_eq!(identity_dropout_rate(0.4, 0.0), 0.4);
-    assert_eq!(identity_dropout_rate(0.4, 0.5), 0.2);
-    assert_eq!(identity_dropout_rate(0.4, 1.0), 0.0);
+fn dense_and_typed_digits_searches_deepen_in_stages_and_prune() {
+    let root = common::temp_dir("pdarts-search");
+    // Dense, L = 5, k = 4: depth 3 is the smallest holding 4 DAGs, so 3, 4, 5.
+    let dir = root.join("dense");
+    let args = "--layers 5 --width 16 --blocks 4 --phases 4 --epochs 2 --retrain-epochs 0 --quiet --seed 1 --beta-reg 0.5";
+    let s = run_ok(&search_args(&dir, args, &pdarts(serde_json::json!({"prune_below": 0.3}))));
+    assert_eq!(s["space"]["layers"], 5);
+    let pruned = check_stages(&dir, &s, &[2, 1, 1], &[3, 4, 5], 0.3);
+    assert!(pruned > 0, "no edge pruned: the test would not see pruning");
+
+    // Typed, L = 4, k = 4, 3 ops: depth 2 holds 4 DAGs and ceil(4 / 3) = 2, so 2, 3, 4.
+    // Keeping the top 2 ops of an edge leaves at most 2 ops on it in later stages; the
+    // best has at most max_identity = 1 identity edge, the best such of the last stage.
+    let dir = root.join("typed");
+    let args = "--layers 4 --width 32 --blocks 4 --phases 3 --epochs 2 --retrain-epochs 0 --quiet --seed 2 \
+                --shape 2,4,4 --stem conv --ops dense,conv3x3,identity";
+    let options = serde_json::json!({"prune_below": 0.0, "top_ops": 2, "max_identity": 1});
+    let s = run_ok(&search_args(&dir, args, &pdarts(options)));
+    check_stages(&dir, &s, &[1, 1, 1], &[2, 3, 4], 0.0);
+    let hist = history(&dir);
+    let mut ops_after: HashMap<(u64, u64), HashSet<String>> = HashMap::new();
+    for r in hist.iter().filter(|r| r["phase"].as_u64().unwrap() >= 1) {
+        for (e, op) in edges_of(r) {
+            if e.1 < 2 {
+                ops_after.entry(e).or_default().insert(op);
+            }
+        }
+    }
+    assert!(ops_after.values().all(|ops| ops.len() <= 2), "{ops_after:?}");
+    let identity = |r: &serde_json::Value| edges_of(r).iter().filter(|(_, o)| o == "identity").count();
+    let last: Vec<&serde_json::Value> = hist.iter().filter(|r| r["phase"] == 2).collect();
+    let qualifying = last.iter().filter(|r| identity(r) <= 1);
+    let best_acc = qualifying.map(|r| r["val_accuracy"].as_f64().unwrap()).fold(f64::NEG_INFINITY, f64::max);
+    let best = &s["best"];
+    // An all-dense DAG has no `ops` key.
+    let best_identity = best["ops"].as_array().map_or(0, |ops| ops.iter().filter(|o| *o == "identity").count());
+    assert!(best_identity <= 1, "{best}");
+    assert_eq!(best["val_accuracy"].as_f64().unwrap(), best_acc, "{best}");
+}
+
+#[test]
+fn a_pdarts_search_killed_in_stage_2_resumes_bit_for_bit() {
+    let root = common::temp_dir("pdarts-resume");
+    let args = "--layers 5 --width 32 --blocks 4 --phases 6 --epochs 30 --retrain-epochs 2 --seed 3";
+    let config = pdarts(serde_json::json!({"prune_below": 0.3}));
+    let expected = root.join("uninterrupted");
+    run_ok(&[search_args(&expected, args, &config), vec!["--quiet".into()]].concat());
+    // Killed in the first phase of stage 2 (resumes with the stage switch) and in its
+    // second (resumes inside stage 2).
+    for (trigger, latest) in [("phase 3 epoch", "phase-2"), ("phase 4 epoch", "phase-3")] {
+        let dir = root.join(latest);
+        let mut child = densenas()
+            .args(search_args(&dir, args, &config))
+            .args(["--progress", "lines"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        for line in lines.map_while(|l| l.ok()) {
+            if line.starts_with(trigger) {
+                // SAFETY: signalling our own child process.
+                unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+                break;
+            }
+        }
+        assert!(!child.wait().unwrap().success());
+        assert_eq!(std::fs::read_to_string(dir.join("checkpoints/latest")).unwrap().trim(), latest);
+        let out = densenas().args(["search", "--resume", &dir.display().to_string(), "--quiet"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let without_timing = |d: &Path| {
+            let mut s = read_json(&d.join("summary.json"));
+            s.as_object_mut().unwrap().remove("timing");
+            s.as_object_mut().unwrap().remove("resumed");
+            s
+        };
+        assert_eq!(without_timing(&expected), without_timing(&dir));
+        for f in ["history.jsonl", "best.onnx", "density.json", "alpha.json"] {
+            assert!(std::fs::read(expected.join(f)).unwrap() == std::fs::read(dir.join(f)).unwrap(), "{f} differs");
+        }
+    }
+}
+
+#[test]
+fn bad_pdarts_searches_are_refused_naming_the_key() {
+    let root = common::temp_dir("pdarts-refused");
+    let cases = [
+        ("--layers 4 --blocks 4 --phases 3", serde_json::json!({}), "session.strategy_options.pdarts.stages"),
+        ("--layers 5 --blocks 4 --phases 2", serde_json::json!({}), "phases"),
+        ("--layers 5 --blocks 4 --phases 3", serde_json::json!({"depths": [2, 4, 5]}), "session.strategy_options.pdarts.depths"),
+        ("--layers 5 --blocks 4 --phases 3", serde_json::json!({"prune_below": 0.9}), "session.strategy_options.pdarts.prune_below"),
+        ("--layers 5 --blocks 4 --phases 3", serde_json::json!({"stage": 2}), "stage"),
+    ];
+    for (i, (args, options, key)) in cases.into_iter().enumerate() {
+        let dir = root.join(format!("case-{i}"));
+        let args = search_args(&dir, &format!("{args} --epochs 1 --retrain-epochs 0 --quiet"), &pdarts(options));
+        let out = densenas().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(key), "{args:?}: {stderr}");
+        assert!(!dir.join("summary.json").exists());
+    }
 }

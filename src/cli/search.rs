@@ -74,7 +74,8 @@ pub struct SearchArgs {
     #[command(flatten)]
     maps: MapArgs,
     /// Strategy: darts (first order), darts2 (second order), darts-plus (DARTS with early
-    /// stopping), snas, gdas, proxyless, drnas or random; hyper-parameters under
+    /// stopping), pdarts (progressive, in stages of rising depth), snas, gdas, proxyless,
+    /// drnas or random; hyper-parameters under
     /// `session.strategy_options` in --config [default: darts].
     #[arg(long)]
     strategy: Option<StrategyKind>,

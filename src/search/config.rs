@@ -192,6 +192,7 @@ impl SearchConfig {
         self.validate()?;
         let space = self.space.space(data.train.features, data.train.classes, data.train.shape)?;
         self.session.validate(&space)?;
+        crate::search::stages::StagePlan::of(self, &space)?;
         Ok(space)
     }
 
@@ -222,6 +223,9 @@ impl SearchConfig {
             }
         };
         range("phases", self.phases, 1, 10_000)?;
+        if self.session.strategy == StrategyKind::Pdarts {
+            crate::search::stages::stage_phases(self.phases, self.session.strategy_options.pdarts.stages)?;
+        }
         range("epochs", self.epochs, 1, 100_000)?;
         range("warmup_epochs", self.warmup_epochs, 0, 100_000)?;
         range("batch_size", self.batch_size, 1, 1 << 20)?;

@@ -20,6 +20,7 @@ use crate::search::first_dags::resolve;
 use crate::search::phases::{run_phase, PhaseData};
 use crate::search::retrain::{retrain, RetrainInputs, Retrained};
 use crate::search::session::{HistoryRecord, Session};
+use crate::search::stages::{carry_over, over_full_space, prune_mask, stage_of, StagePlan};
 use crate::search::state::LoopState;
 use crate::search::summary::{
     BaselineSummary, BestSummary, DatasetSummary, MapKeys, Resumed, SpaceSummary, Summary, Timing,
@@ -99,6 +100,7 @@ pub fn run_search_on_splits(
 fn start(
     config: &SearchConfig,
     space: &Space,
+    plan: Option<&StagePlan>,
     normalization: Normalization,
     resume: Option<(Checkpoint, &str)>,
 ) -> Result<(Session, LoopState, Option<Resumed>)> {
@@ -107,12 +109,18 @@ fn start(
         let resumed = Resumed { from_phase: checkpoint.state.phases_done };
         return Ok((checkpoint.session, checkpoint.state, Some(resumed)));
     }
-    let mut session = Session::new(space, config.session.clone(), normalization)?;
+    // P-DARTS starts at its first stage's depth.
+    let first_space = match plan {
+        Some(plan) => plan.space(space, 0)?,
+        None => space.clone(),
+    };
+    let mut session = Session::new(&first_space, config.session.clone(), normalization)?;
     if let Some(specs) = &config.first_dags {
         let dags = resolve(specs, space, session.rng_mut())?;
         session.set_blocks(dags)?;
     }
-    let state = LoopState { density: vec![session.density().probabilities().to_vec()], ..LoopState::default() };
+    let initial = over_full_space(session.density().probabilities(), session.space(), space);
+    let state = LoopState { density: vec![initial], ..LoopState::default() };
     Ok((session, state, None))
 }
 
@@ -132,7 +140,8 @@ fn search(
     let normalization = Normalization::from_data(&data.train.x, data.train.features)?;
     let fingerprint = (persistence.checkpoints.is_some() || persistence.resume.is_some()).then(|| data.fingerprint());
     let resume = persistence.resume.map(|c| (c, fingerprint.as_deref().unwrap_or_default()));
-    let (mut session, mut state, resumed) = start(config, &space, normalization.clone(), resume)?;
+    let plan = StagePlan::of(config, &space)?;
+    let (mut session, mut state, resumed) = start(config, &space, plan.as_ref(), normalization.clone(), resume)?;
     let device = session.device();
     let weight_t = SplitTensors::new(weight_split, device)?;
     let val_t = SplitTensors::new(val_split, device)?;
@@ -145,7 +154,13 @@ fn search(
     let start = Instant::now();
     let mut interrupted = false;
     while state.phases_done < config.phases {
+        if let Some(plan) = &plan {
+            next_stage(config, plan, &space, &mut session, state.phases_done)?;
+        }
         let outcome = run_phase(config, &mut session, &phase_data, &mut state, control)?;
+        if let Some(p) = state.density.last_mut() {
+            *p = over_full_space(p, session.space(), &space);
+        }
         state.phase_end_seconds.push(state.search_seconds + start.elapsed().as_secs_f64());
         if let (true, Some(dir)) = (outcome.complete, &persistence.checkpoints) {
             let mut saved = state.clone();
@@ -194,6 +209,23 @@ fn search(
         baseline_network,
         alpha_trace: state.alpha_trace,
     })
+}
+
+/// P-DARTS' stage switch before phase `phase` when it is the first of a stage after
+/// the first: the density of the stage that ended is pruned and carried over by vertex
+/// to the next stage's space, and the session moves there.
+fn next_stage(config: &SearchConfig, plan: &StagePlan, space: &Space, session: &mut Session, phase: usize) -> Result<()> {
+    let (stage, first) = stage_of(phase, &plan.phases);
+    if stage == 0 || !first {
+        return Ok(());
+    }
+    let options = &config.session.strategy_options.pdarts;
+    let mut density = session.density().clone();
+    density.prune(&prune_mask(&density, options.prune_below, options.top_ops))?;
+    let next = plan.space(space, stage)?;
+    let (p0, p_min) = (config.session.density.p0, config.session.density.p_min);
+    let carried = carry_over(&density, session.space(), &next, p0, p_min)?;
+    session.restage(&next, carried)
 }
 
 /// `summary.json` of a search (its `onnx` entry comes with the export).

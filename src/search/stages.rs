@@ -1,13 +1,12 @@
 //! P-DARTS' stages (docs/architecture.md, "P-DARTS"): the depths `L_1 < ... < L_S = L`,
 //! the split of the phases over the stages, the density carried from one stage's space
-//! to the next by vertex, the pruning rule at a stage's end, the identity dropout's
-//! decay and the final pick. Pure functions; the search loop applies them.
+//! to the next by vertex, and the pruning rule at a stage's end. Pure functions; the search loop applies them.
 
 use crate::error::{Error, Result};
 use crate::model::density::{DagDensity, Pruned};
 use crate::model::space::Space;
-use crate::search::session::HistoryRecord;
-use crate::search::strategy::{identity_edges, PdartsConfig};
+use crate::search::config::SearchConfig;
+use crate::search::strategy::{PdartsConfig, StrategyKind};
 
 /// The space of `depth` layers that stage searches use: `space` with `layers = depth`,
 /// the longest skip clipped to `depth - 1` and the most edges to the allowed edges.
@@ -145,18 +144,47 @@ pub fn prune_mask(density: &DagDensity, prune_below: f64, top_ops: Option<usize>
     pruned
 }
 
-/// The identity op's dropout rate after `fraction` of a stage: `rate0 (1 - fraction)`.
-pub fn identity_dropout_rate(rate0: f64, fraction: f64) -> f64 {
-    rate0 * (1.0 - fraction.clamp(0.0, 1.0))
+/// The stages of a `pdarts` search over `space`: each stage's depth and phases.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StagePlan {
+    /// `L_1 < ... < L_S = L`.
+    pub depths: Vec<usize>,
+    /// The phases of each stage.
+    pub phases: Vec<usize>,
 }
 
-/// The final pick: among `records` of phases `from_phase..`, the best by validation
-/// accuracy (ties: lower loss, then earlier) with at most `max_identity` identity edges;
-/// `None` when none qualifies.
-pub fn final_pick(records: &[HistoryRecord], from_phase: usize, max_identity: usize) -> Option<&HistoryRecord> {
-    let ok = |r: &&HistoryRecord| r.phase >= from_phase && identity_edges(&r.dag) <= max_identity;
-    records.iter().filter(ok).fold(None, |best: Option<&HistoryRecord>, r| match best {
-        Some(b) if (b.val_accuracy, -b.val_loss) >= (r.val_accuracy, -r.val_loss) => Some(b),
-        _ => Some(r),
-    })
+impl StagePlan {
+    /// The plan of `config`'s search over `space` (`None` unless the strategy is
+    /// `pdarts`); errors name the configuration key (`session.strategy_options.pdarts.*`,
+    /// `phases`, `first_dags`).
+    pub fn of(config: &SearchConfig, space: &Space) -> Result<Option<StagePlan>> {
+        if config.session.strategy != StrategyKind::Pdarts {
+            return Ok(None);
+        }
+        if config.first_dags.is_some() {
+            return Err(Error::config(
+                "first_dags",
+                "pdarts draws every stage's blocks from the density at the stage's depth: given first DAGs are not for it",
+            ));
+        }
+        let options = &config.session.strategy_options.pdarts;
+        let phases = stage_phases(config.phases, options.stages)?;
+        let depths = stage_depths(options, space, config.session.density.p_min).map_err(|e| match e {
+            Error::Config { field, message } if field.starts_with("strategy_options") => Error::config(format!("session.{field}"), message),
+            other => other,
+        })?;
+        Ok(Some(StagePlan { depths, phases }))
+    }
+
+    /// The space of stage `stage` (from 0).
+    pub fn space(&self, space: &Space, stage: usize) -> Result<Space> {
+        stage_space(space, self.depths[stage])
+    }
+}
+
+/// Edge probabilities `p` over the edges of `stage` written over the edges of `space`
+/// (the full depth), as `density.json` reports every phase: an edge beyond the stage's
+/// depth cannot be drawn, probability 0.
+pub fn over_full_space(p: &[f64], stage: &Space, space: &Space) -> Vec<f64> {
+    space.edges().iter().map(|&(i, j)| stage.edge_index(i, j).map_or(0.0, |e| p[e])).collect()
 }

@@ -15,7 +15,7 @@ use tch::{Kind, Tensor};
 use super::{BestArchitecture, HistoryRecord, Session, SessionOptions};
 use crate::error::{Error, Result};
 use crate::model::dag::Dag;
-use crate::model::density::DagDensity;
+use crate::model::density::{DagDensity, Pruned};
 use crate::model::device::{configure_numerics, parse_device};
 use crate::model::network::{DagWeights, Network, Normalization};
 use crate::model::space::{Space, SpaceConfig};
@@ -80,6 +80,9 @@ struct SessionDocument {
     /// The density's op probabilities given presence, in a typed space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     density_ops: Option<Vec<Vec<f64>>>,
+    /// The density's pruned candidates (P-DARTS), when any is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    density_pruned: Option<Pruned>,
     dags: Vec<Dag>,
     history: Vec<HistoryRecord>,
     best: Option<HistoryRecord>,
@@ -114,6 +117,7 @@ impl Session {
             arch_optimizer_steps: arch_state.step,
             density: self.density.probabilities().to_vec(),
             density_ops: (self.space.ops().len() > 1).then(|| self.density.op_probabilities().to_vec()),
+            density_pruned: self.density.pruned().any().then(|| self.density.pruned().clone()),
             dags: self.dags.clone(),
             history: self.history.clone(),
             best: self.best.as_ref().map(|b| b.record.clone()),
@@ -226,7 +230,10 @@ fn restore(doc: SessionDocument, file: &mut TensorFile, what: &str) -> Result<Se
         return Err(Error::Input(format!("{} blocks, the space has {}", doc.dags.len(), space.blocks())));
     }
     let masks = BlockMasks::new(&space, &doc.dags, kind, device)?;
-    let density = DagDensity::from_probabilities(&space, doc.density, doc.density_ops, doc.options.density.p_min)?;
+    let mut density = DagDensity::from_probabilities(&space, doc.density, doc.density_ops, doc.options.density.p_min)?;
+    if let Some(pruned) = doc.density_pruned {
+        density.restore_pruned(pruned)?;
+    }
 
     // The shared weights, made leaves that require grad.
     let scratch = Supernet::new(&space, normalization.clone(), kind, device, &mut ChaCha8Rng::seed_from_u64(0))?;

@@ -24,7 +24,7 @@ mod history;
 
 pub use history::{BestArchitecture, HistoryRecord, PhaseReport};
 
-use crate::search::strategy::{beta_regularise, cross_entropy, rank_weights, EarlyStop, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
+use crate::search::strategy::{beta_regularise, cross_entropy, identity_edges, rank_weights, EarlyStop, StepContext, StepKind, Strategy, StrategyKind, StrategyOptions};
 use crate::model::supernet::{BlockMasks, Supernet, SupernetPath};
 
 /// A session's options (the C ABI's `options_json`; unknown keys refused).
@@ -64,7 +64,7 @@ pub struct SessionOptions {
     pub deterministic: bool,
     /// Beta regularisation (beta-DARTS): the architecture loss plus `lambda(t)` times
     /// the log-sum-exp of `alpha`, `lambda` rising linearly from 0 to this maximum over
-    /// each phase. For `darts`, `darts2`, `snas` and `darts-plus`; `null`: off.
+    /// each phase. For `darts`, `darts2`, `snas`, `darts-plus` and `pdarts`; `null`: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta_reg: Option<f64>,
 }
@@ -156,7 +156,7 @@ impl SessionOptions {
             };
             return Err(Error::config(
                 "beta_reg",
-                format!("beta regularisation is not for strategy {}: {why}; it applies to darts, darts2, snas and darts-plus", strategy.name()),
+                format!("beta regularisation is not for strategy {}: {why}; it applies to darts, darts2, snas, darts-plus and pdarts", strategy.name()),
             ));
         }
         Ok(())
@@ -569,11 +569,18 @@ impl Session {
             let (ra, rb) = (&records[a], &records[b]);
             rb.val_accuracy.total_cmp(&ra.val_accuracy).then(ra.val_loss.total_cmp(&rb.val_loss)).then(a.cmp(&b))
         });
-        let top = order[0];
         for (rank, &b) in order.iter().enumerate() {
             records[b].rank_by_accuracy = rank + 1;
         }
-        let new_best = self.best.as_ref().map_or(true, |best| records[top].val_accuracy > best.record.val_accuracy);
+        // The best block: the most accurate, among those within P-DARTS' identity limit
+        // when any is (a block within it beats every block beyond it).
+        let within = |r: &HistoryRecord| self.identity_limit().map_or(true, |n| identity_edges(&r.dag) <= n);
+        let top = order.iter().copied().find(|&b| within(&records[b])).unwrap_or(order[0]);
+        let key = |r: &HistoryRecord| (within(r), r.val_accuracy);
+        let new_best = self.best.as_ref().map_or(true, |best| {
+            let (a, b) = (key(&records[top]), key(&best.record));
+            a.0 > b.0 || (a.0 == b.0 && a.1 > b.1)
+        });
         let snapshot = if new_best { Some(self.supernet.snapshot(&records[top].dag)?) } else { None };
 
         // The next phase's blocks.
@@ -618,6 +625,43 @@ impl Session {
         };
         self.phase += 1;
         Ok(report)
+    }
+
+    /// P-DARTS' limit on the identity edges of the best block (`None` for the other
+    /// strategies).
+    fn identity_limit(&self) -> Option<usize> {
+        (self.options.strategy == StrategyKind::Pdarts).then_some(self.options.strategy_options.pdarts.max_identity)
+    }
+
+    /// P-DARTS' stage switch: the session moves to `space` (the next stage's depth) with
+    /// `density` (carried over from the previous stage): `k` blocks drawn from it, fresh
+    /// shared weights and optimisers (drawn from the session's own RNG, after the
+    /// blocks), `alpha` at 0, no best block yet (the best is the current stage's). The
+    /// history, the phase count and the step counters go on. On error nothing has
+    /// changed.
+    pub fn restage(&mut self, space: &Space, density: DagDensity) -> Result<()> {
+        self.options.validate(space)?;
+        let mut rng = self.rng.clone();
+        let dags = density.draw(space.blocks(), &[], &mut rng)?;
+        let supernet = Supernet::new(space, self.supernet.normalization().clone(), self.kind, self.device, &mut rng)?;
+        let mut masks = BlockMasks::new(space, &dags, self.kind, self.device)?;
+        masks.path = self.masks.path;
+        let alpha = Tensor::f_zeros([dags.len() as i64], (self.kind, self.device))?.set_requires_grad(true);
+        // Commit (nothing below can fail).
+        self.weights = supernet.parameters();
+        self.supernet = supernet;
+        self.space = space.clone();
+        self.rng = rng;
+        self.density = density;
+        self.dags = dags;
+        self.masks = masks;
+        self.alpha = alpha;
+        self.weight_opt = Optimizer::new(self.options.weight_optimizer.clone());
+        self.arch_opt = Optimizer::new(self.options.arch_optimizer.clone());
+        self.last_train = None;
+        self.progress = 0.0;
+        self.best = None;
+        Ok(())
     }
 
     /// The exact `k x k` Hessian of the `softmax(alpha)`-weighted loss on `(x, y)` with

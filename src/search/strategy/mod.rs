@@ -5,6 +5,7 @@
 //! |---|---|---|---|
 //! | `darts` | [`darts`](Darts) | `softmax(alpha)`, first order | all `k` |
 //! | `darts-plus` | [`darts_plus`](DartsPlus) | as `darts`, with early stopping rules | all `k` |
+//! | `pdarts` | [`pdarts`](Pdarts) | as `darts`, in stages of rising depth with pruning | all `k` |
 //! | `darts2` | [`darts2`](Darts2) | as `darts`, gradient through one unrolled SGD step | all `k` (about 3x `darts`) |
 //! | `snas` | [`snas`](Snas) | relaxed Gumbel-softmax sample, annealed temperature | all `k` |
 //! | `gdas` | [`gdas`](Gdas) | hard Gumbel sample, straight-through gradient | one |
@@ -28,7 +29,7 @@ mod snas;
 
 pub use darts::Darts;
 pub use darts2::{Darts2, Darts2Config};
-pub use pdarts::PdartsConfig;
+pub use pdarts::{Pdarts, PdartsConfig};
 pub use darts_plus::{alpha_order, identity_edges, strict_leader, DartsPlus, DartsPlusConfig, EarlyStop, StopMonitor, StopRule};
 pub use drnas::{concentration, dirichlet_sample, gamma_noise, kl_dirichlet, Drnas, DrnasConfig};
 pub use gdas::{Gdas, GdasConfig};
@@ -61,6 +62,9 @@ pub enum StrategyKind {
     /// rules).
     #[serde(rename = "darts-plus")]
     DartsPlus,
+    /// P-DARTS: first-order DARTS in stages of rising depth that prune the density's
+    /// candidates.
+    Pdarts,
     /// SNAS: a relaxed Gumbel-softmax sample of `w`, temperature annealed.
     Snas,
     /// GDAS: a hard Gumbel-max sample (one block per step), straight-through gradient.
@@ -82,6 +86,7 @@ impl StrategyKind {
         StrategyKind::Darts,
         StrategyKind::Darts2,
         StrategyKind::DartsPlus,
+        StrategyKind::Pdarts,
         StrategyKind::Snas,
         StrategyKind::Gdas,
         StrategyKind::Proxyless,
@@ -95,6 +100,7 @@ impl StrategyKind {
             StrategyKind::Darts => "darts",
             StrategyKind::Darts2 => "darts2",
             StrategyKind::DartsPlus => "darts-plus",
+            StrategyKind::Pdarts => "pdarts",
             StrategyKind::Snas => "snas",
             StrategyKind::Gdas => "gdas",
             StrategyKind::Proxyless => "proxyless",
@@ -121,7 +127,7 @@ impl StrategyKind {
     /// softmax of `alpha` over all blocks (not `drnas`, whose `alpha` is a Dirichlet
     /// concentration, nor the sampling strategies).
     pub fn takes_beta_regularisation(self) -> bool {
-        matches!(self, StrategyKind::Darts | StrategyKind::Darts2 | StrategyKind::Snas | StrategyKind::DartsPlus)
+        matches!(self, StrategyKind::Darts | StrategyKind::Darts2 | StrategyKind::Snas | StrategyKind::DartsPlus | StrategyKind::Pdarts)
     }
 
     /// A fresh strategy object with default hyper-parameters.
@@ -135,6 +141,7 @@ impl StrategyKind {
             StrategyKind::Darts => Box::new(Darts),
             StrategyKind::Darts2 => Box::new(Darts2::new(options.darts2.clone())),
             StrategyKind::DartsPlus => Box::new(DartsPlus::new(options.darts_plus.clone())),
+            StrategyKind::Pdarts => Box::new(Pdarts),
             StrategyKind::Snas => Box::new(Snas::new(options.snas.clone())),
             StrategyKind::Gdas => Box::new(Gdas::new(options.gdas.clone())),
             StrategyKind::Proxyless => Box::new(Proxyless::new(options.proxyless.clone())),

@@ -1,12 +1,13 @@
 //! P-DARTS (Chen et al. 2019, "Progressive differentiable architecture search"): the
 //! search deepens in stages while it prunes its candidates. Its forward pass and
-//! gradient are first-order DARTS'; the stages, the pruning, the identity dropout and
-//! the final pick are the search loop's ([`crate::search::stages`]). This file holds
+//! gradient are first-order DARTS'; the stages, the pruning and the final pick
+//! are the search loop's ([`crate::search::stages`]). This file holds
 //! its options (`strategy_options.pdarts`).
 
 use serde::{Deserialize, Serialize};
+use tch::Tensor;
 
-use super::check_range;
+use super::{check_range, mix, softmax_weights, StepContext, StepKind, Strategy, StrategyKind};
 use crate::error::{Error, Result};
 
 /// P-DARTS hyper-parameters (`strategy_options.pdarts`).
@@ -25,16 +26,13 @@ pub struct PdartsConfig {
     /// probable are pruned (default: none pruned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_ops: Option<usize>,
-    /// The identity op's dropout rate at a stage's start, decaying linearly to 0 at its
-    /// end (default 0: off).
-    pub identity_dropout: f64,
     /// The final pick's limit on identity edges (default 2).
     pub max_identity: usize,
 }
 
 impl Default for PdartsConfig {
     fn default() -> Self {
-        PdartsConfig { stages: 3, depths: None, prune_below: 0.1, top_ops: None, identity_dropout: 0.0, max_identity: 2 }
+        PdartsConfig { stages: 3, depths: None, prune_below: 0.1, top_ops: None, max_identity: 2 }
     }
 }
 
@@ -58,12 +56,30 @@ impl PdartsConfig {
         if self.top_ops == Some(0) {
             return Err(Error::config(field("top_ops"), "0 is out of range: at least 1"));
         }
-        if !(self.identity_dropout.is_finite() && (0.0..1.0).contains(&self.identity_dropout)) {
-            return Err(Error::config(
-                field("identity_dropout"),
-                format!("{} is out of range: allowed [0, 1)", self.identity_dropout),
-            ));
-        }
         Ok(())
+    }
+}
+
+/// P-DARTS: the forward pass and gradient of first-order DARTS; the search loop runs it
+/// in stages.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pdarts;
+
+impl Strategy for Pdarts {
+    fn kind(&self) -> StrategyKind {
+        StrategyKind::Pdarts
+    }
+
+    fn forward(&mut self, ctx: &mut StepContext<'_>, x: &Tensor, step: StepKind) -> Result<Tensor> {
+        let alpha = match step {
+            StepKind::Weights => ctx.alpha.f_detach()?,
+            StepKind::Architecture => ctx.alpha.shallow_clone(),
+        };
+        let w = alpha.f_softmax(0, alpha.kind())?;
+        mix(&w, &ctx.logits_all(x, step)?)
+    }
+
+    fn block_weights(&self, alpha: &Tensor) -> Result<Vec<f64>> {
+        softmax_weights(alpha)
     }
 }
