@@ -17,7 +17,7 @@ use densenas::model::space::Activation;
 use densenas::search::hessian::{largest_eigenvalue, loss_gradient, loss_hessian};
 use densenas::search::strategy::{
     beta_regularise, cross_entropy, gumbel_noise, mix, softmax_f64, Darts, Darts2, Darts2Config, DartsPlus,
-    DartsPlusConfig, Gdas, GdasConfig, Proxyless, ProxylessConfig, StepContext, StepKind, Strategy,
+    DartsPlusConfig, Gdas, Pdarts, GdasConfig, Proxyless, ProxylessConfig, StepContext, StepKind, Strategy,
 };
 use densenas::model::supernet::{BlockMasks, Supernet};
 use densenas::{Dag, Normalization, Space, SpaceConfig};
@@ -306,7 +306,7 @@ fn central_difference(f: impl Fn(&[f64]) -> f64, alpha: &[f64], j: usize, h: f64
 }
 
 #[test]
-fn darts_plus_and_beta_regularised_gradients_match_finite_differences() {
+fn darts_plus_pdarts_and_beta_regularised_gradients_match_finite_differences() {
     let t = tiny(11);
     let alpha_v = [0.3, -0.2, 0.1, 0.5];
     let alpha = Tensor::from_slice(&alpha_v).to_device(common::test_device()).set_requires_grad(true);
@@ -318,6 +318,10 @@ fn darts_plus_and_beta_regularised_gradients_match_finite_differences() {
     let (loss_plus, grad_plus) = DartsPlus::new(DartsPlusConfig::default()).architecture_gradient(&mut ctx, &x, &y).unwrap();
     assert_eq!(loss.to_bits(), loss_plus.to_bits());
     assert_eq!(Vec::<f64>::try_from(&grad).unwrap(), Vec::<f64>::try_from(&grad_plus).unwrap());
+    // So does P-DARTS (its stages are the search loop's).
+    let (loss_p, grad_p) = Pdarts.architecture_gradient(&mut ctx, &x, &y).unwrap();
+    assert_eq!(loss.to_bits(), loss_p.to_bits());
+    assert_eq!(Vec::<f64>::try_from(&grad).unwrap(), Vec::<f64>::try_from(&grad_p).unwrap());
 
     let lambda = 0.7;
     let (reg_loss, reg_grad) = beta_regularise(loss, &grad, &alpha, lambda).unwrap();

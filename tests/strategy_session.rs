@@ -86,7 +86,7 @@ fn every_strategy_is_deterministic_also_beside_another_session() {
 #[test]
 fn every_strategy_is_selectable_with_validated_hyper_parameters() {
     let names: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
-    assert_eq!(names, ["darts", "darts2", "darts-plus", "snas", "gdas", "proxyless", "drnas", "random"]);
+    assert_eq!(names, ["darts", "darts2", "darts-plus", "pdarts", "snas", "gdas", "proxyless", "drnas", "random"]);
     for &kind in StrategyKind::ALL {
         assert_eq!(StrategyKind::parse(kind.name()).unwrap(), kind);
         assert_eq!(kind.name().parse::<StrategyKind>().unwrap(), kind);
