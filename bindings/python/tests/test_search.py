@@ -140,3 +140,20 @@ def test_darts_plus_beta_regularisation_and_the_hessian_monitor_through_the_c_ab
         densenas.search({**SMALL, "session": {"strategy": "drnas", "beta_reg": 1.0}})
     with pytest.raises(densenas.InvalidConfigError, match="hessian_every"):
         densenas.search({**SMALL, "hessian_every": 1, "session": {"strategy": "gdas"}})
+
+
+def test_pdarts_deepens_in_stages_through_the_c_abi():
+    config = {
+        **SMALL,
+        "space": {"layers": 5, "width": 16, "blocks": 4},
+        "retrain": {"epochs": 0},
+        "session": {"strategy": "pdarts", "beta_reg": 0.5, "strategy_options": {"pdarts": {"prune_below": 0.3}}},
+    }
+    summary = densenas.search(config)
+    assert summary["strategy"] == "pdarts" and summary["space"]["layers"] == 5
+    # Three stages of one phase each (depths 3, 4, 5): the best is the last stage's.
+    assert summary["best"]["phase"] == 2
+    with pytest.raises(densenas.InvalidConfigError, match="strategy_options.pdarts.stages"):
+        densenas.search({**config, "space": {"layers": 4, "width": 16, "blocks": 4}})
+    with pytest.raises(densenas.InvalidConfigError, match="phases"):
+        densenas.search({**config, "phases": 2})
