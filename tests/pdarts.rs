@@ -14,6 +14,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use densenas::model::density::Pruned;
+use densenas::model::supernet::{BlockMasks, Supernet};
+use densenas::Normalization;
+use tch::{Kind, Tensor};
 use densenas::model::ops::Op;
 use densenas::search::stages::{carry_over, min_depth, prune_mask, stage_depths, stage_of, stage_phases, stage_space};
 use densenas::search::strategy::PdartsConfig;
@@ -102,6 +105,8 @@ fn options_out_of_range_are_refused_naming_the_key() {
         (PdartsConfig { prune_below: 0.6, ..d() }, "prune_below"),
         (PdartsConfig { prune_below: f64::NAN, ..d() }, "prune_below"),
         (PdartsConfig { top_ops: Some(0), ..d() }, "top_ops"),
+        (PdartsConfig { identity_dropout: 1.0, ..d() }, "identity_dropout"),
+        (PdartsConfig { identity_dropout: -0.1, ..d() }, "identity_dropout"),
     ];
     for (config, key) in cases {
         let text = err_text(config.validate());
@@ -236,6 +241,39 @@ fn large_spaces_never_draw_pruned_edges_and_the_bounds_follow_the_live_edges() {
     assert!(text.contains("min_edges") && text.contains("unpruned"), "{text}");
 }
 
+#[test]
+fn identity_dropout_decays_over_a_stage_and_drops_only_identity_outputs() {
+    let config = PdartsConfig { identity_dropout: 0.4, ..PdartsConfig::default() };
+    assert_eq!([0.0, 0.5, 1.0].map(|f| config.identity_dropout_at(f)), [0.4, 0.2, 0.0]);
+
+    // Blocks without an identity edge compute what they compute without dropout, bit for
+    // bit; a block with one changes, and the same generator state gives the same draw.
+    let mut c = SpaceConfig::new(4, 3, 3, 6);
+    c.ops = vec![Op::Dense, Op::Identity];
+    c.blocks = 3;
+    let space = Space::new(c).unwrap();
+    let dev = common::test_device();
+    let net = Supernet::new(&space, Normalization::identity(4), Kind::Double, dev, &mut ChaCha8Rng::seed_from_u64(1)).unwrap();
+    let dags = [
+        Dag::with_ops(3, vec![(0, 1), (1, 2)], vec![Op::Dense, Op::Dense]).unwrap(),
+        Dag::with_ops(3, vec![(0, 1), (1, 2)], vec![Op::Identity, Op::Dense]).unwrap(),
+        Dag::with_ops(3, vec![(0, 2)], vec![Op::Dense]).unwrap(),
+    ];
+    let masks = BlockMasks::new(&space, &dags, Kind::Double, dev).unwrap();
+    let x = Tensor::randn([5, 4], (Kind::Double, dev));
+    let plain = net.forward_all(&x, &masks).unwrap();
+    let dropped = |seed: u64| net.forward_all_with_identity_dropout(&x, &masks, 0.5, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
+    let (a, b) = (dropped(7), dropped(7));
+    assert!(a.equal(&b), "the same generator state gave different draws");
+    for blk in [0, 2] {
+        assert!(a.get(blk).equal(&plain.get(blk)), "block {blk} has no identity edge");
+    }
+    assert!(!a.get(1).equal(&plain.get(1)), "the identity edge's output was not dropped");
+    let zero = net.forward_all_with_identity_dropout(&x, &masks, 0.0, &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
+    assert!(zero.equal(&plain));
+    assert!(net.forward_all_with_identity_dropout(&x, &masks, 1.0, &mut ChaCha8Rng::seed_from_u64(7)).is_err());
+}
+
 // ---- Whole searches through the command line.
 
 mod common;
@@ -366,10 +404,28 @@ fn dense_and_typed_digits_searches_deepen_in_stages_and_prune() {
 }
 
 #[test]
+fn identity_dropout_is_reproducible_and_acts_in_a_typed_search() {
+    let root = common::temp_dir("pdarts-dropout");
+    let args = "--layers 4 --width 32 --blocks 4 --phases 3 --epochs 2 --retrain-epochs 0 --quiet --seed 4 \
+                --shape 2,4,4 --stem conv --ops dense,conv3x3,identity";
+    let run = |name: &str, rate: f64| {
+        let dir = root.join(name);
+        run_ok(&search_args(&dir, args, &pdarts(serde_json::json!({"identity_dropout": rate}))));
+        std::fs::read(dir.join("history.jsonl")).unwrap()
+    };
+    let (a, b, none) = (run("a", 0.5), run("b", 0.5), run("none", 0.0));
+    assert!(a == b, "two runs with identity dropout differ");
+    assert!(a != none, "identity dropout changed nothing");
+}
+
+#[test]
 fn a_pdarts_search_killed_in_stage_2_resumes_bit_for_bit() {
     let root = common::temp_dir("pdarts-resume");
-    let args = "--layers 5 --width 32 --blocks 4 --phases 6 --epochs 30 --retrain-epochs 2 --seed 3";
-    let config = pdarts(serde_json::json!({"prune_below": 0.3}));
+    // Typed with the identity op and identity dropout: the draws after the resume are
+    // the uninterrupted run's.
+    let args = "--layers 5 --width 32 --blocks 4 --phases 6 --epochs 30 --retrain-epochs 2 --seed 3 \
+                --shape 2,4,4 --stem conv --ops dense,identity";
+    let config = pdarts(serde_json::json!({"prune_below": 0.3, "identity_dropout": 0.3}));
     let expected = root.join("uninterrupted");
     run_ok(&[search_args(&expected, args, &config), vec!["--quiet".into()]].concat());
     // Killed in the first phase of stage 2 (resumes with the stage switch) and in its

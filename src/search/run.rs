@@ -211,15 +211,21 @@ fn search(
     })
 }
 
-/// P-DARTS' stage switch before phase `phase` when it is the first of a stage after
-/// the first: the density of the stage that ended is pruned and carried over by vertex
-/// to the next stage's space, and the session moves there.
+/// P-DARTS before phase `phase`: the identity dropout of the phase, and the stage
+/// switch when the phase is the first of a stage after the first: the density of the
+/// stage that ended is pruned and carried over by vertex to the next stage's space, and
+/// the session moves there.
 fn next_stage(config: &SearchConfig, plan: &StagePlan, space: &Space, session: &mut Session, phase: usize) -> Result<()> {
     let (stage, first) = stage_of(phase, &plan.phases);
+    let options = &config.session.strategy_options.pdarts;
+    // The identity dropout decays linearly over the stage, phase by phase.
+    let start: usize = plan.phases[..stage].iter().sum();
+    let n = plan.phases[stage] as f64;
+    let at = |p: usize| options.identity_dropout_at((p - start) as f64 / n);
+    session.set_identity_dropout(at(phase), at(phase + 1))?;
     if stage == 0 || !first {
         return Ok(());
     }
-    let options = &config.session.strategy_options.pdarts;
     let mut density = session.density().clone();
     density.prune(&prune_mask(&density, options.prune_below, options.top_ops))?;
     let next = plan.space(space, stage)?;

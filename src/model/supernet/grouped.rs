@@ -17,7 +17,14 @@ use crate::model::space::Aggregation;
 
 impl Supernet {
     /// Logits of every block, `[k, B, C]`, by the grouped path.
-    pub(super) fn forward_grouped(&self, x: &Tensor, masks: &BlockMasks) -> Result<Tensor> {
+    /// `identity_dropout`, when given, is applied to each vertex's identity output once
+    /// it is computed (see [`Supernet::forward_all_with_identity_dropout`]).
+    pub(super) fn forward_grouped(
+        &self,
+        x: &Tensor,
+        masks: &BlockMasks,
+        mut identity_dropout: Option<&mut dyn FnMut(Tensor) -> Result<Tensor>>,
+    ) -> Result<Tensor> {
         let space = &self.space;
         let plan: &BlockPlan = &masks.plan;
         let (l, d) = (space.layers(), space.width() as i64);
@@ -39,7 +46,12 @@ impl Supernet {
                 if wj.is_none() {
                     for &i in &preds {
                         if pooled[i][o].is_none() {
-                            pooled[i][o] = Some(ops::apply_op(op, &h[i], None, space.shape(), None)?);
+                            let out = ops::apply_op(op, &h[i], None, space.shape(), None)?;
+                            let out = match (&mut identity_dropout, op) {
+                                (Some(drop), Op::Identity) => drop(out)?,
+                                _ => out,
+                            };
+                            pooled[i][o] = Some(out);
                         }
                     }
                 }

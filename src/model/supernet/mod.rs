@@ -268,9 +268,31 @@ impl Supernet {
     /// `masks.path` names (the grouped one unless set otherwise).
     pub fn forward_all(&self, x: &Tensor, masks: &BlockMasks) -> Result<Tensor> {
         match masks.path {
-            SupernetPath::Grouped => self.forward_grouped(x, masks),
+            SupernetPath::Grouped => self.forward_grouped(x, masks, None),
             SupernetPath::Batched => self.forward_batched(x, masks),
         }
+    }
+
+    /// [`Supernet::forward_all`] with dropout on the identity op's output (P-DARTS): each
+    /// element of a vertex's identity output is zeroed with probability `rate` and the
+    /// others scaled by `1 / (1 - rate)`, the draws from `rng` (the session's generator).
+    /// The grouped path only; `rate` in `[0, 1)`, 0 being [`Supernet::forward_all`].
+    pub fn forward_all_with_identity_dropout<R: Rng>(&self, x: &Tensor, masks: &BlockMasks, rate: f64, rng: &mut R) -> Result<Tensor> {
+        if !(0.0..1.0).contains(&rate) {
+            return Err(Error::Input(format!("identity dropout rate {rate} is outside [0, 1)")));
+        }
+        if rate == 0.0 {
+            return self.forward_all(x, masks);
+        }
+        if masks.path != SupernetPath::Grouped {
+            return Err(Error::Input("identity dropout is computed by the grouped path only".into()));
+        }
+        let mut drop = |t: Tensor| -> Result<Tensor> {
+            let keep: Vec<f64> = (0..t.numel()).map(|_| if rng.gen::<f64>() < rate { 0.0 } else { 1.0 / (1.0 - rate) }).collect();
+            let mask = Tensor::f_from_slice(&keep)?.f_to_kind(self.kind)?.f_to_device(self.device)?.f_view(t.size().as_slice())?;
+            Ok(t.f_mul(&mask)?)
+        };
+        self.forward_grouped(x, masks, Some(&mut drop))
     }
 
     /// The stacked weights of `op` into vertex `j` (`None` for ops without weights).

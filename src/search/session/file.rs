@@ -313,5 +313,6 @@ fn restore(doc: SessionDocument, file: &mut TensorFile, what: &str) -> Result<Se
         history: doc.history,
         best,
         weight_steps: doc.weight_steps,
+        identity_dropout: (0.0, 0.0),
     })
 }

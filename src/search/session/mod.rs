@@ -189,6 +189,10 @@ pub struct Session {
     best: Option<BestArchitecture>,
     /// Weight steps taken (for messages and checkpoints).
     weight_steps: usize,
+    /// The identity op's dropout rate in weight steps at the phase's start and end
+    /// (`pdarts`; linear in between by the phase progress). Set by the search loop
+    /// before each phase, not saved.
+    identity_dropout: (f64, f64),
 }
 
 impl Session {
@@ -242,6 +246,7 @@ impl Session {
             history: Vec::new(),
             best: None,
             weight_steps: 0,
+            identity_dropout: (0.0, 0.0),
         })
     }
 
@@ -470,6 +475,7 @@ impl Session {
             progress: self.progress,
             weight_lr: self.weight_lr,
             train_batch: if with_train_batch { self.last_train.as_ref().map(|(x, y)| (x, y)) } else { None },
+            identity_dropout: self.identity_dropout.0 + (self.identity_dropout.1 - self.identity_dropout.0) * self.progress,
         }
     }
 
@@ -625,6 +631,19 @@ impl Session {
         };
         self.phase += 1;
         Ok(report)
+    }
+
+    /// The identity op's dropout rate in this phase's weight steps, `start` at its start
+    /// and `end` at its end, linear in between (P-DARTS' decay over a stage); both in
+    /// `[0, 1)`. Only `pdarts` applies it.
+    pub fn set_identity_dropout(&mut self, start: f64, end: f64) -> Result<()> {
+        for v in [start, end] {
+            if !(v.is_finite() && (0.0..1.0).contains(&v)) {
+                return Err(Error::config("identity_dropout", format!("{v} is out of range: allowed [0, 1)")));
+            }
+        }
+        self.identity_dropout = (start, end);
+        Ok(())
     }
 
     /// P-DARTS' limit on the identity edges of the best block (`None` for the other

@@ -238,10 +238,13 @@ pub struct StepContext<'a> {
     /// The last weight-split batch `(x, y)` (`darts2`'s unrolled step), on the
     /// session's device.
     pub train_batch: Option<(&'a Tensor, &'a Tensor)>,
+    /// The identity op's dropout rate in weight steps (`pdarts`; 0: none).
+    pub identity_dropout: f64,
 }
 
 impl<'a> StepContext<'a> {
-    /// A context at progress 0, weight learning rate 0.05 and no training batch.
+    /// A context at progress 0, weight learning rate 0.05, no training batch and no
+    /// identity dropout.
     pub fn new(
         supernet: &'a Supernet,
         dags: &'a [Dag],
@@ -249,7 +252,7 @@ impl<'a> StepContext<'a> {
         alpha: &'a Tensor,
         rng: &'a mut ChaCha8Rng,
     ) -> StepContext<'a> {
-        StepContext { supernet, dags, masks, alpha, rng, progress: 0.0, weight_lr: 0.05, train_batch: None }
+        StepContext { supernet, dags, masks, alpha, rng, progress: 0.0, weight_lr: 0.05, train_batch: None, identity_dropout: 0.0 }
     }
 
     /// Number of blocks.
@@ -272,6 +275,12 @@ impl<'a> StepContext<'a> {
                 self.supernet.forward_all(x, self.masks)
             }
         }
+    }
+
+    /// Logits `[k, B, C]` of every block for a weight step with the identity op's
+    /// output dropped at rate `identity_dropout` (drawn from the session's RNG).
+    pub fn logits_all_dropping_identity(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.supernet.forward_all_with_identity_dropout(x, self.masks, self.identity_dropout, self.rng)
     }
 
     /// Logits `[B, C]` of block `b` alone (graph kept only in weight steps).

@@ -1,7 +1,7 @@
 //! P-DARTS (Chen et al. 2019, "Progressive differentiable architecture search"): the
 //! search deepens in stages while it prunes its candidates. Its forward pass and
-//! gradient are first-order DARTS'; the stages, the pruning and the final pick
-//! are the search loop's ([`crate::search::stages`]). This file holds
+//! gradient are first-order DARTS'; the stages, the pruning, the
+//! identity dropout's schedule and the final pick are the search loop's ([`crate::search::stages`]). This file holds
 //! its options (`strategy_options.pdarts`).
 
 use serde::{Deserialize, Serialize};
@@ -28,11 +28,14 @@ pub struct PdartsConfig {
     pub top_ops: Option<usize>,
     /// The final pick's limit on identity edges (default 2).
     pub max_identity: usize,
+    /// The identity op's dropout rate in weight steps at a stage's start, decaying
+    /// linearly to 0 at its end (default 0: none).
+    pub identity_dropout: f64,
 }
 
 impl Default for PdartsConfig {
     fn default() -> Self {
-        PdartsConfig { stages: 3, depths: None, prune_below: 0.1, top_ops: None, max_identity: 2 }
+        PdartsConfig { stages: 3, depths: None, prune_below: 0.1, top_ops: None, max_identity: 2, identity_dropout: 0.0 }
     }
 }
 
@@ -56,7 +59,19 @@ impl PdartsConfig {
         if self.top_ops == Some(0) {
             return Err(Error::config(field("top_ops"), "0 is out of range: at least 1"));
         }
+        if !(self.identity_dropout.is_finite() && (0.0..1.0).contains(&self.identity_dropout)) {
+            return Err(Error::config(
+                field("identity_dropout"),
+                format!("{} is out of range: allowed [0, 1)", self.identity_dropout),
+            ));
+        }
         Ok(())
+    }
+
+    /// The identity dropout rate after `fraction` of a stage: `identity_dropout (1 -
+    /// fraction)`.
+    pub fn identity_dropout_at(&self, fraction: f64) -> f64 {
+        self.identity_dropout * (1.0 - fraction.clamp(0.0, 1.0))
     }
 }
 
@@ -76,7 +91,11 @@ impl Strategy for Pdarts {
             StepKind::Architecture => ctx.alpha.shallow_clone(),
         };
         let w = alpha.f_softmax(0, alpha.kind())?;
-        mix(&w, &ctx.logits_all(x, step)?)
+        let logits = match step {
+            StepKind::Weights => ctx.logits_all_dropping_identity(x)?,
+            StepKind::Architecture => ctx.logits_all(x, step)?,
+        };
+        mix(&w, &logits)
     }
 
     fn block_weights(&self, alpha: &Tensor) -> Result<Vec<f64>> {
