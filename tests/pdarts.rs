@@ -372,6 +372,17 @@ fn dense_and_typed_digits_searches_deepen_in_stages_and_prune() {
     assert_eq!(s["space"]["layers"], 5);
     let pruned = check_stages(&dir, &s, &[2, 1, 1], &[3, 4, 5], 0.3);
     assert!(pruned > 0, "no edge pruned: the test would not see pruning");
+    // summary.json's stages: depth, phases, and the edges pruned at each end (the
+    // pruned set grows: pruned edges stay pruned).
+    let stages = s["stages"].as_array().unwrap();
+    let row = |st: &serde_json::Value| (st["depth"].as_u64().unwrap(), st["first_phase"].as_u64().unwrap(), st["phases"].as_u64().unwrap());
+    assert_eq!(stages.iter().map(row).collect::<Vec<_>>(), vec![(3, 0, 2), (4, 2, 1), (5, 3, 1)]);
+    let edge_set = |st: &serde_json::Value| -> HashSet<(u64, u64)> {
+        st["pruned_edges"].as_array().unwrap().iter().map(|e| (e[0].as_u64().unwrap(), e[1].as_u64().unwrap())).collect()
+    };
+    assert!(edge_set(&stages[0]).is_subset(&edge_set(&stages[1])), "{stages:?}");
+    assert_eq!(edge_set(&stages[1]).len(), pruned, "{stages:?}");
+    assert!(edge_set(&stages[2]).is_empty());
 
     // Typed, L = 4, k = 4, 3 ops: depth 2 holds 4 DAGs and ceil(4 / 3) = 2, so 2, 3, 4.
     // Keeping the top 2 ops of an edge leaves at most 2 ops on it in later stages; the
@@ -392,6 +403,20 @@ fn dense_and_typed_digits_searches_deepen_in_stages_and_prune() {
         }
     }
     assert!(ops_after.values().all(|ops| ops.len() <= 2), "{ops_after:?}");
+    // Keeping 2 of 3 ops prunes exactly one op on every edge of a stage that ended (no
+    // edge is pruned whole at prune_below 0), and no later block uses it there.
+    let stages = s["stages"].as_array().unwrap();
+    for (st, first_later, edges) in [(&stages[0], 1, 1), (&stages[1], 2, 3)] {
+        let pruned_ops = st["pruned_ops"].as_array().unwrap();
+        assert_eq!(pruned_ops.len(), edges, "{st}");
+        assert!(st["pruned_edges"].as_array().unwrap().is_empty(), "{st}");
+        for p in pruned_ops {
+            let (edge, op) = ((p[0][0].as_u64().unwrap(), p[0][1].as_u64().unwrap()), p[1].as_str().unwrap());
+            for r in hist.iter().filter(|r| r["phase"].as_u64().unwrap() >= first_later) {
+                assert!(!edges_of(r).contains(&(edge, op.to_string())), "pruned {edge:?} {op} drawn in {r}");
+            }
+        }
+    }
     let identity = |r: &serde_json::Value| edges_of(r).iter().filter(|(_, o)| o == "identity").count();
     let last: Vec<&serde_json::Value> = hist.iter().filter(|r| r["phase"] == 2).collect();
     let qualifying = last.iter().filter(|r| identity(r) <= 1);

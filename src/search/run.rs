@@ -20,7 +20,7 @@ use crate::search::first_dags::resolve;
 use crate::search::phases::{run_phase, PhaseData};
 use crate::search::retrain::{retrain, RetrainInputs, Retrained};
 use crate::search::session::{HistoryRecord, Session};
-use crate::search::stages::{carry_over, over_full_space, prune_mask, stage_of, StagePlan};
+use crate::search::stages::{carry_over, over_full_space, prune_mask, stage_of, StagePlan, StageSummary};
 use crate::search::state::LoopState;
 use crate::search::summary::{
     BaselineSummary, BestSummary, DatasetSummary, MapKeys, Resumed, SpaceSummary, Summary, Timing,
@@ -155,7 +155,7 @@ fn search(
     let mut interrupted = false;
     while state.phases_done < config.phases {
         if let Some(plan) = &plan {
-            next_stage(config, plan, &space, &mut session, state.phases_done)?;
+            next_stage(config, plan, &space, &mut session, &mut state)?;
         }
         let outcome = run_phase(config, &mut session, &phase_data, &mut state, control)?;
         if let Some(p) = state.density.last_mut() {
@@ -215,7 +215,8 @@ fn search(
 /// switch when the phase is the first of a stage after the first: the density of the
 /// stage that ended is pruned and carried over by vertex to the next stage's space, and
 /// the session moves there.
-fn next_stage(config: &SearchConfig, plan: &StagePlan, space: &Space, session: &mut Session, phase: usize) -> Result<()> {
+fn next_stage(config: &SearchConfig, plan: &StagePlan, space: &Space, session: &mut Session, state: &mut LoopState) -> Result<()> {
+    let phase = state.phases_done;
     let (stage, first) = stage_of(phase, &plan.phases);
     let options = &config.session.strategy_options.pdarts;
     // The identity dropout decays linearly over the stage, phase by phase.
@@ -231,7 +232,21 @@ fn next_stage(config: &SearchConfig, plan: &StagePlan, space: &Space, session: &
     let next = plan.space(space, stage)?;
     let (p0, p_min) = (config.session.density.p0, config.session.density.p_min);
     let carried = carry_over(&density, session.space(), &next, p0, p_min)?;
-    session.restage(&next, carried)
+    let ended = plan.summary(stage - 1, Some((&density, session.space())));
+    session.restage(&next, carried)?;
+    state.stages.push(ended);
+    Ok(())
+}
+
+/// The stages of a `pdarts` search for its summary: those that ended, then the last
+/// one reached (empty for the other strategies).
+fn stages_summary(config: &SearchConfig, space: &Space, state: &LoopState) -> Vec<StageSummary> {
+    let Ok(Some(plan)) = StagePlan::of(config, space) else { return Vec::new() };
+    let mut stages = state.stages.clone();
+    if stages.len() < plan.depths.len() {
+        stages.push(plan.summary(stages.len(), None));
+    }
+    stages
 }
 
 /// `summary.json` of a search (its `onnx` entry comes with the export).
@@ -307,6 +322,7 @@ fn summarize(
         interrupted,
         phases: state.phases.clone(),
         early_stops: state.early_stops.clone(),
+        stages: stages_summary(config, space, state),
         hessian: state.hessian.clone(),
         timing,
     }

@@ -2,7 +2,10 @@
 //! the split of the phases over the stages, the density carried from one stage's space
 //! to the next by vertex, and the pruning rule at a stage's end. Pure functions; the search loop applies them.
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
+use crate::model::ops::Op;
 use crate::model::density::{DagDensity, Pruned};
 use crate::model::space::Space;
 use crate::search::config::SearchConfig;
@@ -187,4 +190,49 @@ impl StagePlan {
 /// depth cannot be drawn, probability 0.
 pub fn over_full_space(p: &[f64], stage: &Space, space: &Space) -> Vec<f64> {
     space.edges().iter().map(|&(i, j)| stage.edge_index(i, j).map_or(0.0, |e| p[e])).collect()
+}
+
+/// One P-DARTS stage as `summary.json` reports it: its depth, its phases, and what was
+/// pruned at its end (nothing for the last stage).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSummary {
+    /// The stage (from 0).
+    pub stage: usize,
+    /// Its depth `L_s`.
+    pub depth: usize,
+    /// Its first phase (from 0).
+    pub first_phase: usize,
+    /// Its number of phases.
+    pub phases: usize,
+    /// The edges `(i, j)` fixed absent at its end (those pruned earlier included).
+    pub pruned_edges: Vec<(usize, usize)>,
+    /// The (edge, op) pairs fixed at 0 at its end, on edges not pruned whole.
+    pub pruned_ops: Vec<((usize, usize), Op)>,
+}
+
+impl StagePlan {
+    /// The summary of stage `stage` whose density at its end is `density` over
+    /// `stage_space` (`None`: the last stage, nothing pruned).
+    pub fn summary(&self, stage: usize, density: Option<(&DagDensity, &Space)>) -> StageSummary {
+        let (mut pruned_edges, mut pruned_ops) = (Vec::new(), Vec::new());
+        if let Some((density, space)) = density {
+            let pruned = density.pruned();
+            for (e, &edge) in space.edges().iter().enumerate() {
+                if pruned.edges[e] {
+                    pruned_edges.push(edge);
+                } else if space.is_typed() {
+                    pruned_ops.extend(pruned.ops[e].iter().zip(space.ops()).filter(|(p, _)| **p).map(|(_, &op)| (edge, op)));
+                }
+            }
+        }
+        StageSummary {
+            stage,
+            depth: self.depths[stage],
+            first_phase: self.phases[..stage].iter().sum(),
+            phases: self.phases[stage],
+            pruned_edges,
+            pruned_ops,
+        }
+    }
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::search::hessian::HessianPoint;
+use crate::search::stages::StageSummary;
 use crate::search::strategy::EarlyStop;
 use crate::search::summary::PhaseSummary;
 
@@ -36,6 +37,9 @@ pub struct LoopState {
     /// The Hessian monitor's measurements (`hessian_every`).
     #[serde(default)]
     pub hessian: Vec<HessianPoint>,
+    /// P-DARTS' stages that have ended (with what they pruned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSummary>,
     /// Seconds of search at the end of each phase, from the search's start (over
     /// resumes).
     #[serde(default)]

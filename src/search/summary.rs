@@ -7,6 +7,7 @@ use crate::model::dag::DagMetrics;
 use crate::model::ops::{Op, Stem};
 use crate::model::space::{default_ops, is_dense_only, Activation, Aggregation, Norm, Space};
 use crate::search::hessian::HessianPoint;
+use crate::search::stages::StageSummary;
 use crate::search::strategy::EarlyStop;
 
 /// The dataset and its split sizes. The training file is split into the weight split
@@ -303,6 +304,9 @@ pub struct Summary {
     /// epochs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hessian: Vec<HessianPoint>,
+    /// P-DARTS' stages: depth, phases, and what each pruned at its end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSummary>,
     /// Timings.
     pub timing: Timing,
 }
