@@ -19,7 +19,7 @@
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use super::{check_range, mix, softmax_weights, StepContext, StepKind, Strategy, StrategyKind};
+use super::{check_range, softmax_weights, StepContext, StepKind, Strategy, StrategyKind};
 use crate::error::{Error, Result};
 use crate::model::dag::Dag;
 use crate::model::ops::Op;
@@ -112,13 +112,9 @@ impl Strategy for DartsPlus {
         StrategyKind::DartsPlus
     }
 
+    /// DARTS' own step: the rules only watch it.
     fn forward(&mut self, ctx: &mut StepContext<'_>, x: &Tensor, step: StepKind) -> Result<Tensor> {
-        let alpha = match step {
-            StepKind::Weights => ctx.alpha.f_detach()?,
-            StepKind::Architecture => ctx.alpha.shallow_clone(),
-        };
-        let w = alpha.f_softmax(0, alpha.kind())?;
-        mix(&w, &ctx.logits_all(x, step)?)
+        super::darts::Darts.forward(ctx, x, step)
     }
 
     fn block_weights(&self, alpha: &Tensor) -> Result<Vec<f64>> {
