@@ -86,6 +86,15 @@ fn a_tiny_study_runs_reports_and_survives_a_kill() {
         let v = c["verdict"].as_str().unwrap();
         assert!(["better", "better_within_margin", "worse", "worse_within_margin", "equivalent", "cant_tell"].contains(&v), "{v}");
     }
+    // RQ3: the L = 3 spaces against the largest one (L = 4) of their strategy, paired
+    // by seed; RQ1 has no `random` strategy to pair with, and says so.
+    let rq3 = digits["rq3_tests"].as_array().unwrap();
+    assert_eq!(rq3.len(), 3, "darts and gdas on L=3, and the ground truth's darts: {rq3:?}");
+    assert!(rq3.iter().all(|c| c["against"] == "L=4 S=3 D=16" && c["test"]["n"] == 2 && c["space"]["layers"] == 3), "{rq3:?}");
+    assert!(digits["rq3_answer"].as_str().unwrap().starts_with("digits: "));
+    assert!(digits["rq1_answer"].as_str().unwrap().contains("no strategy has searches paired by seed with random sampling"));
+    assert!(!md.contains("Not complete"), "every group finished");
+    assert!(r["groups"].as_array().unwrap().iter().all(|g| g["units"]["finished"] == g["units"]["total"]), "{}", r["groups"]);
     // The ground truth's 8 DAGs over 2 seeds have a resolution; the strategies group's
     // 4 random DAGs too.
     let res = digits["resolution"].as_array().unwrap();
@@ -218,6 +227,11 @@ fn single_units_run_by_id_or_by_index() {
     let o = experiment(&file, &out, &["--list-units"]);
     let listing = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(listing.lines().any(|l| l.starts_with("2 ") && l.contains("pending")), "{listing}");
+    // A report of a study in pieces names the group that is not complete.
+    let o = densenas().arg("report").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("**Not complete**") && md.contains("*group 1*: 1 of 3 units finished, 0 failed"), "{md}");
     for (stage, index) in [("1", "1"), ("2", "0")] {
         let o = experiment(&file, &out, &["--stage", stage, "--unit-index", index]);
         assert!(o.status.success(), "{}", stderr(&o));

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::answers;
+use super::contrasts::{rq1_tests, rq3_tests, SeedResults};
 use super::resolution::{disattenuated, resolution, Resolution};
 use super::rq6::{self, Rq6Row, Rq6Test};
 use super::stats::{
@@ -56,6 +58,13 @@ pub struct SpaceLabel {
     /// 16x7x7 conv stem`); absent in untyped spaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typed: Option<String>,
+}
+
+impl SpaceLabel {
+    /// True when `self` and `other` differ at most in their group.
+    pub fn same_space(&self, other: &SpaceLabel) -> bool {
+        SpaceLabel { group: String::new(), ..self.clone() } == SpaceLabel { group: String::new(), ..other.clone() }
+    }
 }
 
 /// True when `s` has ops on edges or a convolutional stem.
@@ -198,19 +207,25 @@ impl Comparison {
     }
 }
 
-/// Sets primary, Holm's p (within the primary ones), seeds needed, TOST and the
-/// verdict of each of a dataset's comparisons; returns the level the family's verdicts
-/// use (5% over its size, Bonferroni's bound for Holm's strictest step).
+/// Sets primary (the experiment's RQ2 family), Holm's p, seeds needed, TOST and the
+/// verdict of each of a dataset's RQ2 comparisons; returns the level the family's
+/// verdicts use (5% over its size, Bonferroni's bound for Holm's strictest step).
 pub fn judge(rq2: &mut [Comparison], options: &ReportOptions) -> f64 {
-    let margin = options.margin_points / 100.0;
-    for c in rq2.iter_mut() {
-        c.primary = options.primary.rq2.contains(&c.against);
+    judge_family(rq2, &|c| options.primary.rq2.contains(&c.against), options.margin_points / 100.0)
+}
+
+/// Sets primary (where `primary` says so), Holm's p (within the primary ones), seeds
+/// needed, TOST at `margin` (accuracy) and the verdict of each comparison; returns the
+/// level the primary family's verdicts use.
+pub fn judge_family(cs: &mut [Comparison], primary: &dyn Fn(&Comparison) -> bool, margin: f64) -> f64 {
+    for c in cs.iter_mut() {
+        c.primary = primary(c);
     }
-    let p: Vec<Option<f64>> = rq2.iter().map(|c| if c.primary { c.test.p } else { None }).collect();
+    let p: Vec<Option<f64>> = cs.iter().map(|c| if c.primary { c.test.p } else { None }).collect();
     let corrected = holm(&p);
-    let family = rq2.iter().filter(|c| c.primary && c.test.p.is_some()).count().max(1);
+    let family = cs.iter().filter(|c| c.primary && c.test.p.is_some()).count().max(1);
     let level = ALPHA / family as f64;
-    for (c, p_holm) in rq2.iter_mut().zip(corrected) {
+    for (c, p_holm) in cs.iter_mut().zip(corrected) {
         c.test.p_holm = p_holm;
         let p_family = if c.primary { p_holm } else { c.test.p };
         c.test.seeds_needed_at(if c.primary { level } else { ALPHA });
@@ -294,6 +309,13 @@ pub struct DatasetReport {
     pub train_subsample: Option<usize>,
     /// RQ1.
     pub rq1: Vec<StrategyRow>,
+    /// RQ1: each strategy against random sampling with weight sharing on its space,
+    /// paired by seed (one Holm family).
+    #[serde(default)]
+    pub rq1_tests: Vec<Comparison>,
+    /// RQ1's answer.
+    #[serde(default)]
+    pub rq1_answer: String,
     /// RQ1 against compute, per strategy and space.
     #[serde(default)]
     pub rq1_compute: Vec<ComputeCurve>,
@@ -309,6 +331,13 @@ pub struct DatasetReport {
     pub rq2_answer: String,
     /// RQ3.
     pub rq3: Vec<SizeRow>,
+    /// RQ3: each space against the largest its strategy searched at its width, paired
+    /// by seed (one Holm family).
+    #[serde(default)]
+    pub rq3_tests: Vec<Comparison>,
+    /// RQ3's answer.
+    #[serde(default)]
+    pub rq3_answer: String,
     /// RQ4.
     pub rq4: Vec<MetricRow>,
     /// The standalone DAGs per space (for RQ4's and RQ5's plots): DAG, metrics, mean
@@ -385,6 +414,15 @@ pub struct UnitCounts {
     pub failed: usize,
 }
 
+/// One group's units: complete when every unit known now is finished.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupCounts {
+    /// The group's name (or its index).
+    pub group: String,
+    /// Its units (shared ones counted in every group that has them).
+    pub units: UnitCounts,
+}
+
 /// `report.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -394,6 +432,9 @@ pub struct Report {
     pub densenas_version: String,
     /// The units.
     pub units: UnitCounts,
+    /// Per group: whether it is complete.
+    #[serde(default)]
+    pub groups: Vec<GroupCounts>,
     /// Per dataset.
     pub datasets: Vec<DatasetReport>,
     /// RQ5.
@@ -515,9 +556,23 @@ pub fn build(experiment: &Experiment, dir: &ExperimentDir) -> Result<Report> {
         experiment: experiment.name.clone(),
         densenas_version: crate::VERSION.to_string(),
         units: counts,
+        groups: group_counts(experiment, dir, &results)?,
         datasets: reports,
         rq5,
     })
+}
+
+/// Each group's units, finished and failed.
+fn group_counts(experiment: &Experiment, dir: &ExperimentDir, results: &Results) -> Result<Vec<GroupCounts>> {
+    let mut out = Vec::new();
+    for (gi, g) in experiment.groups.iter().enumerate() {
+        let alone = Experiment { name: experiment.name.clone(), groups: vec![g.clone()], report: experiment.report.clone() };
+        let units = known_units_of(&alone, dir)?;
+        let finished = units.iter().filter(|u| results.map.contains_key(&u.id)).count();
+        let failed = units.iter().filter(|u| !results.map.contains_key(&u.id) && dir.error(&u.id).is_some()).count();
+        out.push(GroupCounts { group: group_name(g, gi), units: UnitCounts { total: units.len(), finished, failed } });
+    }
+    Ok(out)
 }
 
 fn cells<'a>(experiment: &'a Experiment, d: &DatasetEntry) -> Result<Vec<Cell<'a>>> {
@@ -536,6 +591,7 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
     let (mut rq1, mut rq2, mut rq3, mut rq4, mut standalone) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut rq1_compute = Vec::new();
     let mut rq6 = Vec::new();
+    let mut seed_results = Vec::new();
     // Groups may share searches (the same units): each is reported once, under the
     // first group that has it; a comparison is kept once per baseline.
     let mut seen_searches = std::collections::HashSet::new();
@@ -556,6 +612,11 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
                     rq1_compute.push(compute_curve(&cell.label, strategy.name(), &runs.iter().collect::<Vec<_>>()));
                 }
                 let row = strategy_row(cell, strategy, r)?;
+                seed_results.push(SeedResults {
+                    space: cell.label.clone(),
+                    strategy: strategy.name().to_string(),
+                    test_accuracy: cell.group.seeds.iter().filter_map(|&s| cell.search(r, strategy, s).map(|x| (s, x.summary.best.test_accuracy))).collect(),
+                });
                 rq3.push(SizeRow { space: cell.label.clone(), strategy: row.strategy.clone(), test_accuracy: row.test_accuracy.clone() });
                 rq1.push(row);
             }
@@ -593,7 +654,11 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
         a.strategy.cmp(&b.strategy).then(a.space.layers.cmp(&b.space.layers)).then(a.space.allowed_edges.cmp(&b.space.allowed_edges))
     });
     let label = dataset_label(d);
-    let rq2_answer = rq2_answer(&label, &rq2, &resolution);
+    let margin = experiment.report.margin_points / 100.0;
+    let (rq1_tests, rq3_tests) = (rq1_tests(&seed_results, margin), rq3_tests(&seed_results, margin));
+    let rq1_answer = answers::rq1_answer(&label, &rq1, &rq1_tests, &resolution);
+    let rq3_answer = answers::rq3_answer(&label, &rq3_tests);
+    let rq2_answer = answers::rq2_answer(&label, &rq2, &resolution);
     Ok(DatasetReport {
         dataset: label,
         data: d.data.clone(),
@@ -601,10 +666,14 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
         resolution,
         family_alpha,
         rq1,
+        rq1_tests,
+        rq1_answer,
         rq1_compute,
         rq2,
         rq2_answer,
         rq3,
+        rq3_tests,
+        rq3_answer,
         rq4,
         standalone,
         rq6_tests: rq6::tests(&rq6, experiment.report.margin_points / 100.0),
@@ -743,62 +812,6 @@ fn comparisons(cell: &Cell<'_>, strategy: StrategyKind, r: &Results) -> Result<V
     Ok(out)
 }
 
-/// The RQ2 answer of a dataset in the verdicts' words: the primary family's verdicts
-/// counted, the clearest of them named, and where nothing is settled, what resolution
-/// the design has and the seeds that would settle the largest advantage (a rough guide).
-fn rq2_answer(dataset: &str, rq2: &[Comparison], resolution: &[SpaceResolution]) -> String {
-    if rq2.is_empty() {
-        return format!("{dataset}: no comparison has results yet.");
-    }
-    let primary: Vec<&Comparison> = rq2.iter().filter(|c| c.primary).collect();
-    let (judged, family) = if primary.is_empty() { (rq2.iter().collect::<Vec<_>>(), "exploratory") } else { (primary, "primary") };
-    let n = judged.iter().map(|c| c.test.n).max().unwrap_or(0);
-    let mut counts: Vec<(Verdict, usize)> = Vec::new();
-    for v in [Verdict::Better, Verdict::BetterWithinMargin, Verdict::Equivalent, Verdict::CantTell, Verdict::WorseWithinMargin, Verdict::Worse] {
-        let k = judged.iter().filter(|c| c.verdict == v).count();
-        if k > 0 {
-            counts.push((v, k));
-        }
-    }
-    let tally: Vec<String> = counts.iter().map(|(v, k)| format!("{k} {}", v.words())).collect();
-    let answer = if judged.iter().any(|c| c.verdict == Verdict::Better) {
-        "yes"
-    } else if judged.iter().all(|c| matches!(c.verdict, Verdict::Equivalent | Verdict::BetterWithinMargin | Verdict::WorseWithinMargin)) {
-        "no (equivalent within the margin)"
-    } else if judged.iter().any(|c| c.verdict == Verdict::Worse) && !judged.iter().any(|c| c.verdict == Verdict::CantTell) {
-        "no (worse)"
-    } else {
-        "can't tell"
-    };
-    let mut text = format!("{dataset}: {answer}. Over the {} {family} comparisons with up to {n} seeds: {}.", judged.len(), tally.join(", "));
-    if let Some(c) = judged.iter().filter(|c| c.verdict == Verdict::Better).max_by(|a, b| a.test.mean_difference.total_cmp(&b.test.mean_difference)) {
-        text += &format!(
-            " The largest: {} on L={} against {}, {:+.2} points (Holm p = {}).",
-            c.strategy,
-            c.space.layers,
-            c.against,
-            100.0 * c.test.mean_difference,
-            c.test.p_holm.map_or("-".into(), |p| format!("{p:.3}"))
-        );
-    }
-    if answer == "can't tell" {
-        if let Some(c) = judged.iter().filter(|c| c.verdict == Verdict::CantTell && c.test.mean_difference > 0.0).max_by(|a, b| a.test.mean_difference.total_cmp(&b.test.mean_difference)) {
-            text += &format!(
-                " The largest undecided advantage, {} on L={} against {} ({:+.2} points), would need about {} seeds at the observed spread (a rough guide).",
-                c.strategy,
-                c.space.layers,
-                c.against,
-                100.0 * c.test.mean_difference,
-                c.test.seeds_needed.map_or("an unknown number of".to_string(), |s| if s >= super::stats::SEEDS_CAP { format!("more than {s}") } else { s.to_string() })
-            );
-        }
-        if let Some(r) = resolution.iter().filter_map(|r| r.resolution.detectable_difference).reduce(f64::min) {
-            text += &format!(" The design detects differences between two DAGs of {:.2} points or more (see Resolution).", 100.0 * r);
-        }
-    }
-    text
-}
-
 fn metric_rows(cell: &Cell<'_>, dags: &SpaceDags, salt: u64) -> Vec<MetricRow> {
     let acc: Vec<f64> = dags.dags.iter().map(|d| d.test_accuracy).collect();
     METRICS
@@ -818,7 +831,7 @@ fn cross_dataset(reports: &[DatasetReport]) -> Vec<CrossDataset> {
     for (i, a) in reports.iter().enumerate() {
         for b in &reports[i + 1..] {
             for sa in &a.standalone {
-                let Some(sb) = b.standalone.iter().find(|s| s.space == sa.space) else { continue };
+                let Some(sb) = b.standalone.iter().find(|s| s.space.same_space(&sa.space)) else { continue };
                 let by_edges: BTreeMap<&Vec<(usize, usize)>, f64> = sb.dags.iter().map(|d| (&d.edges, d.test_accuracy)).collect();
                 let (mut x, mut y) = (Vec::new(), Vec::new());
                 for d in &sa.dags {
@@ -829,7 +842,7 @@ fn cross_dataset(reports: &[DatasetReport]) -> Vec<CrossDataset> {
                 }
                 if x.len() >= 3 {
                     let seed = 77 + out.len() as u64;
-                    let reliability = [reliability_of(a, &sa.space), reliability_of(b, &sa.space)];
+                    let reliability = [reliability_of(a, &sa.space), reliability_of(b, &sb.space)];
                     let spearman_rho = bootstrap(&x, &y, spearman, seed);
                     let spearman_rho_corrected = match (spearman_rho.value, reliability) {
                         (Some(r), [Some(rx), Some(ry)]) => disattenuated(r, rx, ry),
@@ -852,5 +865,5 @@ fn cross_dataset(reports: &[DatasetReport]) -> Vec<CrossDataset> {
 
 /// The reliability of a space's seed-mean ranking on a dataset (ICC(1,k)).
 fn reliability_of(d: &DatasetReport, space: &SpaceLabel) -> Option<f64> {
-    d.resolution.iter().find(|r| &r.space == space).and_then(|r| r.resolution.icc_seed_mean)
+    d.resolution.iter().find(|r| r.space.same_space(space)).and_then(|r| r.resolution.icc_seed_mean)
 }

@@ -70,6 +70,7 @@ pub fn render_with_setup(r: &Report, setup: Option<&Setup>) -> String {
          Plots are in `plots/`.\n",
         r.densenas_version, r.units.total, r.units.finished, r.units.failed
     );
+    groups(&mut s, r);
     if let Some(setup) = setup {
         setup_section(&mut s, setup);
     }
@@ -86,6 +87,21 @@ pub fn render_with_setup(r: &Report, setup: Option<&Setup>) -> String {
         }
     }
     s
+}
+
+/// The groups not complete, named before any figure: their rows below are partial.
+fn groups(s: &mut String, r: &Report) {
+    let open: Vec<String> = r
+        .groups
+        .iter()
+        .filter(|g| g.units.finished < g.units.total)
+        .map(|g| format!("- *{}*: {} of {} units finished, {} failed", g.group, g.units.finished, g.units.total, g.units.failed))
+        .collect();
+    if open.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "**Not complete**: these groups' figures below are partial (a rerun of the experiment goes on):\n");
+    let _ = writeln!(s, "{}\n", open.join("\n"));
 }
 
 fn setup_section(s: &mut String, u: &Setup) {
@@ -137,6 +153,10 @@ fn resolution(s: &mut String, r: &Report) {
             );
         }
         let _ = writeln!(s);
+        for line in super::answers::resolution_answers(&d.resolution) {
+            let _ = writeln!(s, "{line}");
+        }
+        let _ = writeln!(s);
     }
 }
 
@@ -146,7 +166,7 @@ fn rq1(s: &mut String, r: &Report) {
         if d.rq1.is_empty() {
             continue;
         }
-        let _ = writeln!(s, "### {}\n", d.dataset);
+        let _ = writeln!(s, "### {}\n\n{}\n", d.dataset, d.rq1_answer);
         let _ = writeln!(s, "| space | strategy | seeds | best retrained test acc | search seconds | samples/s | distinct best DAGs | Kendall tau inherited vs standalone (blocks; sd under independence) | rank percentile among all DAGs | gap to the best DAG |");
         let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
         for row in &d.rq1 {
@@ -173,6 +193,7 @@ fn rq1(s: &mut String, r: &Report) {
             s,
             "\nThe rank percentile and the gap are read against the mean over the ground truth's seeds of every DAG of the space.\n"
         );
+        contrast_table(s, &d.rq1_tests, "strategy", "RQ1's comparisons with random sampling (with weight sharing)");
         let _ = writeln!(s, "![RQ1 {}](plots/{})\n", d.dataset, super::plots::rq1_name(&d.dataset));
         if d.rq1_compute.iter().any(|c| !c.phase_end_seconds.is_empty()) {
             let _ = writeln!(
@@ -237,7 +258,7 @@ fn rq3(s: &mut String, r: &Report) {
         if d.rq3.is_empty() {
             continue;
         }
-        let _ = writeln!(s, "### {}\n", d.dataset);
+        let _ = writeln!(s, "### {}\n\n{}\n", d.dataset, d.rq3_answer);
         let _ = writeln!(s, "| strategy | space | allowed edges | log2 DAGs | best retrained test acc |");
         let _ = writeln!(s, "|---|---|---|---|---|");
         for row in &d.rq3 {
@@ -251,7 +272,9 @@ fn rq3(s: &mut String, r: &Report) {
                 pct(&row.test_accuracy)
             );
         }
-        let _ = writeln!(s, "\n![RQ3 {}](plots/{})\n", d.dataset, super::plots::rq3_name(&d.dataset));
+        let _ = writeln!(s);
+        contrast_table(s, &d.rq3_tests, "strategy", "RQ3's comparisons with the largest space");
+        let _ = writeln!(s, "![RQ3 {}](plots/{})\n", d.dataset, super::plots::rq3_name(&d.dataset));
     }
 }
 
@@ -342,6 +365,10 @@ fn rq5(s: &mut String, r: &Report) {
          the square root of their product, and the corrected rho divides by it (capped at 1; only where both are \
          positive).\n"
     );
+    for line in super::answers::rq5_answers(&r.rq5) {
+        let _ = writeln!(s, "{line}");
+    }
+    let _ = writeln!(s);
     let _ = writeln!(s, "| space | datasets | DAGs | Spearman rho [95% CI] | Kendall tau [95% CI] | reliabilities | corrected Spearman rho |");
     let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     for c in &r.rq5 {
@@ -357,6 +384,33 @@ fn rq5(s: &mut String, r: &Report) {
             opt(c.reliability[0], 3),
             opt(c.reliability[1], 3),
             c.spearman_rho_corrected.map_or("-".into(), |v| format!("{v:+.3}"))
+        );
+    }
+    let _ = writeln!(s);
+}
+
+/// A table of paired comparisons (RQ1's and RQ3's), Holm-corrected together.
+fn contrast_table(s: &mut String, cs: &[super::build::Comparison], who: &str, title: &str) {
+    if cs.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "{title}, paired by seed (Holm over the table; differences in points):\n");
+    let _ = writeln!(s, "| space | {who} | against | seeds | mean difference | 95% CI | Holm p | TOST p | verdict |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    for c in cs {
+        let t = &c.test;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:+.2} | {} | {} | {} | {} |",
+            space(&c.space),
+            c.strategy,
+            c.against,
+            t.n,
+            100.0 * t.mean_difference,
+            t.ci95.map_or("-".into(), |[lo, hi]| format!("[{:+.2}, {:+.2}]", 100.0 * lo, 100.0 * hi)),
+            p_value(t.p_holm),
+            p_value(c.tost.as_ref().map(|x| x.p)),
+            c.verdict.words()
         );
     }
     let _ = writeln!(s);

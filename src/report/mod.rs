@@ -4,9 +4,12 @@
 //! in [`build`], text in [`markdown`], plots in [`plots`], the typed-space question in
 //! [`rq6`], RQ4's training-free predictors in [`proxies`], the arm of random search without
 //! weight sharing in [`random_search`], the resolution of a DAG ranking in [`resolution`], the words of a verdict in
-//! [`verdict`] and the machine's description in [`setup`].
+//! [`verdict`], the comparisons of strategies and of spaces in [`contrasts`], the
+//! generated answers in [`answers`] and the machine's description in [`setup`].
 
+pub(crate) mod answers;
 pub(crate) mod build;
+pub(crate) mod contrasts;
 pub(crate) mod markdown;
 pub(crate) mod plots;
 pub(crate) mod proxies;
