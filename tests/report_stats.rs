@@ -18,7 +18,7 @@ use densenas::report::{judge, Comparison, SpaceLabel};
 use densenas::report::resolution::{disattenuated, resolution};
 use densenas::report::stats::{
     benjamini_hochberg, bootstrap, bootstrap_indices, describe, holm, kendall, kendall_null_sd, paired_t, permutation_p,
-    seeds_for_power, seeds_for_power_at, spearman, t_quantile, BOOTSTRAP_MIN_N, PERMUTATIONS,
+    seeds_for_power, seeds_for_power_at, spearman, spearman_gain, t_quantile, BOOTSTRAP_MIN_N, PERMUTATIONS,
 };
 use densenas::report::verdict::{tost, verdict, Verdict};
 
@@ -166,6 +166,27 @@ fn the_bootstrap_counts_its_undefined_resamples_as_scipy_does_and_refuses_few_pa
     // Below ten pairs: a value, no interval, no resamples.
     let few = bootstrap(&acc[..BOOTSTRAP_MIN_N - 1], &metric[..BOOTSTRAP_MIN_N - 1].iter().enumerate().map(|(i, m)| m + i as f64).collect::<Vec<_>>(), spearman, 1);
     assert!(few.value.is_some() && few.ci95.is_none() && few.undefined_resamples.is_none(), "{few:?}");
+}
+
+#[test]
+fn a_proxys_gain_over_the_parameter_count_matches_scipy_on_the_same_resamples() {
+    // A proxy that tracks accuracy closely, a parameter count that tracks it loosely,
+    // with ties in the parameter count.
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let acc: Vec<f64> = (0..40).map(|_| rng.gen_range(0.9..0.99)).collect();
+    let proxy: Vec<f64> = acc.iter().map(|a| a + rng.gen_range(-0.01..0.01)).collect();
+    let params: Vec<f64> = acc.iter().map(|a| ((a + rng.gen_range(-0.05..0.05)) * 50.0).round()).collect();
+    let g = spearman_gain(&proxy, &params, &acc, 21);
+    let e = &scipy(&serde_json::json!([{"kind": "spearman_gain", "a": proxy, "b": params, "y": acc, "indices": bootstrap_indices(40, 21)}]))[0];
+    close(g.value.unwrap(), e["value"].as_f64().unwrap(), "gain");
+    assert_eq!(g.undefined_resamples.unwrap() as u64, e["undefined"].as_u64().unwrap());
+    let [lo, hi] = g.ci95.unwrap();
+    close(lo, e["ci95"][0].as_f64().unwrap(), "gain low");
+    close(hi, e["ci95"][1].as_f64().unwrap(), "gain high");
+    assert!(lo > 0.0, "the close proxy ranks better than the loose count: [{lo}, {hi}]");
+    // Against itself: no gain on any resample.
+    let same = spearman_gain(&proxy, &proxy, &acc, 3);
+    assert_eq!((same.value, same.ci95), (Some(0.0), Some([0.0, 0.0])));
 }
 
 #[test]

@@ -263,6 +263,10 @@ pub struct MetricRow {
     /// Benjamini-Hochberg's q-value among the rows of the same space and dataset.
     #[serde(default)]
     pub q_bh: Option<f64>,
+    /// A training-free proxy's gain over the parameter count: |rho| of the proxy minus
+    /// |rho| of `params`, over the same DAGs and bootstrap resamples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain_over_params: Option<Correlation>,
 }
 
 /// RQ4's row of a named per-DAG predictor: `values[i]` of DAG `i` against its
@@ -277,6 +281,7 @@ pub fn predictor_row(space: &SpaceLabel, name: &str, values: &[f64], accuracy: &
         kendall_tau: bootstrap(values, accuracy, kendall, seed + 500),
         permutation_p: permutation_p(values, accuracy, seed + 250),
         q_bh: None,
+        gain_over_params: None,
     }
 }
 

@@ -341,15 +341,38 @@ fn rq4_answers(d: &super::build::DatasetReport) -> Vec<String> {
                 .map(|m| format!("{} (rho {:+.2})", m.metric, m.spearman_rho.value.unwrap_or(f64::NAN)))
                 .collect();
             let n = rows.first().map_or(0, |m| m.spearman_rho.n);
-            if !found.is_empty() {
+            let line = if !found.is_empty() {
                 format!("- {}: goes with accuracy at BH q < 0.05: {}.", space(sp), found.join(", "))
             } else if n < BOOTSTRAP_MIN_N {
                 format!("- {}: can't tell (too few DAGs: {n}).", space(sp))
             } else {
                 format!("- {}: can't tell: no row survives BH q < 0.05 over {n} DAGs.", space(sp))
-            }
+            };
+            line + &gains(&rows)
         })
         .collect()
+}
+
+/// The proxies' gains over the parameter count, as a sentence (empty without proxies).
+fn gains(rows: &[&super::build::MetricRow]) -> String {
+    let parts: Vec<String> = rows
+        .iter()
+        .filter_map(|m| {
+            let g = m.gain_over_params.as_ref()?;
+            let words = match g.ci95 {
+                Some([lo, _]) if lo > 0.0 => "ranks better than the parameter count",
+                Some([_, hi]) if hi < 0.0 => "ranks worse than the parameter count",
+                Some(_) => "can't tell from the parameter count",
+                None => "can't tell (no interval)",
+            };
+            Some(format!("{} {} ({})", m.metric, corr(g), words))
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" Proxies against the parameter count (|rho| of the proxy minus |rho| of params, same resamples): {}.", parts.join("; "))
+    }
 }
 
 fn rq5(s: &mut String, r: &Report) {

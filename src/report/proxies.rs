@@ -5,6 +5,7 @@
 //! are the baselines a proxy must beat to be of interest.
 
 use super::build::{predictor_row, MetricRow, SpaceDags, SpaceLabel};
+use super::stats::spearman_gain;
 use crate::error::Result;
 use crate::experiment::file::{DatasetEntry, Group};
 use crate::experiment::plan::{proxies_spec, shape_of};
@@ -71,19 +72,25 @@ pub fn rq4_rows(
     }
     let mut rows = Vec::new();
     for (i, name) in PREDICTORS.iter().enumerate() {
-        let (mut x, mut acc) = (Vec::new(), Vec::new());
+        // The DAGs with this predictor, with their accuracy and parameter count.
+        let (mut x, mut acc, mut params) = (Vec::new(), Vec::new(), Vec::new());
         for (a, runs) in &per_dag {
             let refs: Vec<&ProxiesResult> = runs.iter().collect();
-            if let Some(v) = predictor(&refs, name) {
+            if let (Some(v), Some(p)) = (predictor(&refs, name), predictor(&refs, "params")) {
                 x.push(v);
                 acc.push(*a);
+                params.push(p);
             }
         }
         if x.len() < 3 {
             continue;
         }
         let seed = 1000 * salt + 100 + i as u64;
-        rows.push(predictor_row(label, name, &x, &acc, seed));
+        let mut row = predictor_row(label, name, &x, &acc, seed);
+        if PROXY_NAMES.contains(name) {
+            row.gain_over_params = Some(spearman_gain(&x, &params, &acc, seed + 750));
+        }
+        rows.push(row);
     }
     Ok(rows)
 }

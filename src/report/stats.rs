@@ -247,20 +247,42 @@ pub fn bootstrap_indices(n: usize, seed: u64) -> Vec<Vec<usize>> {
 pub fn bootstrap(a: &[f64], b: &[f64], stat: fn(&[f64], &[f64]) -> Option<f64>, seed: u64) -> Correlation {
     let n = a.len().min(b.len());
     let value = if n >= 2 { stat(a, b) } else { None };
-    if value.is_none() || n < BOOTSTRAP_MIN_N {
-        return Correlation { n, value, ci95: None, undefined_resamples: None };
-    }
-    let mut draws = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
     let (mut ra, mut rb) = (vec![0.0; n], vec![0.0; n]);
-    for resample in bootstrap_indices(n, seed) {
+    bootstrap_by(n, value, seed, &mut |resample| {
         for (i, &k) in resample.iter().enumerate() {
             ra[i] = a[k];
             rb[i] = b[k];
         }
-        if let Some(v) = stat(&ra, &rb) {
-            draws.push(v);
+        stat(&ra, &rb)
+    })
+}
+
+/// How much better `a` ranks `y` than `b` does: |Spearman rho(a, y)| - |rho(b, y)|, with
+/// a 95% percentile-bootstrap interval over the same resamples of the triples (as
+/// [`bootstrap`]: undefined resamples counted, no interval below [`BOOTSTRAP_MIN_N`]).
+/// RQ4 uses it for a proxy's gain over the parameter count.
+pub fn spearman_gain(a: &[f64], b: &[f64], y: &[f64], seed: u64) -> Correlation {
+    let n = a.len().min(b.len()).min(y.len());
+    let gain = |a: &[f64], b: &[f64], y: &[f64]| Some(spearman(a, y)?.abs() - spearman(b, y)?.abs());
+    let value = if n >= 2 { gain(&a[..n], &b[..n], &y[..n]) } else { None };
+    let (mut ra, mut rb, mut ry) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    bootstrap_by(n, value, seed, &mut |resample| {
+        for (i, &k) in resample.iter().enumerate() {
+            ra[i] = a[k];
+            rb[i] = b[k];
+            ry[i] = y[k];
         }
+        gain(&ra, &rb, &ry)
+    })
+}
+
+/// The percentile interval of `stat` over [`bootstrap_indices`]`(n, seed)`, around
+/// `value` (its value on the sample).
+fn bootstrap_by(n: usize, value: Option<f64>, seed: u64, stat: &mut dyn FnMut(&[usize]) -> Option<f64>) -> Correlation {
+    if value.is_none() || n < BOOTSTRAP_MIN_N {
+        return Correlation { n, value, ci95: None, undefined_resamples: None };
     }
+    let mut draws: Vec<f64> = bootstrap_indices(n, seed).iter().filter_map(|r| stat(r)).collect();
     draws.sort_by(f64::total_cmp);
     let undefined = BOOTSTRAP_RESAMPLES - draws.len();
     let ci95 = (draws.len() >= 20).then(|| [quantile(&draws, 0.025), quantile(&draws, 0.975)]);

@@ -47,6 +47,19 @@ def bootstrap(case):
     return {"undefined": undefined, "ci95": [float(lo), float(hi)]}
 
 
+def spearman_gain(case):
+    a, b, y = (np.array(case[k], dtype=float) for k in ("a", "b", "y"))
+
+    def gain(ra, rb, ry):
+        if any(np.all(v == v[0]) for v in (ra, rb, ry)):
+            return None
+        return abs(stats.spearmanr(ra, ry).statistic) - abs(stats.spearmanr(rb, ry).statistic)
+
+    draws = [g for g in (gain(a[i], b[i], y[i]) for i in case["indices"]) if g is not None]
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return {"value": gain(a, b, y), "undefined": len(case["indices"]) - len(draws), "ci95": [float(lo), float(hi)]}
+
+
 def permutation(case):
     x, y = np.array(case["x"], dtype=float), np.array(case["y"], dtype=float)
 
@@ -110,7 +123,7 @@ def seeds(case):
     return {"n": 10000}
 
 
-KINDS = {"bootstrap": bootstrap, "permutation": permutation, "tost": tost, "resolution": resolution,
+KINDS = {"bootstrap": bootstrap, "spearman_gain": spearman_gain, "permutation": permutation, "tost": tost, "resolution": resolution,
          "bh": lambda c: {"q": [float(q) for q in stats.false_discovery_control(c["p"], method="bh")]},
          "kendall_null": kendall_null, "seeds": seeds}
 
