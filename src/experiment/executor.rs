@@ -292,7 +292,9 @@ fn answered(
 }
 
 /// Adds the units not known yet (stage 2 appears as searches finish); finished ones
-/// are counted, not queued.
+/// are counted, not queued. Stage-2 units go before the waiting ones, in their order:
+/// a study run in pieces completes a group's comparisons (its matched chains) before
+/// it spends its time on later groups.
 fn enqueue_new(
     experiment: &Experiment,
     dir: &ExperimentDir,
@@ -301,6 +303,7 @@ fn enqueue_new(
     progress: &mut Progress,
     report: &mut RunReport,
 ) -> Result<()> {
+    let mut first = Vec::new();
     for unit in known_units_of(experiment, dir)? {
         if !known.insert(unit.id.clone()) {
             continue;
@@ -311,8 +314,14 @@ fn enqueue_new(
             report.skipped += 1;
         } else {
             dir.write_spec(&unit.id, &unit.spec)?;
-            queue.push(unit.id, &unit.spec);
+            match unit.stage {
+                1 => queue.push(unit.id, &unit.spec),
+                _ => first.push(unit),
+            }
         }
+    }
+    for unit in first.into_iter().rev() {
+        queue.push_front(unit.id, &unit.spec);
     }
     Ok(())
 }

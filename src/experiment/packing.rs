@@ -62,6 +62,12 @@ impl UnitQueue {
         self.units.push_back((id, population_key(spec), default_cap(spec)));
     }
 
+    /// Queues unit `id` defined by `spec` before every waiting unit (a stage-2 unit:
+    /// it completes its group's comparisons before later groups start).
+    pub fn push_front(&mut self, id: String, spec: &UnitSpec) {
+        self.units.push_front((id, population_key(spec), default_cap(spec)));
+    }
+
     /// Units waiting.
     pub fn len(&self) -> usize {
         self.units.len()
@@ -145,6 +151,11 @@ mod tests {
         q.push("b".into(), &unit(16, 0, vec![(1, 2)]));
         assert_eq!(q.next_population(Some(1)), ["a"], "1: one at a time");
         assert_eq!(q.len(), 1);
+        // A stage-2 unit goes first, and packs with the waiting units like it.
+        q.push("c".into(), &unit(32, 0, vec![]));
+        q.push_front("d".into(), &unit(16, 1, vec![]));
+        assert_eq!(q.next_population(None), ["d", "b"]);
+        assert_eq!(q.next_population(None), ["c"]);
     }
 
     #[test]
