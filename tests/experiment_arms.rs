@@ -197,3 +197,19 @@ fn files_asking_for_what_cannot_be_computed_are_refused_by_field() {
     let typo = r#"{"datasets": ["digits"], "spaces": [{"layers": 3, "width": 8}], "seeds": [0], "random_standalone": {"dag": 3}}"#;
     assert!(parse(typo).contains("dag"), "{}", parse(typo));
 }
+
+#[test]
+fn the_estimate_times_a_pdarts_group_whose_stages_need_more_than_one_phase() {
+    let root = common::temp_dir("experiment_arms_pdarts");
+    let file = write(
+        &root,
+        "pdarts.json",
+        r#"{"name": "pdarts", "datasets": ["digits"], "spaces": [{"layers": 4, "width": 16, "blocks": 3}],
+            "strategies": ["pdarts"], "seeds": [0], "retrain_epochs": 1,
+            "search": {"phases": 2, "epochs": 1, "session": {"strategy_options": {"pdarts": {"stages": 2}}}}}"#,
+    );
+    let o = experiment(&file, &root.join("out"), &["--estimate"]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text.lines().any(|l| l.trim_start().starts_with("search") && l.contains("1 units")), "{text}");
+}

@@ -303,6 +303,10 @@ impl Timer {
         let s = per_step(|steps| {
             let mut c = config.clone();
             c.phases = 1;
+            // P-DARTS times one stage at the full depth: its earlier, shallower stages
+            // cost less, so the estimate errs high.
+            c.session.strategy_options.pdarts.stages = 1;
+            c.session.strategy_options.pdarts.depths = None;
             c.epochs = 1;
             c.warmup_epochs = 0;
             c.retrain.epochs = 0;
