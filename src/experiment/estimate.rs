@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use tch::{Device, Kind};
 
-use super::file::{Baseline, Experiment, Group};
+use super::file::{Baseline, Experiment, Group, RandomDags};
 use super::plan::{shape_of, stage1, stage2};
 use super::run_proxies::{proxies, ProxiesJob};
 use super::run_unit::DataCache;
@@ -142,9 +142,12 @@ fn kind_name(spec: &UnitSpec) -> &'static str {
     }
 }
 
-/// The stage-2 trainings one search of `g` brings.
+/// The stage-2 trainings one search of `g` brings: its matched chain, and its last
+/// blocks unless the group trains every DAG of its spaces anyway (then they are
+/// stage-1 units already).
 fn stage2_per_search(g: &Group) -> usize {
-    g.standalone.last_blocks + g.baselines.contains(&Baseline::ChainMatched) as usize
+    let blocks = if matches!(g.standalone.random_dags, RandomDags::All) { 0 } else { g.standalone.last_blocks };
+    blocks + g.baselines.contains(&Baseline::ChainMatched) as usize
 }
 
 /// Seconds per step of the chain and the full DAG of a shape, with their FLOPs.
