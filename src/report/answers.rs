@@ -45,6 +45,11 @@ fn overall(cs: &[&Comparison]) -> Overall {
     }
 }
 
+/// The comparison of verdict `v` with the largest mean difference.
+fn largest<'a>(cs: &[&'a Comparison], v: Verdict) -> Option<&'a Comparison> {
+    cs.iter().copied().filter(|c| c.verdict == v).max_by(|a, b| a.test.mean_difference.total_cmp(&b.test.mean_difference))
+}
+
 /// "darts on L=4 S=3 D=128: equivalent (+0.05 points)".
 fn one(c: &Comparison) -> String {
     format!("{} on {}: {} ({:+.2} points, {} seeds)", c.strategy, space(&c.space), c.verdict.words(), 100.0 * c.test.mean_difference, c.test.n)
@@ -149,14 +154,15 @@ pub fn rq2_answer(dataset: &str, rq2: &[Comparison], resolution: &[SpaceResoluti
     let primary: Vec<&Comparison> = rq2.iter().filter(|c| c.primary).collect();
     let (judged, family) = if primary.is_empty() { (rq2.iter().collect::<Vec<_>>(), "exploratory") } else { (primary, "primary") };
     let n = judged.iter().map(|c| c.test.n).max().unwrap_or(0);
-    let answer = match overall(&judged) {
+    let settled = overall(&judged);
+    let answer = match settled {
         Overall::Ahead => "yes",
         Overall::Equivalent => "no (equivalent within the margin)",
         Overall::Behind => "no (worse)",
         Overall::CantTell => "can't tell",
     };
     let mut text = format!("{dataset}: {answer}. Over the {} {family} comparisons with up to {n} seeds: {}.", judged.len(), tally(&judged));
-    if let Some(c) = judged.iter().filter(|c| c.verdict == Verdict::Better).max_by(|a, b| a.test.mean_difference.total_cmp(&b.test.mean_difference)) {
+    if let Some(c) = largest(&judged, Verdict::Better) {
         text += &format!(
             " The largest: {} on L={} against {}, {:+.2} points (Holm p = {}).",
             c.strategy,
@@ -166,8 +172,8 @@ pub fn rq2_answer(dataset: &str, rq2: &[Comparison], resolution: &[SpaceResoluti
             c.test.p_holm.map_or("-".into(), |p| format!("{p:.3}"))
         );
     }
-    if answer == "can't tell" {
-        if let Some(c) = judged.iter().filter(|c| c.verdict == Verdict::CantTell && c.test.mean_difference > 0.0).max_by(|a, b| a.test.mean_difference.total_cmp(&b.test.mean_difference)) {
+    if settled == Overall::CantTell {
+        if let Some(c) = largest(&judged, Verdict::CantTell).filter(|c| c.test.mean_difference > 0.0) {
             text += &format!(
                 " The largest undecided advantage, {} on L={} against {} ({:+.2} points), would need about {} seeds at the observed spread (a rough guide).",
                 c.strategy,
