@@ -114,16 +114,19 @@ fn bits(t: &Tensor) -> Vec<u32> {
 #[test]
 fn the_fused_sgd_loop_equals_tensor_operations_bit_for_bit() {
     // Float32, several steps, with and without momentum, weight decay and clipping: the
-    // fused loop (contiguous CPU tensors) and the tensor-operation path (the same
+    // fused loop (contiguous CPU tensors), the same loop writing in place
+    // (`step_in_place`, a population's path) and the tensor-operation path (the same
     // gradients as strided views) give identical parameters and momentum buffers.
     tch::manual_seed(7);
     let shapes: [&[i64]; 3] = [&[64, 33], &[7], &[5, 5]];
-    for (momentum, weight_decay, clip) in [(0.9, 1e-3, Some(0.5)), (0.0, 0.0, None), (0.9, 0.0, None), (0.0, 5e-4, Some(10.0))] {
+    for (momentum, weight_decay, clip) in [(0.9, 1e-3, Some(0.5)), (0.0, 0.0, None), (0.9, 0.0, None), (0.0, 5e-4, Some(10.0)), (0.9, 1e-3, None), (0.0, 0.0, Some(0.5))] {
         let config = OptimizerConfig { kind: OptimizerKind::Sgd, lr: 0.05, momentum, betas: (0.9, 0.999), weight_decay };
         let init: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn(*s, (Kind::Float, tch::Device::Cpu))).collect();
         let fused: Vec<Tensor> = init.iter().map(|t| t.copy()).collect();
         let plain: Vec<Tensor> = init.iter().map(|t| t.copy()).collect();
+        let in_place: Vec<Tensor> = init.iter().map(|t| t.copy()).collect();
         let (mut opt_fused, mut opt_plain) = (Optimizer::new(config.clone()), Optimizer::new(config.clone()));
+        let mut opt_in_place = Optimizer::new(config.clone());
         for step in 0..4 {
             let grads: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn(*s, (Kind::Float, tch::Device::Cpu)) * 3.0).collect();
             let strided_grads: Vec<Tensor> = grads.iter().map(strided).collect();
@@ -135,10 +138,13 @@ fn the_fused_sgd_loop_equals_tensor_operations_bit_for_bit() {
             assert!(a.is_finite().unwrap() && b.is_finite().unwrap());
             opt_fused.commit(&fused, a).unwrap();
             opt_plain.commit(&plain, b).unwrap();
+            assert!(opt_in_place.step_in_place(&in_place, &grads, scale, 0.05).unwrap());
             let what = format!("momentum {momentum}, decay {weight_decay}, clip {clip:?}, step {}", step + 1);
             for i in 0..shapes.len() {
                 assert_eq!(bits(&fused[i]), bits(&plain[i]), "{what}: parameter {i}");
                 assert_eq!(bits(&opt_fused.state().first[i]), bits(&opt_plain.state().first[i]), "{what}: buffer {i}");
+                assert_eq!(bits(&in_place[i]), bits(&plain[i]), "{what}: parameter {i} in place");
+                assert_eq!(bits(&opt_in_place.state().first[i]), bits(&opt_plain.state().first[i]), "{what}: buffer {i} in place");
             }
             assert!(fused[0].not_equal_tensor(&init[0]).any().int64_value(&[]) != 0, "{what}: nothing changed");
         }
@@ -171,5 +177,27 @@ fn an_update_is_finite_exactly_when_every_new_value_is() {
         let g = lay(Tensor::from_slice(&[-big, big, 0.0, 0.0]).to_kind(kind));
         let update = opt.prepare(&[p.shallow_clone()], &[g], 1.0).unwrap();
         assert!(!update.is_finite().unwrap(), "{kind_name}: big - (-big) overflows to inf");
+    }
+}
+
+#[test]
+fn an_in_place_step_reports_a_non_finite_value() {
+    // After a first step (which creates the momentum buffer), `step_in_place` writes in
+    // place; it says whether every new value is finite, in float32 and float64.
+    for kind in [Kind::Float, Kind::Double] {
+        let config = OptimizerConfig { kind: OptimizerKind::Sgd, lr: 1.0, momentum: 0.5, betas: (0.9, 0.999), weight_decay: 0.0 };
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let p = Tensor::from_slice(&[1.0, 2.0, 3.0, 4.0]).to_kind(kind);
+            let mut opt = Optimizer::new(config.clone());
+            assert!(opt.step_in_place(&[p.shallow_clone()], &[p.ones_like()], None, 0.1).unwrap(), "{kind:?}: a finite step");
+            let g = Tensor::from_slice(&[0.0, bad, 0.0, 0.0]).to_kind(kind);
+            assert!(!opt.step_in_place(&[p.shallow_clone()], &[g], None, 0.1).unwrap(), "{kind:?}: {bad} judged finite");
+        }
+        let big = if kind == Kind::Float { f32::MAX as f64 } else { f64::MAX };
+        let p = Tensor::from_slice(&[big, 0.0]).to_kind(kind);
+        let mut opt = Optimizer::new(config.clone());
+        assert!(opt.step_in_place(&[p.shallow_clone()], &[p.zeros_like()], None, 1.0).unwrap());
+        let g = Tensor::from_slice(&[-big, 0.0]).to_kind(kind);
+        assert!(!opt.step_in_place(&[p.shallow_clone()], &[g], None, 1.0).unwrap(), "{kind:?}: big - (-big) overflows to inf");
     }
 }

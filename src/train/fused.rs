@@ -113,6 +113,82 @@ pub(crate) struct SgdScalars {
     pub lr: f64,
 }
 
+/// SGD's constants at the tensor's precision.
+struct Consts<T> {
+    scale: T,
+    wd: T,
+    mom: T,
+    lr: T,
+}
+
+impl<T: Real> Consts<T> {
+    fn of(s: &SgdScalars) -> Consts<T> {
+        Consts { scale: T::of(s.grad_scale.unwrap_or(1.0)), wd: T::of(s.weight_decay), mom: T::of(s.momentum), lr: T::of(s.lr) }
+    }
+}
+
+/// One element's new momentum buffer: the gradient `g`, scaled (`SCALE`), plus `p`'s
+/// decay (`DECAY`), plus the previous buffer `prev` times the momentum (`MOM`; without
+/// it the buffer is the decayed gradient). The switches are constants, so each loop
+/// below is compiled without branches, in vector instructions.
+#[inline(always)]
+fn buffer_value<T: Real, const SCALE: bool, const DECAY: bool, const MOM: bool>(p: T, g: T, prev: T, k: &Consts<T>) -> T {
+    let mut gi = g;
+    if SCALE {
+        gi = gi * k.scale;
+    }
+    if DECAY {
+        gi = gi + p * k.wd;
+    }
+    if MOM {
+        prev * k.mom + gi
+    } else {
+        gi
+    }
+}
+
+/// The loop of [`sgd_buffer`]: new buffers into `out`, whether every new value is
+/// finite (`prev` is not read without `MOM`).
+fn buffer_loop<T: Real, const SCALE: bool, const DECAY: bool, const MOM: bool>(pv: &[T], gv: &[T], prev: &[T], out: &mut [T], k: &Consts<T>) -> bool {
+    let mut finite = true;
+    for (((o, &p), &g), &f) in out.iter_mut().zip(pv).zip(gv).zip(prev) {
+        let b = buffer_value::<T, SCALE, DECAY, MOM>(p, g, f, k);
+        *o = b;
+        finite &= (p - b * k.lr).finite();
+    }
+    finite
+}
+
+/// The loop of [`sgd_in_place`]: new buffers and values written over the old ones,
+/// whether every new value is finite.
+fn in_place_loop<T: Real, const SCALE: bool, const DECAY: bool, const MOM: bool>(pv: &mut [T], gv: &[T], buf: &mut [T], k: &Consts<T>) -> bool {
+    let mut finite = true;
+    for ((p, &g), b) in pv.iter_mut().zip(gv).zip(buf.iter_mut()) {
+        let nb = buffer_value::<T, SCALE, DECAY, MOM>(*p, g, *b, k);
+        *b = nb;
+        let np = *p - nb * k.lr;
+        *p = np;
+        finite &= np.finite();
+    }
+    finite
+}
+
+/// Calls `$f::<T, SCALE, DECAY, MOM>($args)` for the switches' run-time values.
+macro_rules! switched {
+    ($f:ident, $t:ty, $switches:expr, $($arg:expr),*) => {
+        match $switches {
+            (false, false, false) => $f::<$t, false, false, false>($($arg),*),
+            (false, false, true) => $f::<$t, false, false, true>($($arg),*),
+            (false, true, false) => $f::<$t, false, true, false>($($arg),*),
+            (false, true, true) => $f::<$t, false, true, true>($($arg),*),
+            (true, false, false) => $f::<$t, true, false, false>($($arg),*),
+            (true, false, true) => $f::<$t, true, false, true>($($arg),*),
+            (true, true, false) => $f::<$t, true, true, false>($($arg),*),
+            (true, true, true) => $f::<$t, true, true, true>($($arg),*),
+        }
+    };
+}
+
 /// SGD's new momentum buffer for parameter `p` with gradient `g` and previous buffer
 /// `first` (`None` on the first step: the buffer starts as the gradient; with no
 /// momentum it is the gradient throughout, the update), as a fresh tensor, and whether
@@ -121,28 +197,25 @@ pub(crate) struct SgdScalars {
 pub(crate) fn sgd_buffer<T: Real>(p: &Tensor, g: &Tensor, first: Option<&Tensor>, s: &SgdScalars) -> tch::Result<(Tensor, bool)> {
     let buf = Tensor::f_empty(p.size(), (T::KIND, Device::Cpu))?;
     let (pv, gv, out) = (values::<T>(p), values::<T>(g), values_mut::<T>(&buf));
-    let scale = s.grad_scale.map(T::of);
-    let (wd, mom, lr) = (T::of(s.weight_decay), T::of(s.momentum), T::of(s.lr));
-    let decay = s.weight_decay > 0.0;
     // With no momentum the buffer is the (decayed) gradient, as on the first step.
     let prev = first.filter(|_| s.momentum > 0.0).map(values::<T>);
-    let mut finite = true;
-    for i in 0..out.len() {
-        let mut gi = gv[i];
-        if let Some(c) = scale {
-            gi = gi * c;
-        }
-        if decay {
-            gi = gi + pv[i] * wd;
-        }
-        let b = match prev {
-            Some(f) => f[i] * mom + gi,
-            None => gi,
-        };
-        out[i] = b;
-        finite &= (pv[i] - b * lr).finite();
-    }
+    let k = Consts::<T>::of(s);
+    let switches = (s.grad_scale.is_some(), s.weight_decay > 0.0, prev.is_some());
+    let finite = switched!(buffer_loop, T, switches, pv, gv, prev.unwrap_or(gv), out, &k);
     Ok((buf, finite))
+}
+
+/// SGD's step written in place: `buf` becomes the new momentum buffer (as
+/// [`sgd_buffer`] computes it from `buf` as the previous one) and `p` the new values
+/// (as [`sgd_apply`] writes them), in one read of each tensor; returns whether every
+/// new value is finite. When not, `p` and `buf` hold the non-finite values: only for a
+/// caller that discards them then. All tensors must be [`covers`]ed, of one size, and
+/// distinct.
+pub(crate) fn sgd_in_place<T: Real>(p: &Tensor, g: &Tensor, buf: &Tensor, s: &SgdScalars) -> bool {
+    let (pv, gv, bv) = (values_mut::<T>(p), values::<T>(g), values_mut::<T>(buf));
+    let k = Consts::<T>::of(s);
+    let switches = (s.grad_scale.is_some(), s.weight_decay > 0.0, s.momentum > 0.0);
+    switched!(in_place_loop, T, switches, pv, gv, bv, &k)
 }
 
 /// Writes SGD's new values into `p` in place: `p - lr * buf`, the same arithmetic

@@ -269,6 +269,53 @@ impl Optimizer {
         Ok(())
     }
 
+    /// One update of `params` with `grads` scaled by `grad_scale` at `lr`, as
+    /// [`Optimizer::prepare_scaled`] and [`Optimizer::commit`] compute it (the same
+    /// bits), but written in place where it can be: SGD on the CPU after its first
+    /// step, one read of each tensor and nothing allocated. Returns whether every new
+    /// value is finite. Unlike `prepare`, a non-finite update may be left written, and
+    /// the moments shared by [`Optimizer::state`] change with it: only for a caller that
+    /// discards the parameters and the optimiser when it returns `false` (a
+    /// population's failed member).
+    pub fn step_in_place(&mut self, params: &[Tensor], grads: &[Tensor], grad_scale: Option<f64>, lr: f64) -> Result<bool> {
+        if let Some(finite) = self.sgd_in_place(params, grads, grad_scale, lr) {
+            self.step += 1;
+            return Ok(finite);
+        }
+        let update = self.prepare_scaled(params, grads, grad_scale, lr)?;
+        if !update.is_finite()? {
+            return Ok(false);
+        }
+        self.commit(params, update)?;
+        Ok(true)
+    }
+
+    /// [`Optimizer::step_in_place`]'s SGD loop, when it covers every tensor (`None`,
+    /// nothing done, otherwise).
+    fn sgd_in_place(&self, params: &[Tensor], grads: &[Tensor], grad_scale: Option<f64>, lr: f64) -> Option<bool> {
+        let c = &self.config;
+        if c.kind != OptimizerKind::Sgd || params.len() != grads.len() || self.first.len() != params.len() {
+            return None;
+        }
+        let triples = || params.iter().zip(grads).zip(&self.first).map(|((p, g), b)| [p, g, b]);
+        let fits = |t: &[&Tensor; 3], f64s: bool| {
+            let covered = t.iter().all(|x| if f64s { fused::covers::<f64>(x) } else { fused::covers::<f32>(x) });
+            let distinct = t[0].data_ptr() != t[1].data_ptr() && t[0].data_ptr() != t[2].data_ptr() && t[1].data_ptr() != t[2].data_ptr();
+            covered && distinct && t.iter().all(|x| x.size() == t[0].size())
+        };
+        let f64s = params.first().is_some_and(|p| p.kind() == tch::Kind::Double);
+        if !triples().all(|t| fits(&t, f64s)) {
+            return None;
+        }
+        let _guard = tch::no_grad_guard();
+        let scalars = fused::SgdScalars { grad_scale, weight_decay: c.weight_decay, momentum: c.momentum, lr };
+        let mut finite = true;
+        for [p, g, b] in triples() {
+            finite &= if f64s { fused::sgd_in_place::<f64>(p, g, b, &scalars) } else { fused::sgd_in_place::<f32>(p, g, b, &scalars) };
+        }
+        Some(finite)
+    }
+
     /// Writes a prepared update into `params` (in place) and the optimiser's state.
     pub fn commit(&mut self, params: &[Tensor], update: PendingUpdate) -> Result<()> {
         let _guard = tch::no_grad_guard();

@@ -306,8 +306,7 @@ fn train_step(job: &PopulationJob<'_>, engine: &Engine, dags: &[Dag], states: &m
         }
         let g = &grads[m];
         let scale = clipping_scale(g, job.config.grad_clip)?;
-        let update = state.opt.prepare_scaled(&state.params, g, scale, at.lr)?;
-        if !update.is_finite()? {
+        if !state.opt.step_in_place(&state.params, g, scale, at.lr)? {
             state.failed = Some(format!(
                 "the update of step {} (epoch {}, learning rate {}) makes a weight non-finite: lower the learning rate \
                  or clip the gradient norm (grad_clip)",
@@ -317,7 +316,6 @@ fn train_step(job: &PopulationJob<'_>, engine: &Engine, dags: &[Dag], states: &m
             ));
             continue;
         }
-        state.opt.commit(&state.params, update)?;
         state.loss_sum += value * rows;
     }
     Ok(())
