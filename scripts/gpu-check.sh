@@ -16,12 +16,14 @@
 # deterministic mode), and the numerics options; (2) the supernet benchmark on the GPU,
 # L = 6, F = 784 (MNIST), batch 256, k up to 64, D up to 2048, in float32 and in TF32,
 # each row beside the matrix-multiply rate of 8192^3 products in the same precision;
-# (3) the same short search on the digits in float32 and in TF32, to compare their
-# accuracies.
+# (3) the population bench on the GPU (at most 3 minutes): P networks of L = 4, D = 512
+# trained in lockstep on MNIST, batch 256, float32, beside the same members one at a
+# time and the 8192^3 matmul rate; (4) the same short search on the digits in float32
+# and in TF32, to compare their accuracies.
 #
 # A dry run of the run half on a machine without a GPU (its mechanics only):
 #   GPU_CHECK_DEVICE=cpu GPU_CHECK_PRECISIONS=float32 GPU_CHECK_BLOCKS=1,8 GPU_CHECK_WIDTHS=64 \
-#     GPU_CHECK_PYTHON=.venv/bin/python scripts/gpu-check.sh run
+#     GPU_CHECK_POPULATIONS=1,4 GPU_CHECK_POPULATION_WIDTH=64 GPU_CHECK_PYTHON=.venv/bin/python scripts/gpu-check.sh run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACK=gpu-pack
@@ -30,6 +32,8 @@ PRECISIONS=${GPU_CHECK_PRECISIONS:-float32 tf32}
 BLOCKS=${GPU_CHECK_BLOCKS:-1,8,32,64}
 WIDTHS=${GPU_CHECK_WIDTHS:-512,1024,2048}
 PYTHON=${GPU_CHECK_PYTHON:-python3}
+POPULATIONS=${GPU_CHECK_POPULATIONS:-1,64,256,1024}
+POPULATION_WIDTH=${GPU_CHECK_POPULATION_WIDTH:-512}
 # The test binaries that run on the GPU machine (they need neither a compiler nor the
 # Python package).
 TESTS=(numerics supernet_equivalence supernet_paths strategy_gradients strategy_session optim_reference)
@@ -92,6 +96,11 @@ run() {
       --data mnist --supernet-blocks "$BLOCKS" --widths "$WIDTHS" --batch-size 256 --steps 20 \
       | tee "$out/bench-$precision.jsonl" || failed=1
   done
+
+  echo "== population bench on $DEVICE (L=4, D=$POPULATION_WIDTH, MNIST, batch 256, float32)"
+  timeout 180 "$PACK/densenas" bench --suite population --device "$DEVICE" --precision float32 --json \
+    --data mnist --populations "$POPULATIONS" --widths "$POPULATION_WIDTH" --batch-sizes 256 --steps 10 \
+    | tee "$out/population.jsonl" || failed=1
 
   echo "== the same search in each precision (digits, $DEVICE)"
   for precision in $PRECISIONS; do

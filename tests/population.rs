@@ -334,6 +334,19 @@ fn the_population_bench_prints_one_json_line_per_row() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+    // Float64 on the CPU runs; PyTorch's ensemble is compared in float32 only, and a
+    // device the build lacks is named (this test runs without CUDA).
+    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_densenas")).args(args).output().unwrap();
+    let small = ["--populations", "2", "--widths", "16", "--batch-sizes", "8", "--steps", "1", "--json"];
+    let f64_row = run(&[&["bench", "--suite", "population", "--precision", "float64"][..], &small[..]].concat());
+    assert!(f64_row.status.success(), "{}", String::from_utf8_lossy(&f64_row.stderr));
+    let refused = run(&[&["bench", "--suite", "compare-population", "--precision", "float64"][..], &small[..]].concat());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("runs on the CPU in float32"), "{refused:?}");
+    if !tch::Cuda::is_available() {
+        let no_cuda = run(&[&["bench", "--suite", "population", "--device", "cuda"][..], &small[..]].concat());
+        assert!(!no_cuda.status.success() && String::from_utf8_lossy(&no_cuda.stderr).contains("cuda"), "{no_cuda:?}");
+        assert!(no_cuda.stdout.is_empty(), "nothing printed before the error: {no_cuda:?}");
+    }
 }
 
 /// A stand-in for the reference's Python: checks the configuration the bench wrote

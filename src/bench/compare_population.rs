@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::compare::{checkout, reference_python};
+use crate::model::device::Precision;
 use super::population::{bench_data, draw_dags, run_population_bench, BenchData, PopulationBenchConfig, PopulationRow};
 use crate::error::{Error, Result};
 use crate::model::space::{Space, SpaceConfig};
@@ -49,6 +50,9 @@ pub fn run_compare_population(
     data: BenchData<'_>,
     on_row: &mut dyn FnMut(&ComparePopulationRow),
 ) -> Result<Vec<ComparePopulationRow>> {
+    if config.sizes.device != "cpu" || config.sizes.precision != Precision::Float32 {
+        return Err(Error::config("bench", "the comparison with PyTorch's ensemble runs on the CPU in float32"));
+    }
     let python = reference_python(config.python.as_deref())?;
     let dir = std::env::temp_dir().join(format!("densenas-compare-population-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;

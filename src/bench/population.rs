@@ -24,7 +24,8 @@ use crate::model::network::Normalization;
 use crate::model::space::{Space, SpaceConfig};
 use crate::train::{train_population, Member, PopulationJob, TrainConfig};
 use super::strategies::measure_peak;
-use super::supernet::matmul_gflops;
+use super::supernet::matmul_gflops_on;
+use crate::model::device::{configure_numerics, parse_device, Precision};
 
 /// What to benchmark.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,6 +47,10 @@ pub struct PopulationBenchConfig {
     pub threads: usize,
     /// Seed of the DAG draws.
     pub seed: u64,
+    /// Device: `cpu` (the default), `cuda` or `cuda:N`.
+    pub device: String,
+    /// Tensor precision (default float32; `tf32` on CUDA).
+    pub precision: Precision,
 }
 
 impl Default for PopulationBenchConfig {
@@ -59,6 +64,8 @@ impl Default for PopulationBenchConfig {
             steps: 5,
             threads: 1,
             seed: 0,
+            device: "cpu".into(),
+            precision: Precision::Float32,
         }
     }
 }
@@ -78,7 +85,8 @@ pub struct PopulationRow {
     pub alone_member_samples_per_second: f64,
     /// `3 x Dag::flops` of each member per sample over the population's step time.
     pub useful_gflops: f64,
-    /// The float32 `[1024, 1024] x [1024, 1024]` rate of the same run, GFLOP/s.
+    /// The `[n, n] x [n, n]` rate of the same run on the device in the precision
+    /// (`n` = 1024 on the CPU, 8192 on CUDA), GFLOP/s.
     pub matmul_gflops: f64,
     /// Peak resident memory the population's training added, MiB (`None` where the
     /// platform does not tell).
@@ -102,6 +110,8 @@ pub fn run_population_bench(config: &PopulationBenchConfig, data: BenchData<'_>,
     if !(0.0..=1.0).contains(&config.p0) {
         return Err(Error::config("bench.p0", format!("{} is out of range: allowed [0, 1]", config.p0)));
     }
+    let device = parse_device(&config.device)?;
+    configure_numerics(device, config.precision, false)?;
     tch::set_num_threads(config.threads.max(1) as i32);
     let (features, classes) = match &data {
         BenchData::Loaded(d) => (d.train.features, d.train.classes),
@@ -110,12 +120,13 @@ pub fn run_population_bench(config: &PopulationBenchConfig, data: BenchData<'_>,
     let mut rows = Vec::new();
     for &width in &config.widths {
         let space = Space::new(SpaceConfig::new(features, classes, config.layers, width))?;
-        let matmul = matmul_gflops(1024, 5)?;
+        let matmul = matmul_gflops_on(if device == Device::Cpu { 1024 } else { 8192 }, 5, config.precision.kind(), device)?;
         for &batch in &config.batch_sizes {
             let (train, normalization) = bench_data(&data, batch * config.steps.max(1), config.seed)?;
+            let train = SplitTensors { x: train.x.f_to_device(device)?, y: train.y.f_to_device(device)? };
             for &p in &config.populations {
                 let dags = draw_dags(&space, p, config.p0, config.seed);
-                let bench = Bench { space: &space, normalization: &normalization, train: &train, batch, steps: config.steps };
+                let bench = Bench { space: &space, normalization: &normalization, train: &train, batch, steps: config.steps, kind: config.precision.kind(), device };
                 let (step, peak) = measure_peak(|| bench.step_seconds(&dags, 0))?;
                 let mut alone = 0.0;
                 for (k, dag) in dags.iter().enumerate() {
@@ -179,6 +190,8 @@ struct Bench<'a> {
     train: &'a SplitTensors,
     batch: usize,
     steps: usize,
+    kind: Kind,
+    device: Device,
 }
 
 impl Bench<'_> {
@@ -191,8 +204,8 @@ impl Bench<'_> {
             normalization: self.normalization,
             data: self.train,
             config: &config,
-            kind: Kind::Float,
-            device: Device::Cpu,
+            kind: self.kind,
+            device: self.device,
         };
         let members = dags.iter().enumerate().map(|(k, g)| Member::seeded(g.clone(), ((first + k) % 3) as u64, 1)).collect();
         let mut ends = Vec::new();

@@ -80,11 +80,12 @@ pub struct BenchArgs {
     /// libtorch threads.
     #[arg(long, default_value_t = 1)]
     threads: i64,
-    /// Device: cpu, cuda or cuda:N (memory is host memory); compare: cpu only.
+    /// Device: cpu, cuda or cuda:N (memory is host memory); compare and
+    /// compare-population: cpu only.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Supernet benchmark: tensor precision, float32, float64 or tf32 (CUDA: TF32
-    /// matrix products, compared with the TF32 matrix-multiply rate).
+    /// Supernet and population benchmarks: tensor precision, float32, float64 or tf32
+    /// (CUDA: TF32 matrix products, compared with the TF32 matrix-multiply rate).
     #[arg(long, value_parser = parse_json_enum::<Precision>, default_value = "float32")]
     precision: Precision,
     /// Print the rows as JSON lines instead of a table.

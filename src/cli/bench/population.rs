@@ -22,6 +22,8 @@ fn sizes(args: &BenchArgs, n: &Numbers) -> PopulationBenchConfig {
         steps: n.steps,
         threads: n.threads,
         seed: n.seed,
+        device: args.device.clone(),
+        precision: args.precision,
         ..defaults
     }
 }
@@ -41,19 +43,22 @@ fn source(loaded: &Option<data::DataSplits>) -> BenchData<'_> {
 /// The table's first line.
 fn title(args: &BenchArgs, config: &PopulationBenchConfig, what: &str) {
     println!(
-        "densenas {} {what}: L={} p0={} ({}; {} timed steps per row, {} thread(s), cpu, float32; seeds 0, 1, 2 in turn)",
+        "densenas {} {what}: L={} p0={} ({}; {} timed steps per row, {} thread(s), {}, {}; seeds 0, 1, 2 in turn)",
         densenas::VERSION,
         config.layers,
         config.p0,
         args.data.as_deref().unwrap_or("random data, 784 features, 10 classes"),
         config.steps,
-        config.threads
+        config.threads,
+        config.device,
+        serde_json::to_value(config.precision).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
     );
 }
 
 /// Runs the population benchmark and prints its table (or JSON lines).
 pub(super) fn run(args: &BenchArgs, n: &Numbers) -> densenas::Result<()> {
     let config = sizes(args, n);
+    densenas::model::device::parse_device(&config.device)?;
     let loaded = loaded(args)?;
     let json = args.json;
     if !json {
