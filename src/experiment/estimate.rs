@@ -6,8 +6,10 @@
 //!
 //! A step is timed as the difference between a run of [`LONG_STEPS`] and one of
 //! [`SHORT_STEPS`] steps divided by their difference, so that what a run sets up once
-//! cancels out; each run is the fastest of [`REPEATS`]. Trainings are timed for the chain and the full DAG of a shape and
-//! interpolated linearly in FLOPs; searches with one phase of one epoch on slices of the
+//! cancels out; each run is the fastest of [`REPEATS`]. Trainings are timed for the
+//! chain and the full DAG of a shape, with the long run stretched to at least
+//! [`MIN_LONG_SECONDS`] (more epochs over the same rows), and interpolated linearly in
+//! FLOPs; searches with one phase of one epoch on slices of the
 //! weight and validation splits; proxies units whole, once per dataset and shape. Not
 //! counted: loading a dataset (once per worker) and evaluation passes. A random search
 //! without weight sharing counts as its DAGs trained one by one, which its population
@@ -38,6 +40,12 @@ use crate::train::{train_population, Member, PopulationJob, TrainConfig};
 pub const SHORT_STEPS: usize = 8;
 /// Steps of the long timing run.
 pub const LONG_STEPS: usize = 40;
+/// A training's long timing run is stretched (more epochs over the same rows) to last
+/// at least this long, so that a fast step is not timed from a run of a few
+/// milliseconds, which other work on the machine makes unsteady.
+pub const MIN_LONG_SECONDS: f64 = 0.25;
+/// The most steps a stretched run takes.
+pub const MAX_LONG_STEPS: usize = 2_000;
 /// Each timing run is repeated this often and the fastest kept (other processes on the
 /// machine only ever slow a run down).
 pub const REPEATS: usize = 3;
@@ -284,7 +292,7 @@ impl Timer {
         let kind = key.precision.kind();
         let train = &self.splits(key.data, key.subsample)?.train;
         let point = |dag: Dag| -> Result<(f64, f64)> {
-            let step = per_step(|steps| time_training(&space, &dag, train, key.batch, steps, (kind, device)))?;
+            let step = per_step(|steps| time_training(&space, &dag, train, key.batch, steps, (kind, device)), true)?;
             Ok((dag.flops(&space) as f64, step))
         };
         let line = StepLine { chain: point(Dag::chain(space.layers()))?, full: point(Dag::full(&space))? };
@@ -322,7 +330,7 @@ impl Timer {
             let t = Instant::now();
             run_search_on_splits(&c, &small, &w, &v, &mut |_| {}, &AtomicBool::new(false))?;
             Ok(t.elapsed().as_secs_f64())
-        })?;
+        }, false)?;
         self.searches.insert(k, s);
         Ok(s)
     }
@@ -345,9 +353,11 @@ impl OwnedTrainKey {
 }
 
 /// Seconds per step from runs of [`SHORT_STEPS`] and [`LONG_STEPS`] steps (`run(steps)`
-/// gives a run's seconds; the fastest of [`REPEATS`] each); at least a quarter of the
-/// long run's mean, should timing noise make the difference smaller.
-fn per_step(mut run: impl FnMut(usize) -> Result<f64>) -> Result<f64> {
+/// gives a run's seconds; the fastest of [`REPEATS`] each), the long run stretched to
+/// [`MIN_LONG_SECONDS`] with `stretch` (a multiple of [`SHORT_STEPS`] steps, at most
+/// [`MAX_LONG_STEPS`]); at least a quarter of the long run's mean, should timing noise
+/// make the difference smaller.
+fn per_step(mut run: impl FnMut(usize) -> Result<f64>, stretch: bool) -> Result<f64> {
     let mut fastest = |steps: usize| -> Result<f64> {
         let mut best = f64::INFINITY;
         for _ in 0..REPEATS {
@@ -356,9 +366,14 @@ fn per_step(mut run: impl FnMut(usize) -> Result<f64>) -> Result<f64> {
         Ok(best)
     };
     let short = fastest(SHORT_STEPS)?;
-    let long = fastest(LONG_STEPS)?;
-    let diff = (long - short) / (LONG_STEPS - SHORT_STEPS) as f64;
-    Ok(diff.max(0.25 * long / LONG_STEPS as f64))
+    let (mut steps, mut long) = (LONG_STEPS, fastest(LONG_STEPS)?);
+    if stretch && long < MIN_LONG_SECONDS {
+        let factor = (MIN_LONG_SECONDS / long.max(1e-6)).ceil() as usize;
+        steps = (LONG_STEPS * factor).min(MAX_LONG_STEPS) / SHORT_STEPS * SHORT_STEPS;
+        long = fastest(steps)?;
+    }
+    let diff = (long - short) / (steps - SHORT_STEPS) as f64;
+    Ok(diff.max(0.25 * long / steps as f64))
 }
 
 /// The first `rows` samples of `d`, starting over when it has fewer.
@@ -367,12 +382,13 @@ fn cycle(d: &Dataset, rows: usize) -> Dataset {
     d.subset(&idx)
 }
 
-/// Seconds of training `dag` for `steps` steps of `batch` samples of `train` (one epoch
-/// over as many rows).
+/// Seconds of training `dag` for `steps` steps of `batch` samples of `train`: epochs of
+/// [`SHORT_STEPS`] steps over as many rows (`steps` is a multiple of it), so that a
+/// stretched run holds no more data than a short one.
 fn time_training(space: &Space, dag: &Dag, train: &Dataset, batch: usize, steps: usize, (kind, device): (Kind, Device)) -> Result<f64> {
-    let data = SplitTensors::new(&cycle(train, steps * batch), device)?;
+    let data = SplitTensors::new(&cycle(train, SHORT_STEPS * batch), device)?;
     let normalization = Normalization::identity(train.features);
-    let config = TrainConfig { epochs: 1, batch_size: batch, ..TrainConfig::default() };
+    let config = TrainConfig { epochs: steps.div_ceil(SHORT_STEPS), batch_size: batch, ..TrainConfig::default() };
     let job = PopulationJob { space, normalization: &normalization, data: &data, config: &config, kind, device };
     let member = Member::seeded(dag.clone(), 0, 1);
     let t = Instant::now();
