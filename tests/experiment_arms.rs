@@ -177,6 +177,15 @@ fn estimate_runs_nothing_then_the_study_reports_the_new_rows() {
         let row = rows("rq4").into_iter().find(|x| x["metric"] == p).unwrap_or_else(|| panic!("no RQ4 row of {p}"));
         assert_eq!(row["spearman_rho"]["n"], 8, "{p}");
     }
+    // A DAG metric's gain over the parameter count: |rho| of the metric minus |rho| of
+    // params, both read from their own rows.
+    let rho = |name: &str| {
+        let row = rows("rq4").into_iter().find(|x| x["metric"] == name && x["space"]["group"] == "gt").unwrap();
+        row["spearman_rho"]["value"].as_f64().unwrap()
+    };
+    let edges = rows("rq4").into_iter().find(|x| x["metric"] == "num_edges" && x["space"]["group"] == "gt").unwrap();
+    let gain = edges["gain_over_params"]["value"].as_f64().unwrap_or_else(|| panic!("no gain: {edges}"));
+    assert!((gain - (rho("num_edges").abs() - rho("params").abs())).abs() < 1e-12, "{edges}");
     let skips: Vec<u64> = rows("rq3").iter().filter(|x| x["space"]["group"] == "skips").map(|x| x["space"]["max_skip"].as_u64().unwrap()).collect();
     assert_eq!(skips, vec![1, 2]);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();

@@ -263,8 +263,9 @@ pub struct MetricRow {
     /// Benjamini-Hochberg's q-value among the rows of the same space and dataset.
     #[serde(default)]
     pub q_bh: Option<f64>,
-    /// A training-free proxy's gain over the parameter count: |rho| of the proxy minus
-    /// |rho| of `params`, over the same DAGs and bootstrap resamples.
+    /// A training-free proxy's or a DAG metric's gain over the parameter count: |rho|
+    /// of it minus |rho| of `params`, over the same DAGs (those with proxies units) and
+    /// bootstrap resamples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gain_over_params: Option<Correlation>,
 }
@@ -637,8 +638,14 @@ fn dataset_report(experiment: &Experiment, d: &DatasetEntry, r: &Results) -> Res
         rq1.extend(super::random_search::rq1_row(&arm, &cell.label, &lookup)?);
         rq2.extend(super::random_search::comparisons(&arm, &cell.label, &lookup)?);
         if dags.dags.len() >= 3 {
-            rq4.extend(metric_rows(cell, &dags, ci as u64));
             let src = super::proxies::ProxySource { group: cell.group, data: cell.data, space: cell.space };
+            let mut rows = metric_rows(cell, &dags, ci as u64);
+            for (name, gain) in super::proxies::metric_gains(&src, &dags, &lookup, ci as u64)? {
+                if let Some(row) = rows.iter_mut().find(|m| m.metric == name) {
+                    row.gain_over_params = Some(gain);
+                }
+            }
+            rq4.extend(rows);
             rq4.extend(super::proxies::rq4_rows(&src, &cell.label, &dags, &lookup, ci as u64)?);
         }
         if !dags.dags.is_empty() {

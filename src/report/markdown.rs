@@ -353,7 +353,8 @@ fn rq4_answers(d: &super::build::DatasetReport) -> Vec<String> {
         .collect()
 }
 
-/// The proxies' gains over the parameter count, as a sentence (empty without proxies).
+/// The DAG metrics' and proxies' gains over the parameter count, as a sentence (empty
+/// without proxies, which carry the parameter count).
 fn gains(rows: &[&super::build::MetricRow]) -> String {
     let parts: Vec<String> = rows
         .iter()
@@ -371,7 +372,7 @@ fn gains(rows: &[&super::build::MetricRow]) -> String {
     if parts.is_empty() {
         String::new()
     } else {
-        format!(" Proxies against the parameter count (|rho| of the proxy minus |rho| of params, same resamples): {}.", parts.join("; "))
+        format!(" Against the parameter count (|rho| of the metric or proxy minus |rho| of params, same resamples): {}.", parts.join("; "))
     }
 }
 

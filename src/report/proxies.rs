@@ -4,8 +4,8 @@
 //! accuracy averaged over the same seeds, beside the DAG metrics. Parameters and FLOPs
 //! are the baselines a proxy must beat to be of interest.
 
-use super::build::{predictor_row, MetricRow, SpaceDags, SpaceLabel};
-use super::stats::spearman_gain;
+use super::build::{metric, predictor_row, DagAccuracy, MetricRow, SpaceDags, SpaceLabel, METRICS};
+use super::stats::{spearman_gain, Correlation};
 use crate::error::Result;
 use crate::experiment::file::{DatasetEntry, Group};
 use crate::experiment::plan::{proxies_spec, shape_of};
@@ -42,21 +42,17 @@ pub fn predictor(runs: &[&ProxiesResult], name: &str) -> Option<f64> {
     Some(values.iter().sum::<f64>() / values.len() as f64)
 }
 
-/// RQ4's rows of the predictors for the DAGs of `dags` (those with a proxies unit for
-/// every seed), or none when the group computes no proxies. `result(id)` gives a
-/// finished unit's result; `salt` seeds the bootstrap.
-pub fn rq4_rows(
+/// The DAGs of `dags` that have a proxies unit for every seed of the group: each one's
+/// metrics, accuracy and proxies results (none when the group computes no proxies).
+fn proxied_dags<'d>(
     src: &ProxySource<'_>,
-    label: &SpaceLabel,
-    dags: &SpaceDags,
+    dags: &'d SpaceDags,
     result: &dyn Fn(&str) -> Option<UnitResult>,
-    salt: u64,
-) -> Result<Vec<MetricRow>> {
+) -> Result<Vec<(&'d DagAccuracy, Vec<ProxiesResult>)>> {
+    let mut per_dag = Vec::new();
     if !src.group.standalone.proxies {
-        return Ok(Vec::new());
+        return Ok(per_dag);
     }
-    // Per DAG: its accuracy and its proxies units' results over the seeds.
-    let mut per_dag: Vec<(f64, Vec<ProxiesResult>)> = Vec::new();
     for d in &dags.dags {
         let dag = Dag::new(src.space.layers, d.edges.clone())?;
         let mut runs = Vec::new();
@@ -67,9 +63,51 @@ pub fn rq4_rows(
             }
         }
         if runs.len() == src.group.seeds.len() {
-            per_dag.push((d.test_accuracy, runs));
+            per_dag.push((d, runs));
         }
     }
+    Ok(per_dag)
+}
+
+/// Each DAG metric's gain over the parameter count ([`spearman_gain`]: |rho| of the
+/// metric minus |rho| of `params` against the seed-mean accuracy, on the same
+/// resamples), over the DAGs with proxies units (which carry the parameter count); empty
+/// when the group computes no proxies.
+pub fn metric_gains(
+    src: &ProxySource<'_>,
+    dags: &SpaceDags,
+    result: &dyn Fn(&str) -> Option<UnitResult>,
+    salt: u64,
+) -> Result<Vec<(&'static str, Correlation)>> {
+    let per_dag = proxied_dags(src, dags, result)?;
+    if per_dag.len() < 3 {
+        return Ok(Vec::new());
+    }
+    let acc: Vec<f64> = per_dag.iter().map(|(d, _)| d.test_accuracy).collect();
+    let params: Option<Vec<f64>> = per_dag.iter().map(|(_, runs)| predictor(&runs.iter().collect::<Vec<_>>(), "params")).collect();
+    let Some(params) = params else { return Ok(Vec::new()) };
+    Ok(METRICS
+        .iter()
+        .enumerate()
+        .map(|(i, &name)| {
+            let x: Vec<f64> = per_dag.iter().map(|(d, _)| metric(&d.metrics, name)).collect();
+            (name, spearman_gain(&x, &params, &acc, 1000 * salt + 300 + i as u64))
+        })
+        .collect())
+}
+
+/// RQ4's rows of the predictors for the DAGs of `dags` (those with a proxies unit for
+/// every seed), or none when the group computes no proxies. `result(id)` gives a
+/// finished unit's result; `salt` seeds the bootstrap.
+pub fn rq4_rows(
+    src: &ProxySource<'_>,
+    label: &SpaceLabel,
+    dags: &SpaceDags,
+    result: &dyn Fn(&str) -> Option<UnitResult>,
+    salt: u64,
+) -> Result<Vec<MetricRow>> {
+    let per_dag: Vec<(f64, Vec<ProxiesResult>)> =
+        proxied_dags(src, dags, result)?.into_iter().map(|(d, runs)| (d.test_accuracy, runs)).collect();
     let mut rows = Vec::new();
     for (i, name) in PREDICTORS.iter().enumerate() {
         // The DAGs with this predictor, with their accuracy and parameter count.
