@@ -50,16 +50,19 @@ enum Command {
 /// frees the same large tensors (gradients, batched products of a population) every
 /// step, and with glibc's defaults (blocks above 128 KiB mapped on their own, the heap
 /// trimmed above 128 KiB free) a population of 64 spent about a seventh of its time in
-/// the kernel's page faults. Blocks up to 32 MiB (glibc's largest setting) come from
-/// the heap, which is trimmed only above 1 GiB free. The command line only: a program
-/// that links the library keeps its own allocator settings (the same two are glibc's
-/// environment variables `MALLOC_MMAP_THRESHOLD_` and `MALLOC_TRIM_THRESHOLD_`).
+/// the kernel's page faults. Every block comes from the heap (no block is mapped on its
+/// own: glibc maps blocks above 32 MiB at the most, and a population's stacked input
+/// gradients are larger), which is trimmed only above 1 GiB free. The command line
+/// only: a program that links the library keeps its own allocator settings (the same
+/// three are glibc's environment variables `MALLOC_MMAP_THRESHOLD_`, `MALLOC_MMAP_MAX_`
+/// and `MALLOC_TRIM_THRESHOLD_`).
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes two allocator parameters; called before any thread
     // starts. A refused setting (return 0) leaves glibc's default, which works too.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }
