@@ -6,15 +6,17 @@
 //!
 //! A step is timed as the difference between a run of [`LONG_STEPS`] and one of
 //! [`SHORT_STEPS`] steps divided by their difference, so that what a run sets up once
-//! cancels out; each run is the fastest of [`REPEATS`]. Trainings are timed for the
-//! chain and the full DAG of a shape, with the long run stretched to at least
-//! [`MIN_LONG_SECONDS`] (more epochs over the same rows), and interpolated linearly in
-//! FLOPs; searches with one phase of one epoch on slices of the
-//! weight and validation splits; proxies units whole, once per dataset and shape. Not
-//! counted: loading a dataset (once per worker) and evaluation passes. A random search
-//! without weight sharing counts as its DAGs trained one by one, which its population
-//! trainer beats. Stage-2 units of searches not finished yet are predicted as trainings
-//! of a DAG halfway between the chain and the full DAG in FLOPs.
+//! cancels out; each run is the fastest of [`REPEATS`]. Trainings are timed for two
+//! DAGs of a shape, with the long run stretched to at least [`MIN_LONG_SECONDS`] (more
+//! epochs over the same rows), and interpolated linearly in FLOPs: for standalone
+//! units the DAGs with the fewest and the most FLOPs among those still to run, for a
+//! search's retraining the chain and the full DAG. Searches are timed with one phase
+//! of one epoch on slices of the weight and validation splits; proxies units whole,
+//! once per dataset and shape. Not counted: loading a dataset (once per worker) and
+//! evaluation passes. A random search without weight sharing counts as its DAGs
+//! trained one by one, which its population trainer beats. Stage-2 units of searches
+//! not finished yet are predicted as trainings of a DAG halfway between the chain and
+//! the full DAG in FLOPs.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
@@ -103,13 +105,20 @@ pub fn estimate(experiment: &Experiment, result: &dyn Fn(&str) -> Option<UnitRes
     let mut timer = Timer::default();
     let mut seen = HashSet::new();
     let mut groups = Vec::new();
-    for (gi, g) in experiment.groups.iter().enumerate() {
+    let mut planned = Vec::new();
+    for g in &experiment.groups {
         let single = Experiment { name: experiment.name.clone(), groups: vec![g.clone()], report: experiment.report.clone() };
-        let first = stage1(&single)?;
-        let second = stage2(&single, &first, result)?;
+        let mut units = stage1(&single)?;
+        units.extend(stage2(&single, &units, result)?);
+        planned.push(units);
+    }
+    for u in planned.iter().flatten().filter(|u| result(&u.id).is_none()) {
+        timer.note_standalone(&u.spec)?;
+    }
+    for ((gi, g), units) in experiment.groups.iter().enumerate().zip(&planned) {
         let mut kinds: Vec<KindEstimate> = Vec::new();
         let mut finished = 0;
-        for u in first.iter().chain(&second) {
+        for u in units {
             if !seen.insert(u.id.clone()) {
                 continue;
             }
@@ -158,26 +167,44 @@ fn stage2_per_search(g: &Group) -> usize {
     blocks + g.baselines.contains(&Baseline::ChainMatched) as usize
 }
 
-/// Seconds per step of the chain and the full DAG of a shape, with their FLOPs.
+/// FLOPs and seconds per step of two DAGs of a shape, the first with fewer FLOPs.
 #[derive(Clone, Copy)]
 struct StepLine {
-    chain: (f64, f64),
-    full: (f64, f64),
+    low: (f64, f64),
+    high: (f64, f64),
 }
 
 impl StepLine {
     /// Seconds per step of a DAG of `flops`.
     fn at(&self, flops: f64) -> f64 {
-        let ((f0, s0), (f1, s1)) = (self.chain, self.full);
+        let ((f0, s0), (f1, s1)) = (self.low, self.high);
         if f1 <= f0 {
             return s0;
         }
         (s0 + (s1 - s0) * (flops - f0) / (f1 - f0)).max(0.0)
     }
 
-    /// Halfway between the chain and the full DAG.
+    /// Halfway between the two DAGs.
     fn mid(&self) -> f64 {
-        self.at(0.5 * (self.chain.0 + self.full.0))
+        self.at(0.5 * (self.low.0 + self.high.0))
+    }
+}
+
+/// The DAGs with the fewest and the most FLOPs of a set, with their FLOPs.
+#[derive(Clone)]
+struct FlopsRange {
+    low: (usize, Dag),
+    high: (usize, Dag),
+}
+
+impl FlopsRange {
+    fn widen(&mut self, flops: usize, dag: &Dag) {
+        if flops < self.low.0 {
+            self.low = (flops, dag.clone());
+        }
+        if flops > self.high.0 {
+            self.high = (flops, dag.clone());
+        }
     }
 }
 
@@ -185,6 +212,8 @@ impl StepLine {
 #[derive(Default)]
 struct Timer {
     cache: DataCache,
+    /// Per training key, the FLOPs range of the standalone units still to run.
+    ranges: HashMap<String, FlopsRange>,
     lines: HashMap<String, StepLine>,
     searches: HashMap<String, f64>,
     proxies: HashMap<String, f64>,
@@ -215,7 +244,11 @@ impl Timer {
         match spec {
             UnitSpec::Standalone { data, train_subsample, shape, dag, train, device, precision, .. } => {
                 let key = TrainKey { data, subsample: *train_subsample, shape, batch: train.batch_size, precision: *precision, device };
-                let line = self.line(&key)?;
+                // `estimate` notes every unit still to run first; noting this one again
+                // changes nothing then, and gives a range of its own otherwise.
+                self.note_standalone(spec)?;
+                let range = self.ranges[&key.key()].clone();
+                let line = self.line(&key, &range.low.1, &range.high.1)?;
                 let n = self.splits(data, *train_subsample)?.train.len();
                 let space = self.space(&key)?;
                 Ok(line.at(dag.flops(&space) as f64) * (n.div_ceil(train.batch_size) * train.epochs) as f64)
@@ -227,7 +260,7 @@ impl Timer {
             }
             UnitSpec::RandomStandalone { config, budget } => {
                 let key = self.search_train_key(config);
-                let line = self.line(&key.as_key())?;
+                let line = self.chain_full_line(&key.as_key())?;
                 let steps = budget.dags * budget.epochs * self.weight_steps(config)?;
                 Ok(line.mid() * steps as f64 + self.retrain_seconds(config, 1.0)?)
             }
@@ -255,7 +288,7 @@ impl Timer {
     /// `members` trainings halfway between chain and full, with the retraining budget.
     fn retrain_seconds(&mut self, config: &SearchConfig, members: f64) -> Result<f64> {
         let key = self.search_train_key(config);
-        let line = self.line(&key.as_key())?;
+        let line = self.chain_full_line(&key.as_key())?;
         let n = self.splits(&config.data, config.train_subsample)?.train.len();
         Ok(members * line.mid() * (n.div_ceil(config.retrain.batch_size) * config.retrain.epochs) as f64)
     }
@@ -281,9 +314,34 @@ impl Timer {
         key.shape.space(t.features, t.classes, t.shape)
     }
 
-    /// The chain's and the full DAG's seconds per step for `key`.
-    fn line(&mut self, key: &TrainKey<'_>) -> Result<StepLine> {
-        let k = key.key();
+    /// Widens the FLOPs range of `spec`'s training key by its DAG, if it is a
+    /// standalone unit.
+    fn note_standalone(&mut self, spec: &UnitSpec) -> Result<()> {
+        if let UnitSpec::Standalone { data, train_subsample, shape, dag, train, device, precision, .. } = spec {
+            let key = TrainKey { data, subsample: *train_subsample, shape, batch: train.batch_size, precision: *precision, device };
+            let flops = dag.flops(&self.space(&key)?);
+            self.ranges
+                .entry(key.key())
+                .or_insert_with(|| FlopsRange { low: (flops, dag.clone()), high: (flops, dag.clone()) })
+                .widen(flops, dag);
+        }
+        Ok(())
+    }
+
+    /// The chain's and the full DAG's seconds per step for `key` (a found DAG's FLOPs
+    /// are unknown; the estimate takes the middle).
+    fn chain_full_line(&mut self, key: &TrainKey<'_>) -> Result<StepLine> {
+        let space = self.space(key)?;
+        self.line(key, &Dag::chain(space.layers()), &Dag::full(&space))
+    }
+
+    /// Seconds per step for `key` at two DAGs, `low` and `high`, to interpolate between:
+    /// the standalone units' extremes in FLOPs, so that no unit is extrapolated (in a
+    /// space whose stem dominates, the chain and the full DAG differ by a tenth in
+    /// FLOPs while the DAG without edges has three times theirs, and extrapolating the
+    /// difference of two noisy timings that far made the estimate unsteady).
+    fn line(&mut self, key: &TrainKey<'_>, low: &Dag, high: &Dag) -> Result<StepLine> {
+        let k = format!("{}{low:?}{high:?}", key.key());
         if let Some(&l) = self.lines.get(&k) {
             return Ok(l);
         }
@@ -295,7 +353,7 @@ impl Timer {
             let step = per_step(|steps| time_training(&space, &dag, train, key.batch, steps, (kind, device)), true)?;
             Ok((dag.flops(&space) as f64, step))
         };
-        let line = StepLine { chain: point(Dag::chain(space.layers()))?, full: point(Dag::full(&space))? };
+        let line = StepLine { low: point(low.clone())?, high: point(high.clone())? };
         self.lines.insert(k, line);
         Ok(line)
     }
@@ -394,4 +452,54 @@ fn time_training(space: &Space, dag: &Dag, train: &Dataset, batch: usize, steps:
     let t = Instant::now();
     train_population(&job, vec![member], &mut |_, _| {}, &AtomicBool::new(false))?;
     Ok(t.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn standalone_units_are_timed_at_their_extremes_in_flops_not_extrapolated() {
+        let text = r#"{"datasets": ["digits"], "spaces": [{"layers": 3, "width": 16}], "seeds": [0, 1],
+                       "standalone": {"random_dags": "all"}}"#;
+        let e = Experiment::parse(text, Path::new("/"), "x").unwrap();
+        let units = stage1(&e).unwrap();
+        let mut timer = Timer::default();
+        for u in &units {
+            timer.note_standalone(&u.spec).unwrap();
+        }
+        assert_eq!(timer.ranges.len(), 1, "one training key");
+        let range = timer.ranges.values().next().unwrap().clone();
+        let space = match &units[0].spec {
+            UnitSpec::Standalone { data, train_subsample, shape, train, device, precision, .. } => timer
+                .space(&TrainKey { data, subsample: *train_subsample, shape, batch: train.batch_size, precision: *precision, device })
+                .unwrap(),
+            other => panic!("not a standalone unit: {other:?}"),
+        };
+        let flops: Vec<usize> = units
+            .iter()
+            .filter_map(|u| match &u.spec {
+                UnitSpec::Standalone { dag, .. } => Some(dag.flops(&space)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(flops.len(), 16);
+        assert_eq!(range.low.0, *flops.iter().min().unwrap());
+        assert_eq!(range.high.0, *flops.iter().max().unwrap());
+        assert_eq!((range.low.1.flops(&space), range.high.1.flops(&space)), (range.low.0, range.high.0));
+        // What the chain and the full DAG span is a small part of that range here: the
+        // DAG without edges reads the input three times.
+        let chain_full = [Dag::chain(3).flops(&space), Dag::full(&space).flops(&space)];
+        assert!(range.high.0 > 3 * chain_full.iter().max().unwrap() / 2, "{range:?} vs {chain_full:?}", range = (range.low.0, range.high.0));
+    }
+
+    #[test]
+    fn a_step_line_interpolates_and_holds_a_single_point() {
+        let line = StepLine { low: (100.0, 1.0), high: (300.0, 3.0) };
+        assert_eq!((line.at(100.0), line.at(200.0), line.at(300.0), line.mid()), (1.0, 2.0, 3.0, 2.0));
+        let point = StepLine { low: (100.0, 1.5), high: (100.0, 1.5) };
+        assert_eq!((point.at(100.0), point.mid()), (1.5, 1.5));
+    }
 }
