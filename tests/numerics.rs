@@ -70,6 +70,9 @@ fn deterministic_and_tf32_are_session_options_with_process_wide_effect() {
         if cuda {
             assert_eq!(on, run(SessionOptions { deterministic: true, ..base.clone() }), "{strategy:?}: deterministic CUDA runs differ");
             assert!(std::env::var("CUBLAS_WORKSPACE_CONFIG").is_ok(), "CUBLAS_WORKSPACE_CONFIG not set");
+            assert!(deterministic_algorithms(), "a deterministic session's setting holds until the next session");
+            // The next session sets its own (off): the setting is the last session's.
+            assert!(run(base.clone()).losses.iter().all(|l| l.is_finite()));
         } else {
             assert_eq!(on, run(base.clone()), "{strategy:?}: deterministic mode changed the CPU results");
         }

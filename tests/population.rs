@@ -1,12 +1,14 @@
 //! The population trainer (docs/architecture.md): a member's result does not depend on
 //! its company (bit for bit in float32), equals the one-at-a-time reference loop in
 //! float64, fails alone when its update is not finite, and reads its batches from a
-//! data order that depends only on its seed.
+//! data order that depends only on its seed. On `DENSENAS_TEST_DEVICE` (cpu by default;
+//! scripts/gpu-check.sh runs them on cuda).
 
 use std::sync::atomic::AtomicBool;
 
 use densenas::data::{self, SplitTensors};
 use densenas::model::dag::Dag;
+use densenas::model::device::{configure_numerics, Precision};
 use densenas::model::network::{forward_dag, DagWeights, Network, Normalization};
 use densenas::model::space::{Activation, Aggregation, Norm, Space, SpaceConfig};
 use densenas::train::optim::{clipping_scale, grad_norm, LrSchedule, Optimizer, OptimizerConfig, OptimizerKind};
@@ -17,7 +19,9 @@ use densenas::train::{
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
+
+mod common;
 
 struct Digits {
     train: SplitTensors,
@@ -27,11 +31,25 @@ struct Digits {
 
 fn digits() -> Digits {
     tch::set_num_threads(1);
+    // On CUDA a member's bits are reproducible only with deterministic algorithms (the
+    // backward passes of gathers otherwise add with atomics, in any order).
+    let device = common::test_device();
+    if device != tch::Device::Cpu {
+        configure_numerics(device, Precision::Float32, true).unwrap();
+    }
     let splits = data::load("digits").unwrap();
     let norm = Normalization::from_data(&splits.train.x, 64).unwrap();
-    let train = SplitTensors::new(&splits.train, Device::Cpu).unwrap();
-    let test = SplitTensors::new(&splits.test, Device::Cpu).unwrap();
+    let train = SplitTensors::new(&splits.train, common::test_device()).unwrap();
+    let test = SplitTensors::new(&splits.test, common::test_device()).unwrap();
     Digits { train, test, norm }
+}
+
+/// Whether stacked members keep the bits they have alone: on the CPU. On CUDA they do
+/// not (measured on an H200, deterministic mode or not: cuBLAS picks its kernels by the
+/// number of products), which docs/architecture.md states; members trained one by one
+/// keep them there in deterministic mode.
+fn stacked_bits_hold() -> bool {
+    common::test_device() == tch::Device::Cpu
 }
 
 fn bytes(t: &Tensor) -> Vec<u8> {
@@ -49,7 +67,7 @@ fn random_dag(space: &Space, rng: &mut ChaCha8Rng) -> Dag {
 }
 
 fn train(d: &Digits, space: &Space, config: &TrainConfig, kind: Kind, members: Vec<Member>) -> Vec<MemberResult> {
-    let job = PopulationJob { space, normalization: &d.norm, data: &d.train, config, kind, device: Device::Cpu };
+    let job = PopulationJob { space, normalization: &d.norm, data: &d.train, config, kind, device: common::test_device() };
     train_population(&job, members, &mut |_, _| {}, &AtomicBool::new(false)).unwrap().unwrap()
 }
 
@@ -93,6 +111,9 @@ fn a_member_gets_the_same_bits_alone_and_in_company() {
         let results = train(&d, &space, &config, Kind::Float, population_with(&space, &dag, size, position));
         assert_eq!(results.len(), size);
         let net = trained(&results[position]);
+        if !stacked_bits_hold() {
+            continue;
+        }
         assert!(weight_bytes(net) == weight_bytes(reference), "P = {size}, position {position}: the weights differ");
         let (a, _) = evaluate_network(net, &d.test, Kind::Float).unwrap();
         assert_eq!(a.to_bits(), acc.to_bits(), "P = {size}, position {position}");
@@ -106,7 +127,7 @@ fn reference_loop(d: &Digits, space: &Space, dag: &Dag, config: &TrainConfig, se
     let mut order_rng = rng.clone();
     order_rng.set_stream(DATA_ORDER_STREAM);
     rng.set_stream(1);
-    let w = DagWeights::init(space, dag, Kind::Double, Device::Cpu, &mut rng).unwrap();
+    let w = DagWeights::init(space, dag, Kind::Double, common::test_device(), &mut rng).unwrap();
     let params = w.tensors();
     let mut opt = Optimizer::new(config.optimizer.clone());
     let n = d.train.len() as usize;
@@ -183,7 +204,7 @@ fn a_diverging_member_fails_alone() {
         .collect();
     // The middle member starts with weights 1e30 times too large: its logits overflow.
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let big = DagWeights::init(&space, &dags[1], Kind::Float, Device::Cpu, &mut rng).unwrap();
+    let big = DagWeights::init(&space, &dags[1], Kind::Float, common::test_device(), &mut rng).unwrap();
     let huge = big.tensors().iter().map(|t| t.detach() * 1e30).collect();
     let huge = DagWeights::from_tensors(&space, &dags[1], huge).unwrap();
     let seed = Member::seeded(dags[1].clone(), 1, 1).seed;
@@ -197,8 +218,10 @@ fn a_diverging_member_fails_alone() {
         MemberResult::Failed(reason) => assert!(reason.contains("training loss is") && reason.contains("step 1"), "{reason}"),
         MemberResult::Trained(_) => panic!("the member with huge weights trained"),
     }
-    assert!(weight_bytes(trained(&results[0])) == alone[0], "the first member's result changed");
-    assert!(weight_bytes(trained(&results[2])) == alone[2], "the last member's result changed");
+    if stacked_bits_hold() {
+        assert!(weight_bytes(trained(&results[0])) == alone[0], "the first member's result changed");
+        assert!(weight_bytes(trained(&results[2])) == alone[2], "the last member's result changed");
+    }
 }
 
 /// Weights that ignore the DAG: everything 0 but the output bias, so the logits are
@@ -206,7 +229,7 @@ fn a_diverging_member_fails_alone() {
 /// the member reads.
 fn bias_only(space: &Space, dag: &Dag) -> DagWeights {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let w = DagWeights::init(space, dag, Kind::Float, Device::Cpu, &mut rng).unwrap();
+    let w = DagWeights::init(space, dag, Kind::Float, common::test_device(), &mut rng).unwrap();
     let mut tensors: Vec<Tensor> = w.tensors().iter().map(|t| t.zeros_like()).collect();
     let last = tensors.len() - 1;
     tensors[last] = Tensor::from_slice(&[0.3f32, -0.2, 0.1, 0.0, 0.5, -0.4, 0.2, 0.1, -0.1, 0.3]);
@@ -233,7 +256,7 @@ fn an_empty_population_and_a_foreign_dag_are_refused() {
     let d = digits();
     let space = Space::new(SpaceConfig::new(64, 10, 4, 32)).unwrap();
     let config = small_config(1);
-    let job = PopulationJob { space: &space, normalization: &d.norm, data: &d.train, config: &config, kind: Kind::Float, device: Device::Cpu };
+    let job = PopulationJob { space: &space, normalization: &d.norm, data: &d.train, config: &config, kind: Kind::Float, device: common::test_device() };
     let never = AtomicBool::new(false);
     let err = train_population(&job, Vec::new(), &mut |_, _| {}, &never).err().unwrap().to_string();
     assert!(err.contains("at least one member"), "{err}");
@@ -247,7 +270,7 @@ fn a_stop_request_ends_the_population() {
     let d = digits();
     let space = Space::new(SpaceConfig::new(64, 10, 4, 32)).unwrap();
     let config = small_config(2);
-    let job = PopulationJob { space: &space, normalization: &d.norm, data: &d.train, config: &config, kind: Kind::Float, device: Device::Cpu };
+    let job = PopulationJob { space: &space, normalization: &d.norm, data: &d.train, config: &config, kind: Kind::Float, device: common::test_device() };
     let stop = AtomicBool::new(false);
     let mut epochs = 0;
     let out = train_population(&job, vec![Member::seeded(Dag::chain(4), 0, 1)], &mut |_, _| {
@@ -308,6 +331,9 @@ fn company_independence_holds_at_every_width() {
         let dag = Dag::new(4, vec![(0, 1), (0, 2), (1, 3), (0, 3)]).unwrap();
         let alone = train(&d, &space, &config, Kind::Float, population_with(&space, &dag, 1, 0));
         let company = train(&d, &space, &config, Kind::Float, population_with(&space, &dag, 8, 3));
+        if width % 16 == 0 && !stacked_bits_hold() {
+            continue;
+        }
         assert!(weight_bytes(trained(&company[3])) == weight_bytes(trained(&alone[0])), "width {width}, {act:?}");
     }
 }

@@ -212,8 +212,9 @@ impl SplitTensors {
         self.len() == 0
     }
 
-    /// The rows at `idx`.
+    /// The rows at `idx` (int64, on any device: moved to the split's first).
     pub fn rows(&self, idx: &Tensor) -> Result<(Tensor, Tensor)> {
-        Ok((self.x.f_index_select(0, idx)?, self.y.f_index_select(0, idx)?))
+        let idx = idx.f_to_device(self.x.device())?;
+        Ok((self.x.f_index_select(0, &idx)?, self.y.f_index_select(0, &idx)?))
     }
 }

@@ -2,9 +2,12 @@
 //! executor hands a worker several queued standalone units at once when they differ
 //! only in their DAG and seed (the same dataset, subsample, space, budget, device and
 //! precision), and the worker trains them as one population
-//! ([`crate::train::train_standalone`]). A member's result does not depend on its
-//! company, so each is still recorded as its own unit, and a packed run's results equal
-//! those of units run one at a time.
+//! ([`crate::train::train_standalone`]). On the CPU a member's result does not depend on
+//! its company, so each is still recorded as its own unit, and a packed run's results
+//! equal those of units run one at a time. On CUDA stacked members differ from their
+//! runs alone in the last bits (cuBLAS picks its kernels by the batch of products), so
+//! units that ask for deterministic algorithms are not packed by default there: their
+//! results stay those of the unit alone, whatever ran before a resume.
 
 use std::collections::VecDeque;
 
@@ -45,8 +48,14 @@ pub fn member_bytes(spec: &UnitSpec) -> usize {
 }
 
 /// The default cap on a population of units like `spec`: as many members as
-/// [`POPULATION_MEMORY_BYTES`] holds by [`member_bytes`], 1 to [`MAX_POPULATION`].
+/// [`POPULATION_MEMORY_BYTES`] holds by [`member_bytes`], 1 to [`MAX_POPULATION`];
+/// 1 for deterministic units on a GPU, where company changes a member's last bits.
 pub fn default_cap(spec: &UnitSpec) -> usize {
+    if let UnitSpec::Standalone { device, deterministic: true, .. } = spec {
+        if device != "cpu" {
+            return 1;
+        }
+    }
     (POPULATION_MEMORY_BYTES / member_bytes(spec).max(1)).clamp(1, MAX_POPULATION)
 }
 
@@ -170,5 +179,31 @@ mod tests {
         let mid = unit(512, 0, vec![]);
         assert_eq!(default_cap(&mid), POPULATION_MEMORY_BYTES / member_bytes(&mid));
         assert_eq!((member_bytes(&mid), default_cap(&mid)), (52_428_800, 20));
+    }
+
+    #[test]
+    fn deterministic_units_on_a_gpu_are_not_packed_by_default() {
+        let on = |device: &str, deterministic: bool| {
+            let mut spec = unit(16, 0, vec![]);
+            if let UnitSpec::Standalone { device: d, deterministic: det, .. } = &mut spec {
+                (*d, *det) = (device.to_string(), deterministic);
+            }
+            default_cap(&spec)
+        };
+        assert_eq!(on("cuda", true), 1);
+        assert_eq!(on("cuda:1", true), 1);
+        assert_eq!(on("cuda", false), MAX_POPULATION, "not reproducible bit for bit anyway");
+        assert_eq!(on("cpu", true), MAX_POPULATION, "the CPU keeps company independence");
+        // An explicit size still packs them.
+        let mut q = UnitQueue::default();
+        for seed in 0..3 {
+            let mut spec = unit(16, seed, vec![]);
+            if let UnitSpec::Standalone { device, deterministic, .. } = &mut spec {
+                (*device, *deterministic) = ("cuda".into(), true);
+            }
+            q.push(format!("u{seed}"), &spec);
+        }
+        assert_eq!(q.next_population(None), ["u0"]);
+        assert_eq!(q.next_population(Some(2)), ["u1", "u2"]);
     }
 }

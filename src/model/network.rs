@@ -378,9 +378,10 @@ pub struct Network {
 }
 
 impl Network {
-    /// Logits `[B, C]` for raw features `x: [B, F]`.
+    /// Logits `[B, C]` for raw features `x: [B, F]`, on any device (moved to the
+    /// weights' device first).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let xn = self.normalization.apply(x)?;
+        let xn = self.normalization.apply(&x.f_to_device(self.weights.output_bias.device())?)?;
         forward_dag(&self.space, &self.dag, &self.weights, &xn)
     }
 

@@ -9,7 +9,8 @@ use super::loss::cross_entropy;
 /// Rows per chunk when evaluating on a whole split.
 pub const EVAL_CHUNK: i64 = 4096;
 
-/// Accuracy and mean cross-entropy of `forward` on `(x, y)`, in chunks, without grad.
+/// Accuracy and mean cross-entropy of `forward` on `(x, y)`, in chunks, without grad;
+/// the labels follow the logits to their device.
 pub fn evaluate(forward: impl Fn(&Tensor) -> Result<Tensor>, x: &Tensor, y: &Tensor) -> Result<(f64, f64)> {
     let _guard = tch::no_grad_guard();
     let n = x.size()[0];
@@ -19,6 +20,8 @@ pub fn evaluate(forward: impl Fn(&Tensor) -> Result<Tensor>, x: &Tensor, y: &Ten
         let len = EVAL_CHUNK.min(n - start);
         let (xb, yb) = (x.f_narrow(0, start, len)?, y.f_narrow(0, start, len)?);
         let logits = forward(&xb)?;
+        // The forward function may move the rows to its network's device.
+        let yb = yb.f_to_device(logits.device())?;
         correct += logits.f_argmax(1, false)?.f_eq_tensor(&yb)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
         loss_sum += cross_entropy(&logits, &yb)?.f_double_value(&[])? * len as f64;
         start += len;

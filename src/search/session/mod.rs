@@ -723,10 +723,12 @@ impl Session {
     }
 
     /// Accuracy and mean cross-entropy of the current network
-    /// ([`Session::current_network`]) on the labelled batch `x`, `y`.
+    /// ([`Session::current_network`]) on the labelled batch `x`, `y` (checked and
+    /// moved to the session's device like a step's).
     pub fn evaluate_current(&self, x: &Tensor, y: &Tensor) -> Result<(f64, f64)> {
+        let (x, y) = self.batch(x, y)?;
         let net = self.current_network()?;
-        evaluate(|x| net.forward(&x.f_to_kind(self.kind)?), x, y)
+        evaluate(|xb| net.forward(&xb.f_to_kind(self.kind)?), &x, &y)
     }
 
     /// Logits `[batch, C]` (row-major, float32) of the current network
