@@ -31,8 +31,8 @@ struct Digits {
 
 fn digits() -> Digits {
     tch::set_num_threads(1);
-    // On CUDA a member's bits are reproducible only with deterministic algorithms (the
-    // backward passes of gathers otherwise add with atomics, in any order).
+    // On CUDA a member's bits were reproducible only with deterministic algorithms
+    // (measured on an H200; some CUDA backward kernels add with atomics, in any order).
     let device = common::test_device();
     if device != tch::Device::Cpu {
         configure_numerics(device, Precision::Float32, true).unwrap();
@@ -45,9 +45,9 @@ fn digits() -> Digits {
 }
 
 /// Whether stacked members keep the bits they have alone: on the CPU. On CUDA they do
-/// not (measured on an H200, deterministic mode or not: cuBLAS picks its kernels by the
-/// number of products), which docs/architecture.md states; members trained one by one
-/// keep them there in deterministic mode.
+/// not (measured on an H200, deterministic mode or not; most likely cuBLAS's choice of
+/// kernels by the number of products), which docs/architecture.md states; members
+/// trained one by one kept them there in deterministic mode.
 fn stacked_bits_hold() -> bool {
     common::test_device() == tch::Device::Cpu
 }

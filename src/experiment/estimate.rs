@@ -30,7 +30,7 @@ use super::run_proxies::{proxies, ProxiesJob};
 use super::run_unit::DataCache;
 use super::unit::{NetworkShape, UnitResult, UnitSpec};
 use crate::data::{DataSplits, Dataset, SplitTensors};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::dag::Dag;
 use crate::model::device::{parse_device, Precision};
 use crate::model::network::Normalization;
@@ -230,6 +230,16 @@ struct TrainKey<'a> {
 }
 
 impl TrainKey<'_> {
+    /// The key of a standalone unit's training (`None` for other units).
+    fn of_standalone(spec: &UnitSpec) -> Option<TrainKey<'_>> {
+        match spec {
+            UnitSpec::Standalone { data, train_subsample, shape, train, device, precision, .. } => {
+                Some(TrainKey { data, subsample: *train_subsample, shape, batch: train.batch_size, precision: *precision, device })
+            }
+            _ => None,
+        }
+    }
+
     fn key(&self) -> String {
         serde_json::json!([self.data, self.subsample, self.shape, self.batch, self.precision, self.device]).to_string()
     }
@@ -242,8 +252,8 @@ impl Timer {
 
     fn unit_seconds(&mut self, spec: &UnitSpec) -> Result<f64> {
         match spec {
-            UnitSpec::Standalone { data, train_subsample, shape, dag, train, device, precision, .. } => {
-                let key = TrainKey { data, subsample: *train_subsample, shape, batch: train.batch_size, precision: *precision, device };
+            UnitSpec::Standalone { data, train_subsample, dag, train, .. } => {
+                let key = TrainKey::of_standalone(spec).ok_or_else(|| Error::Internal("a standalone unit without a key".into()))?;
                 // `estimate` notes every unit still to run first; noting this one again
                 // changes nothing then, and gives a range of its own otherwise.
                 self.note_standalone(spec)?;
@@ -317,8 +327,7 @@ impl Timer {
     /// Widens the FLOPs range of `spec`'s training key by its DAG, if it is a
     /// standalone unit.
     fn note_standalone(&mut self, spec: &UnitSpec) -> Result<()> {
-        if let UnitSpec::Standalone { data, train_subsample, shape, dag, train, device, precision, .. } = spec {
-            let key = TrainKey { data, subsample: *train_subsample, shape, batch: train.batch_size, precision: *precision, device };
+        if let (Some(key), UnitSpec::Standalone { dag, .. }) = (TrainKey::of_standalone(spec), spec) {
             let flops = dag.flops(&self.space(&key)?);
             self.ranges
                 .entry(key.key())
@@ -472,12 +481,7 @@ mod tests {
         }
         assert_eq!(timer.ranges.len(), 1, "one training key");
         let range = timer.ranges.values().next().unwrap().clone();
-        let space = match &units[0].spec {
-            UnitSpec::Standalone { data, train_subsample, shape, train, device, precision, .. } => timer
-                .space(&TrainKey { data, subsample: *train_subsample, shape, batch: train.batch_size, precision: *precision, device })
-                .unwrap(),
-            other => panic!("not a standalone unit: {other:?}"),
-        };
+        let space = timer.space(&TrainKey::of_standalone(&units[0].spec).expect("a standalone unit")).unwrap();
         let flops: Vec<usize> = units
             .iter()
             .filter_map(|u| match &u.spec {

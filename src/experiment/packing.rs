@@ -5,7 +5,8 @@
 //! ([`crate::train::train_standalone`]). On the CPU a member's result does not depend on
 //! its company, so each is still recorded as its own unit, and a packed run's results
 //! equal those of units run one at a time. On CUDA stacked members differ from their
-//! runs alone in the last bits (cuBLAS picks its kernels by the batch of products), so
+//! runs alone in the last bits (measured on an H200; most likely cuBLAS's choice of
+//! kernels by the batch of products), so
 //! units that ask for deterministic algorithms are not packed by default there: their
 //! results stay those of the unit alone, whatever ran before a resume.
 
@@ -181,27 +182,25 @@ mod tests {
         assert_eq!((member_bytes(&mid), default_cap(&mid)), (52_428_800, 20));
     }
 
+    /// [`unit`] of width 16 on `device`, deterministic or not.
+    fn unit_on(device: &str, deterministic: bool, seed: u64) -> UnitSpec {
+        let mut spec = unit(16, seed, vec![]);
+        if let UnitSpec::Standalone { device: d, deterministic: det, .. } = &mut spec {
+            (*d, *det) = (device.to_string(), deterministic);
+        }
+        spec
+    }
+
     #[test]
     fn deterministic_units_on_a_gpu_are_not_packed_by_default() {
-        let on = |device: &str, deterministic: bool| {
-            let mut spec = unit(16, 0, vec![]);
-            if let UnitSpec::Standalone { device: d, deterministic: det, .. } = &mut spec {
-                (*d, *det) = (device.to_string(), deterministic);
-            }
-            default_cap(&spec)
-        };
-        assert_eq!(on("cuda", true), 1);
-        assert_eq!(on("cuda:1", true), 1);
-        assert_eq!(on("cuda", false), MAX_POPULATION, "not reproducible bit for bit anyway");
-        assert_eq!(on("cpu", true), MAX_POPULATION, "the CPU keeps company independence");
+        assert_eq!(default_cap(&unit_on("cuda", true, 0)), 1);
+        assert_eq!(default_cap(&unit_on("cuda:1", true, 0)), 1);
+        assert_eq!(default_cap(&unit_on("cuda", false, 0)), MAX_POPULATION, "not reproducible bit for bit anyway");
+        assert_eq!(default_cap(&unit_on("cpu", true, 0)), MAX_POPULATION, "the CPU keeps company independence");
         // An explicit size still packs them.
         let mut q = UnitQueue::default();
         for seed in 0..3 {
-            let mut spec = unit(16, seed, vec![]);
-            if let UnitSpec::Standalone { device, deterministic, .. } = &mut spec {
-                (*device, *deterministic) = ("cuda".into(), true);
-            }
-            q.push(format!("u{seed}"), &spec);
+            q.push(format!("u{seed}"), &unit_on("cuda", true, seed));
         }
         assert_eq!(q.next_population(None), ["u0"]);
         assert_eq!(q.next_population(Some(2)), ["u1", "u2"]);
